@@ -1,0 +1,31 @@
+//! `imgport`: check, inspect, measure and convert disk images for cloud import.
+
+mod cmd_info;
+mod cmd_measure;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "imgport", version, about = "Check, inspect, measure and convert disk images for cloud import")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Format facts of an image: format, subformat, virtual size, cluster size (R-FMT).
+    Info(cmd_info::Args),
+    /// Size of the image once converted to qcow2, as `qemu-img measure -O qcow2` (R-SIZE-ACTUAL).
+    Measure(cmd_measure::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Info(a) => cmd_info::run(a),
+        Command::Measure(a) => cmd_measure::run(a),
+    }
+}

@@ -1,0 +1,51 @@
+//! Shared output helpers: JSON printing, error reports, sizes for people.
+
+use imgport_disk::Error;
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Exit status for a refused or unreadable image (`info`, `measure`).
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit status when the file could not be read at all (I/O, usage).
+pub const EXIT_IO: u8 = 2;
+
+/// Print `v` as pretty JSON on stdout.
+pub fn print_json(v: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("imgport: cannot encode JSON: {e}"),
+    }
+}
+
+/// Report a disk-core error: `{"error":{code,message,detected_format}}` with `--json`,
+/// a readable line on stderr otherwise. Returns the exit status.
+pub fn report_error(e: &Error, json_out: bool) -> ExitCode {
+    if json_out {
+        print_json(&json!({
+            "error": {
+                "code": e.code().to_string(),
+                "message": e.to_string(),
+                "detected_format": e.detected_format(),
+            }
+        }));
+    } else {
+        eprintln!("imgport: {}: {e}", e.code());
+    }
+    ExitCode::from(if e.is_io() { EXIT_IO } else { EXIT_REFUSED })
+}
+
+/// `12.3 GiB (13207024435 bytes)`.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {} ({n} bytes)", UNITS[u])
+    }
+}

@@ -1,0 +1,104 @@
+//! Positioned-read sources: the one way every parser in imgport reads bytes.
+//!
+//! A [`ReadAt`] knows its length and reads exact byte ranges at an offset. Format
+//! readers, guest inspection and conversion are written against this trait only, so
+//! the same code checks a local file, an HTTP(S) object by range reads, or an
+//! in-memory buffer.
+
+mod file;
+mod mem;
+mod slice;
+
+pub use file::FileSource;
+pub use mem::MemSource;
+pub use slice::SliceSource;
+
+use crate::{Error, Result};
+use std::sync::Arc;
+
+/// Whether a host range holds data or is a hole (SEEK_DATA/SEEK_HOLE), as qemu's
+/// `file-posix` block status reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostExtent {
+    pub offset: u64,
+    pub length: u64,
+    pub data: bool,
+}
+
+/// A source of bytes that can be read at any offset, from several threads.
+pub trait ReadAt: Send + Sync {
+    /// Total length in bytes.
+    fn size(&self) -> u64;
+
+    /// Fill `buf` with the bytes at `offset`. Reading past [`ReadAt::size`] is an
+    /// [`Error::OutOfBounds`]; a short read from the medium is an error, never a
+    /// silently shorter buffer.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()>;
+
+    /// Bytes fetched from the medium so far (for "reads only metadata" reports).
+    fn bytes_read(&self) -> u64 {
+        0
+    }
+
+    /// Which parts of `[offset, offset+len)` hold data on the host medium. `None`
+    /// means unknown: treat everything as data. Local files answer with
+    /// SEEK_DATA/SEEK_HOLE so that `measure` agrees with `qemu-img measure`.
+    fn host_extents(&self, _offset: u64, _len: u64) -> Option<Vec<HostExtent>> {
+        None
+    }
+
+    /// A short human description (path, URL) for error messages.
+    fn describe(&self) -> String {
+        "source".to_string()
+    }
+}
+
+macro_rules! forward_read_at {
+    ($($t:ty),*) => {$(
+        impl<T: ReadAt + ?Sized> ReadAt for $t {
+            fn size(&self) -> u64 { (**self).size() }
+            fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+                (**self).read_exact_at(buf, offset)
+            }
+            fn bytes_read(&self) -> u64 { (**self).bytes_read() }
+            fn host_extents(&self, offset: u64, len: u64) -> Option<Vec<HostExtent>> {
+                (**self).host_extents(offset, len)
+            }
+            fn describe(&self) -> String { (**self).describe() }
+        }
+    )*};
+}
+forward_read_at!(Arc<T>, Box<T>, &T);
+
+/// Checks that `[offset, offset+len)` lies inside a source of `size` bytes.
+pub fn check_bounds(what: &dyn Fn() -> String, offset: u64, len: usize, size: u64) -> Result<()> {
+    let len = len as u64;
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(Error::OutOfBounds {
+            what: what(),
+            offset,
+            len,
+            size,
+        }),
+    }
+}
+
+/// Convenience reads on any source.
+pub trait ReadAtExt: ReadAt {
+    /// Read `len` bytes at `offset` into a new vector. `len` must be bounded by the
+    /// caller (it is also checked against the source size before allocating).
+    fn read_vec(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        check_bounds(&|| self.describe(), offset, len, self.size())?;
+        let mut v = vec![0u8; len];
+        self.read_exact_at(&mut v, offset)?;
+        Ok(v)
+    }
+
+    /// Read up to `len` bytes at `offset`, fewer at the end of the source.
+    fn read_upto(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let avail = self.size().saturating_sub(offset).min(len as u64) as usize;
+        self.read_vec(offset, avail)
+    }
+}
+impl<T: ReadAt + ?Sized> ReadAtExt for T {}

@@ -1,0 +1,135 @@
+//! Filesystems: identification by superblock ([`probe`]) and read-only access
+//! through one trait ([`FileSystem`]), whatever the on-disk format.
+//!
+//! Contract for implementations:
+//! - Paths are absolute, `/`-separated, within this filesystem (`/etc/os-release`).
+//! - Lookups are literal: no component of a path passed in is a symlink except
+//!   possibly the last; [`crate::guest`] resolves symlinks (inside the guest root,
+//!   never on the host) and mount points. An implementation that meets a symlink in
+//!   an intermediate component returns [`Error::NotADirectory`].
+//! - `metadata` does not follow a final symlink (lstat).
+//! - Every read is bounded: `read_dir` returns at most [`MAX_DIR_ENTRIES`] entries
+//!   (error beyond), `read_file` at most the `max` bytes the caller gives (error
+//!   beyond), and all on-disk counts are checked against the device size.
+
+use crate::{Error, Result};
+use imgport_disk::ReadAt;
+use serde::Serialize;
+use std::io::Read;
+
+/// Upper bound on entries returned by one `read_dir`.
+pub const MAX_DIR_ENTRIES: usize = 100_000;
+
+/// What kind of filesystem (or other content) a block device holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsKind {
+    Ext2,
+    Ext3,
+    Ext4,
+    Xfs,
+    Btrfs,
+    Ntfs,
+    Fat12,
+    Fat16,
+    Fat32,
+    Exfat,
+    Swap,
+    Luks,
+    Bitlocker,
+    Iso9660,
+    LvmPv,
+    Unknown,
+}
+
+impl FsKind {
+    /// Whether we can open it and read files.
+    pub fn is_readable(self) -> bool {
+        matches!(
+            self,
+            FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Xfs | FsKind::Btrfs | FsKind::Ntfs | FsKind::Fat12 | FsKind::Fat16 | FsKind::Fat32
+        )
+    }
+}
+
+/// What a superblock says about a filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FsProbe {
+    pub kind: FsKind,
+    /// UUID as blkid prints it (lower-case, dashed; FAT/NTFS serials as blkid does).
+    pub uuid: Option<String>,
+    pub label: Option<String>,
+}
+
+/// File type of a directory entry or inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// lstat-like facts about one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Metadata {
+    pub file_type: FileType,
+    pub size: u64,
+}
+
+/// One directory entry (never `.` or `..`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirEntry {
+    pub name: String,
+    pub file_type: FileType,
+}
+
+/// Read-only access to one filesystem.
+pub trait FileSystem: Send + Sync {
+    /// What this is.
+    fn probe(&self) -> &FsProbe;
+
+    /// lstat `path` (a final symlink is not followed).
+    fn metadata(&self, path: &str) -> Result<Metadata>;
+
+    /// Entries of directory `path`, at most [`MAX_DIR_ENTRIES`].
+    fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>>;
+
+    /// Target of symlink `path`, as stored (may be relative or absolute).
+    fn read_link(&self, path: &str) -> Result<String>;
+
+    /// A streaming reader over regular file `path` (for large files such as an
+    /// initramfs). Callers bound how much they read.
+    fn open_file(&self, path: &str) -> Result<Box<dyn Read + Send + '_>>;
+
+    /// The whole regular file `path` if it is at most `max` bytes, else [`Error::Limit`].
+    fn read_file(&self, path: &str, max: u64) -> Result<Vec<u8>> {
+        let md = self.metadata(path)?;
+        if md.file_type != FileType::File {
+            return Err(Error::NotAFile(path.to_string()));
+        }
+        if md.size > max {
+            return Err(Error::Limit { what: format!("{path} ({} bytes)", md.size), limit: max });
+        }
+        let mut out = Vec::with_capacity(md.size as usize);
+        self.open_file(path)?
+            .take(max)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::corrupt("file data", 0, format!("{path}: {e}")))?;
+        Ok(out)
+    }
+}
+
+/// Identify what `dev` holds from its superblocks. Never fails on unknown content:
+/// returns [`FsKind::Unknown`].
+pub fn probe(dev: &dyn ReadAt) -> Result<FsProbe> {
+    let _ = dev;
+    Ok(FsProbe { kind: FsKind::Unknown, uuid: None, label: None })
+}
+
+/// Open `dev` as the filesystem `probe` found. `Ok(None)` when the kind is not readable.
+pub fn open(dev: std::sync::Arc<dyn ReadAt>, probe: &FsProbe) -> Result<Option<Box<dyn FileSystem>>> {
+    let _ = (dev, probe);
+    Ok(None)
+}

@@ -1,0 +1,19 @@
+//! Guest inspection: what is inside a disk image, read through the disk core's
+//! [`imgport_disk::ReadAt`] only — no mounting, no root, no guest execution.
+//!
+//! Layers, bottom up:
+//! - [`partition`]: MBR (with logical partitions) and GPT tables (R-PART).
+//! - [`lvm`]: LVM2 physical volumes and linear logical volumes.
+//! - [`fs`]: filesystem identification and read-only file access ([`fs::FileSystem`]).
+//! - [`guest`]: a guest's file tree (mounts from fstab, symlinks resolved inside the guest).
+//! - [`linux`] / [`windows`]: OS facts (R-OS, R-ARCH, R-VIRTIO, R-CLOUDINIT, R-KERNEL).
+
+mod error;
+pub mod fs;
+pub mod guest;
+pub mod linux;
+pub mod lvm;
+pub mod partition;
+pub mod windows;
+
+pub use error::{Error, Result};
