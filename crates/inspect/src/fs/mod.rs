@@ -16,6 +16,14 @@ use crate::{Error, Result};
 use imgport_disk::ReadAt;
 use serde::Serialize;
 use std::io::Read;
+use std::sync::Arc;
+
+mod btrfs;
+mod ext;
+mod fat;
+mod ntfs;
+mod probe;
+mod xfs;
 
 /// Upper bound on entries returned by one `read_dir`.
 pub const MAX_DIR_ENTRIES: usize = 100_000;
@@ -121,15 +129,21 @@ pub trait FileSystem: Send + Sync {
     }
 }
 
-/// Identify what `dev` holds from its superblocks. Never fails on unknown content:
-/// returns [`FsKind::Unknown`].
+/// Identify what `dev` holds from its superblocks. Unknown content is
+/// [`FsKind::Unknown`], not an error.
 pub fn probe(dev: &dyn ReadAt) -> Result<FsProbe> {
-    let _ = dev;
-    Ok(FsProbe { kind: FsKind::Unknown, uuid: None, label: None })
+    probe::probe(dev)
 }
 
-/// Open `dev` as the filesystem `probe` found. `Ok(None)` when the kind is not readable.
-pub fn open(dev: std::sync::Arc<dyn ReadAt>, probe: &FsProbe) -> Result<Option<Box<dyn FileSystem>>> {
-    let _ = (dev, probe);
-    Ok(None)
+/// Open `dev` as the filesystem `probe` found. `Ok(None)` when the kind has no reader
+/// (swap, LUKS, BitLocker, ISO 9660, exFAT, unknown).
+pub fn open(dev: Arc<dyn ReadAt>, probe: &FsProbe) -> Result<Option<Arc<dyn FileSystem>>> {
+    Ok(Some(match probe.kind {
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => ext::open(dev, probe.clone())?,
+        FsKind::Xfs => xfs::open(dev, probe.clone())?,
+        FsKind::Btrfs => btrfs::open(dev, probe.clone())?,
+        FsKind::Ntfs => ntfs::open(dev, probe.clone())?,
+        FsKind::Fat12 | FsKind::Fat16 | FsKind::Fat32 => fat::open(dev, probe.clone())?,
+        _ => return Ok(None),
+    }))
 }
