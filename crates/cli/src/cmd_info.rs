@@ -24,9 +24,16 @@ pub fn run(a: Args) -> ExitCode {
         Ok(d) => d,
         Err(e) => return report_error(&e, a.json),
     };
+    // Walk all mapping metadata: a truncated or corrupt table is refused here, not
+    // at import time, and the allocation is reported.
+    let alloc = match imgport_disk::allocation(&*disk) {
+        Ok(a) => a,
+        Err(e) => return report_error(&e, a.json),
+    };
     let info = disk.info();
     if a.json {
         let mut v = serde_json::to_value(info).unwrap_or_default();
+        v["allocation"] = serde_json::to_value(alloc).unwrap_or_default();
         v["bytes_read"] = src.bytes_read().into();
         print_json(&v);
     } else {
@@ -41,6 +48,12 @@ pub fn run(a: Args) -> ExitCode {
         for (k, v) in &info.details {
             println!("{}: {}", k.replace('_', " "), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
         }
+        println!(
+            "allocated: {} data, {} zero, {} unallocated",
+            human_size(alloc.data),
+            human_size(alloc.zero),
+            human_size(alloc.unallocated)
+        );
         for f in &info.findings {
             println!("note: {f}");
         }

@@ -147,6 +147,9 @@ fn raw_disk_signature(h: &[u8]) -> Option<String> {
 /// probes match, [`Error::UnsupportedFormat`] for a recognised but non-importable
 /// format. An unrecognised file is raw.
 pub fn detect(src: &dyn ReadAt) -> Result<Detected> {
+    if src.size() == 0 {
+        return Err(Error::corrupt("raw", "file", 0, "the file is empty: it holds no disk"));
+    }
     let candidates = probe_all(src)?;
     let found: Vec<&Detected> = candidates.iter().filter(|d| d.name != "raw").collect();
     match found.as_slice() {
@@ -156,13 +159,13 @@ pub fn detect(src: &dyn ReadAt) -> Result<Detected> {
             evidence: "no known image header; read as a raw disk".into(),
         })),
         [one] if one.name == "iso9660" && candidates.iter().any(|d| d.name == "raw") => {
-            Err(Error::Ambiguous { formats: candidates.iter().map(|d| format!("{} ({})", d.name, d.evidence)).collect() })
+            Err(Error::Ambiguous { formats: candidates.iter().map(|d| (d.name.clone(), d.evidence.clone())).collect() })
         }
         [one] => match one.format {
             Some(_) => Ok((*one).clone()),
             None => Err(Error::UnsupportedFormat { detected: one.name.clone(), detail: one.evidence.clone() }),
         },
-        many => Err(Error::Ambiguous { formats: many.iter().map(|d| format!("{} ({})", d.name, d.evidence)).collect() }),
+        many => Err(Error::Ambiguous { formats: many.iter().map(|d| (d.name.clone(), d.evidence.clone())).collect() }),
     }
 }
 

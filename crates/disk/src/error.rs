@@ -54,8 +54,8 @@ pub enum Error {
     UnsupportedFormat { detected: String, detail: String },
     /// The file matches more than one format; guessing would be a security hole
     /// (CVE-2024-32498, CVE-2024-40767).
-    #[error("the file matches several formats ({}); refusing to guess", .formats.join(", "))]
-    Ambiguous { formats: Vec<String> },
+    #[error("the file matches several formats ({}); refusing to guess which one it is — rebuild the image with `qemu-img convert -O qcow2`", .formats.iter().map(|(n, e)| format!("{n}: {e}")).collect::<Vec<_>>().join("; "))]
+    Ambiguous { formats: Vec<(String, String)> },
     /// A size, count or allocation limit was exceeded.
     #[error("{what} is {value}, over the limit of {limit}")]
     Limit { what: String, value: u64, limit: u64 },
@@ -136,7 +136,7 @@ impl Error {
             | Error::Unsupported { format, .. }
             | Error::Unsafe { format, .. } => Some((*format).to_string()),
             Error::UnsupportedFormat { detected, .. } => Some(detected.clone()),
-            Error::Ambiguous { formats } => Some(formats.join("+")),
+            Error::Ambiguous { formats } => Some(formats.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join("+")),
             _ => None,
         }
     }

@@ -126,6 +126,14 @@ pub trait VirtualDisk: ReadAt {
     /// The image file this disk is read from (for host-level facts such as holes).
     fn source(&self) -> &dyn ReadAt;
 
+    /// Whether guest data maps straight onto the file so that holes of the host file
+    /// read as zeros and count as zero (qemu's `BDRV_BLOCK_RAW`: raw, fixed VHD).
+    /// Formats with their own mapping (qcow2, VMDK, dynamic VHD) answer `false`: qemu
+    /// counts their stored clusters as data whatever the host file holds.
+    fn passthrough(&self) -> bool {
+        false
+    }
+
     /// The allocation map of `[offset, offset+len)`, clipped to the virtual size, in
     /// order and without gaps. Adjacent runs of the same kind (and, for data, contiguous
     /// host offsets) are merged. Callers ask in bounded windows (e.g. 1 GiB), so the

@@ -22,7 +22,7 @@ pub mod source;
 pub use detect::{detect, Detected};
 pub use error::{Error, ErrorCode, Result};
 pub use image::{push_extent, Extent, ExtentKind, Format, ImageInfo, VirtualDisk};
-pub use measure::{measure, Measure};
+pub use measure::{allocation, measure, Allocation, Measure};
 pub use source::{FileSource, MemSource, ReadAt, ReadAtExt, SliceSource};
 
 use std::sync::Arc;

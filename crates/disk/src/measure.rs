@@ -51,8 +51,8 @@ pub fn measure(disk: &dyn VirtualDisk, cluster_size: u64) -> Result<Measure> {
 }
 
 /// Calls `f(start, end)` for each guest range, in order, that holds data as qemu's
-/// block status sees it: stored by the format and, when stored uncompressed in the
-/// file, not a hole of the host file. Zero and unallocated ranges are skipped.
+/// block status sees it: stored by the format and, for pass-through formats (raw,
+/// fixed VHD), not a hole of the host file. Zero and unallocated ranges are skipped.
 pub fn for_each_data_run(disk: &dyn VirtualDisk, mut f: impl FnMut(u64, u64)) -> Result<()> {
     let size = disk.size();
     let mut pos = 0u64;
@@ -63,7 +63,8 @@ pub fn for_each_data_run(disk: &dyn VirtualDisk, mut f: impl FnMut(u64, u64)) ->
                 continue;
             }
             let end = e.offset + e.length;
-            match e.host_offset.and_then(|h| disk.source().host_extents(h, e.length).map(|hx| (h, hx))) {
+            let host = e.host_offset.filter(|_| disk.passthrough());
+            match host.and_then(|h| disk.source().host_extents(h, e.length).map(|hx| (h, hx))) {
                 Some((h, hx)) => {
                     for x in hx.into_iter().filter(|x| x.data) {
                         let s = e.offset + (x.offset - h);
@@ -76,6 +77,37 @@ pub fn for_each_data_run(disk: &dyn VirtualDisk, mut f: impl FnMut(u64, u64)) ->
         pos = window_end;
     }
     Ok(())
+}
+
+/// How the guest disk is allocated, from a walk of all the image's mapping metadata.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Allocation {
+    /// Bytes stored as data (compressed or not).
+    pub data: u64,
+    /// Bytes explicitly marked zero.
+    pub zero: u64,
+    /// Bytes not allocated (read as zeros).
+    pub unallocated: u64,
+}
+
+/// Walk every mapping table of `disk` (L1/L2, grain tables, BAT), validating each
+/// entry, and sum the allocation. Reads metadata only.
+pub fn allocation(disk: &dyn VirtualDisk) -> Result<Allocation> {
+    let mut a = Allocation::default();
+    let size = disk.size();
+    let mut pos = 0u64;
+    while pos < size {
+        let window_end = pos.saturating_add(WINDOW).min(size);
+        for e in disk.extents(pos, window_end - pos)? {
+            match e.kind {
+                ExtentKind::Data => a.data += e.length,
+                ExtentKind::Zero => a.zero += e.length,
+                ExtentKind::Unallocated => a.unallocated += e.length,
+            }
+        }
+        pos = window_end;
+    }
+    Ok(a)
 }
 
 /// qemu's `qcow2_calc_prealloc_size`: file size of a fully allocated qcow2.

@@ -5,7 +5,8 @@ use crate::source::{HostExtent, ReadAt};
 use crate::{Format, Result};
 use std::sync::Arc;
 
-/// A raw image: guest offset = file offset.
+/// A raw image: guest offset = file offset. Like qemu, the guest size is the file size
+/// rounded up to whole 512-byte sectors; the bytes past the end of the file read as zeros.
 pub struct RawDisk {
     src: Arc<dyn ReadAt>,
     info: ImageInfo,
@@ -14,7 +15,8 @@ pub struct RawDisk {
 impl RawDisk {
     pub fn open(src: Arc<dyn ReadAt>) -> Result<Self> {
         let size = src.size();
-        Ok(RawDisk { info: ImageInfo::new(Format::Raw, "raw", size, size), src })
+        let virtual_size = size.div_ceil(512) * 512;
+        Ok(RawDisk { info: ImageInfo::new(Format::Raw, "raw", virtual_size, size), src })
     }
 }
 
@@ -23,7 +25,14 @@ impl ReadAt for RawDisk {
         self.info.virtual_size
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        self.src.read_exact_at(buf, offset)
+        crate::source::check_bounds(&|| self.describe(), offset, buf.len(), self.info.virtual_size)?;
+        let in_file = self.src.size().saturating_sub(offset).min(buf.len() as u64) as usize;
+        let (head, tail) = buf.split_at_mut(in_file);
+        if !head.is_empty() {
+            self.src.read_exact_at(head, offset)?;
+        }
+        tail.fill(0);
+        Ok(())
     }
     fn bytes_read(&self) -> u64 {
         self.src.bytes_read()
@@ -45,6 +54,10 @@ impl VirtualDisk for RawDisk {
         &*self.src
     }
 
+    fn passthrough(&self) -> bool {
+        true
+    }
+
     /// Everything is data stored at the same offset; holes in the host file are
     /// reported by [`ReadAt::host_extents`] (qemu's file-posix block status).
     fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {
@@ -52,6 +65,16 @@ impl VirtualDisk for RawDisk {
         if offset >= end {
             return Ok(Vec::new());
         }
-        Ok(vec![Extent { offset, length: end - offset, kind: ExtentKind::Data, host_offset: Some(offset) }])
+        // The sector-padding past the end of the file reads as zeros (qemu: BDRV_BLOCK_EOF → zero).
+        let file_end = self.src.size();
+        let mut out = Vec::new();
+        if offset < file_end.min(end) {
+            out.push(Extent { offset, length: file_end.min(end) - offset, kind: ExtentKind::Data, host_offset: Some(offset) });
+        }
+        let pad_start = offset.max(file_end);
+        if pad_start < end {
+            out.push(Extent { offset: pad_start, length: end - pad_start, kind: ExtentKind::Zero, host_offset: None });
+        }
+        Ok(out)
     }
 }

@@ -101,12 +101,22 @@ impl Qcow2Disk {
         let Some(table) = self.l2_table(l1i)? else {
             return Ok(ClusterKind::Unallocated);
         };
-        let entry = table.get(l2i).copied().unwrap_or(0);
+        self.classify(table.get(l2i).copied().unwrap_or(0), guest)
+    }
+
+    /// Decode an L2 entry for guest offset `guest` and check that what it points to
+    /// lies inside the file (a truncated file is refused, not read as zeros).
+    fn classify(&self, entry: u64, guest: u64) -> Result<ClusterKind> {
         let kind = decode(entry, self.hdr.cluster_bits).map_err(|d| Error::corrupt(FMT, "L2 entry", guest, d))?;
-        if let ClusterKind::Normal(host) = kind {
-            if host.checked_add(cs).is_none_or(|e| e > self.src.size()) {
-                return Err(Error::corrupt(FMT, "data cluster", host, format!("guest offset {guest:#x} maps to {host:#x}, past the end of the file ({} bytes): the file is truncated", self.src.size())));
-            }
+        let file_size = self.src.size();
+        let (host, len) = match kind {
+            ClusterKind::Normal(h) => (h, self.cluster_size()),
+            // The last compressed cluster may end in the file's final partial sector.
+            ClusterKind::Compressed { offset, .. } => (offset, 1),
+            _ => return Ok(kind),
+        };
+        if host.checked_add(len).is_none_or(|e| e > file_size) {
+            return Err(Error::corrupt(FMT, "L2 entry", guest, format!("guest offset {guest:#x} maps to host offset {host:#x}, past the end of the file ({file_size} bytes): the file is truncated or corrupt")));
         }
         Ok(kind)
     }
@@ -251,8 +261,7 @@ impl VirtualDisk for Qcow2Disk {
                 let in_cluster = pos % cs;
                 let n = (cs - in_cluster).min(l2_end - pos);
                 let entry = table.get(l2i).copied().unwrap_or(0);
-                let kind = decode(entry, self.hdr.cluster_bits).map_err(|d| Error::corrupt(FMT, "L2 entry", pos, d))?;
-                let (kind, host_offset) = match kind {
+                let (kind, host_offset) = match self.classify(entry, pos)? {
                     ClusterKind::Unallocated => (ExtentKind::Unallocated, None),
                     ClusterKind::Zero => (ExtentKind::Zero, None),
                     ClusterKind::Normal(h) => (ExtentKind::Data, Some(h + in_cluster)),

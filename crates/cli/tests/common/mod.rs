@@ -1,0 +1,55 @@
+//! Shared helpers for the CLI's integration tests: fixture building and running tools.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// The fixture cache root (`IMGPORT_FIXTURES` or `~/.cache/imgport/fixtures`).
+pub fn cache_root() -> PathBuf {
+    std::env::var_os("IMGPORT_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".cache/imgport/fixtures"))
+}
+
+/// Run a fixture script once per test process (it is idempotent and cached on disk).
+pub fn build_fixtures(script: &str, subdir: &str) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let root = cache_root();
+    let out = Command::new("bash")
+        .arg(repo().join("tests/fixtures").join(script))
+        .arg(&root)
+        .output()
+        .expect("run fixture script");
+    assert!(out.status.success(), "{script} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    root.join(subdir)
+}
+
+/// The disk-format fixtures directory, built on first use.
+pub fn disk_fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| build_fixtures("disk-formats.sh", "disk"))
+}
+
+/// Run the `imgport` binary.
+pub fn imgport(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imgport")).args(args).output().expect("run imgport")
+}
+
+/// Run a command and return stdout, panicking with its stderr on failure.
+pub fn run_ok(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Parse stdout as JSON.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
