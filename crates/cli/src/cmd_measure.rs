@@ -17,7 +17,7 @@ pub struct Args {
     json: bool,
 }
 
-fn parse_cluster_size(s: &str) -> Result<u64, String> {
+pub fn parse_cluster_size(s: &str) -> Result<u64, String> {
     let v: u64 = s.parse().map_err(|e| format!("{e}"))?;
     if v.is_power_of_two() && (512..=2 << 20).contains(&v) {
         Ok(v)

@@ -1,5 +1,6 @@
 //! `imgport`: check, inspect, measure and convert disk images for cloud import.
 
+mod cmd_convert;
 mod cmd_info;
 mod cmd_measure;
 mod output;
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Format facts of an image: format, subformat, virtual size, cluster size (R-FMT).
     Info(cmd_info::Args),
+    /// Convert to qcow2 (or raw): parallel compression, zero-skipping, atomic, verifiable.
+    Convert(cmd_convert::Args),
     /// Size of the image once converted to qcow2, as `qemu-img measure -O qcow2` (R-SIZE-ACTUAL).
     Measure(cmd_measure::Args),
 }
@@ -25,6 +28,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Convert(a) => cmd_convert::run(a),
         Command::Info(a) => cmd_info::run(a),
         Command::Measure(a) => cmd_measure::run(a),
     }

@@ -36,6 +36,15 @@ pub fn report_error(e: &Error, json_out: bool) -> ExitCode {
 
 /// `12.3 GiB (13207024435 bytes)`.
 pub fn human_size(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} B")
+    } else {
+        format!("{} ({n} bytes)", human_bytes(n))
+    }
+}
+
+/// `12.3 GiB`.
+pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = n as f64;
     let mut u = 0;
@@ -46,6 +55,6 @@ pub fn human_size(n: u64) -> String {
     if u == 0 {
         format!("{n} B")
     } else {
-        format!("{v:.1} {} ({n} bytes)", UNITS[u])
+        format!("{v:.1} {}", UNITS[u])
     }
 }

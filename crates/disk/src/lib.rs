@@ -11,6 +11,7 @@
 //! damage as an [`Error`] naming the structure and offset.
 
 pub mod bytes;
+pub mod convert;
 pub mod detect;
 mod error;
 pub mod format;

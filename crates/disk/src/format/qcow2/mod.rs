@@ -2,6 +2,7 @@
 //! clusters (zlib deflate and zstd). Spec: qemu docs/interop/qcow2.txt.
 
 mod header;
+pub mod writer;
 mod l2_entry;
 
 pub use header::{Compression, Header};
