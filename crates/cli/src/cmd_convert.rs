@@ -33,6 +33,9 @@ pub struct Args {
     /// Replace an existing destination.
     #[arg(long)]
     force: bool,
+    /// fsync the output before renaming it into place.
+    #[arg(long)]
+    sync: bool,
     /// Re-read the output and compare its content with what was read from the source.
     #[arg(long)]
     verify: bool,
@@ -53,7 +56,7 @@ pub fn run(a: Args) -> ExitCode {
         eprintln!("imgport: -c needs -O qcow2");
         return ExitCode::from(crate::output::EXIT_IO);
     }
-    let opts = ConvertOptions { format, compression, cluster_size: a.cluster_size, threads: a.threads };
+    let opts = ConvertOptions { format, compression, cluster_size: a.cluster_size, threads: a.threads, sync: a.sync };
     let bar = progress_bar(src.size());
     let on_progress = |done: u64, total: u64| {
         if let Some(b) = &bar {

@@ -43,6 +43,7 @@ pub fn measure(disk: &dyn VirtualDisk, cluster_size: u64) -> Result<Measure> {
             required += hi - lo;
             resume = hi;
         }
+        Ok(())
     })?;
     // qemu rounds the source length up to the cluster size (block/qcow2.c).
     let virtual_size = disk.size().div_ceil(cluster_size) * cluster_size;
@@ -53,7 +54,7 @@ pub fn measure(disk: &dyn VirtualDisk, cluster_size: u64) -> Result<Measure> {
 /// Calls `f(start, end)` for each guest range, in order, that holds data as qemu's
 /// block status sees it: stored by the format and, for pass-through formats (raw,
 /// fixed VHD), not a hole of the host file. Zero and unallocated ranges are skipped.
-pub fn for_each_data_run(disk: &dyn VirtualDisk, mut f: impl FnMut(u64, u64)) -> Result<()> {
+pub fn for_each_data_run(disk: &dyn VirtualDisk, mut f: impl FnMut(u64, u64) -> Result<()>) -> Result<()> {
     let size = disk.size();
     let mut pos = 0u64;
     while pos < size {
@@ -68,10 +69,10 @@ pub fn for_each_data_run(disk: &dyn VirtualDisk, mut f: impl FnMut(u64, u64)) ->
                 Some((h, hx)) => {
                     for x in hx.into_iter().filter(|x| x.data) {
                         let s = e.offset + (x.offset - h);
-                        f(s, (s + x.length).min(end));
+                        f(s, (s + x.length).min(end))?;
                     }
                 }
-                None => f(e.offset, end),
+                None => f(e.offset, end)?,
             }
         }
         pos = window_end;

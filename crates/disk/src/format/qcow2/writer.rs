@@ -160,6 +160,37 @@ impl<W: Write + Seek> Qcow2Writer<W> {
         Ok(())
     }
 
+    /// Store consecutive uncompressed guest clusters from `first`, written with as few
+    /// writes as L2 table boundaries allow. The last cluster may be partial.
+    pub fn write_raw_run(&mut self, first: u64, bytes: &[u8]) -> Result<()> {
+        let cs = self.cs();
+        let per_l2 = cs / 8;
+        let mut index = first;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let until_l2_end = (per_l2 - index % per_l2) * cs;
+            let take = (rest.len() as u64).min(until_l2_end) as usize;
+            let (chunk, tail) = rest.split_at(take);
+            let n = (take as u64).div_ceil(cs);
+            if self.last_guest_cluster.is_some_and(|l| index <= l) || index + n > self.virtual_size.div_ceil(cs) {
+                return Err(Error::unsupported(FMT, format!("guest cluster {index} out of order or past the end")));
+            }
+            let l1i = index / per_l2;
+            if self.l2_index != Some(l1i) {
+                self.flush_l2()?;
+                self.l2_index = Some(l1i);
+            }
+            let off = self.append_clusters(chunk)?;
+            for k in 0..n {
+                self.l2[((index + k) % per_l2) as usize] = (off + k * cs) | COPIED;
+            }
+            self.last_guest_cluster = Some(index + n - 1);
+            index += n;
+            rest = tail;
+        }
+        Ok(())
+    }
+
     /// Write the current L2 table (if any entry is set) and point L1 at it.
     fn flush_l2(&mut self) -> Result<()> {
         let Some(l1i) = self.l2_index.take() else {
