@@ -2,7 +2,7 @@
 # Runs every check and test of the project, as CI does:
 #   system packages → format → clippy → all tests (fixtures are built on first use,
 #   with the real tools, into ${IMGPORT_FIXTURES:-~/.cache/imgport/fixtures}) → fuzz smoke.
-# FUZZ_SECONDS (default 15) bounds each fuzz target's run; 0 skips fuzzing.
+# FUZZ_SECONDS (default 10) bounds each fuzz target's run; 0 skips fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
@@ -17,7 +17,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
-if [ "${FUZZ_SECONDS:-15}" != 0 ]; then
-  echo "== fuzz smoke (${FUZZ_SECONDS:-15}s per target)"
-  scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
+if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
+  echo "== fuzz smoke (${FUZZ_SECONDS:-10}s per target)"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 fi

@@ -50,13 +50,29 @@ pub fn run(a: Args) -> ExitCode {
         Ok(d) => d,
         Err(e) => return report_error(&e, a.json),
     };
-    let format = if a.output_format == "raw" { OutputFormat::Raw } else { OutputFormat::Qcow2 };
-    let compression = a.compress.then(|| if a.compression == "zstd" { Compression::Zstd } else { Compression::Zlib });
+    let format = if a.output_format == "raw" {
+        OutputFormat::Raw
+    } else {
+        OutputFormat::Qcow2
+    };
+    let compression = a.compress.then(|| {
+        if a.compression == "zstd" {
+            Compression::Zstd
+        } else {
+            Compression::Zlib
+        }
+    });
     if compression.is_some() && format == OutputFormat::Raw {
         eprintln!("imgport: -c needs -O qcow2");
         return ExitCode::from(crate::output::EXIT_IO);
     }
-    let opts = ConvertOptions { format, compression, cluster_size: a.cluster_size, threads: a.threads, sync: a.sync };
+    let opts = ConvertOptions {
+        format,
+        compression,
+        cluster_size: a.cluster_size,
+        threads: a.threads,
+        sync: a.sync,
+    };
     let bar = progress_bar(src.size());
     let on_progress = |done: u64, total: u64| {
         if let Some(b) = &bar {
@@ -82,7 +98,11 @@ pub fn run(a: Args) -> ExitCode {
             Ok(d) => d,
             Err(e) => return report_error(&e, a.json),
         };
-        let cs = if format == OutputFormat::Qcow2 { a.cluster_size } else { a.cluster_size.min(65536) };
+        let cs = if format == OutputFormat::Qcow2 {
+            a.cluster_size
+        } else {
+            a.cluster_size.min(65536)
+        };
         match verify(&*out, &stats, cs) {
             Ok(n) => verified = Some(n),
             Err(e) => return report_error(&e, a.json),
@@ -99,19 +119,32 @@ pub fn run(a: Args) -> ExitCode {
         v["verified_clusters"] = verified.into();
         print_json(&v);
     } else {
-        println!("{} ({}) → {} ({})", a.src.display(), src.info().format, a.dst.display(), a.output_format);
+        println!(
+            "{} ({}) → {} ({})",
+            a.src.display(),
+            src.info().format,
+            a.dst.display(),
+            a.output_format
+        );
         println!("virtual size: {}", human_size(stats.virtual_size));
         println!("input size:   {}", human_size(input_size));
         println!(
             "output size:  {} ({:.1}% of input)",
             human_size(stats.output_size),
-            if input_size > 0 { stats.output_size as f64 * 100.0 / input_size as f64 } else { 0.0 }
+            if input_size > 0 {
+                stats.output_size as f64 * 100.0 / input_size as f64
+            } else {
+                0.0
+            }
         );
         println!(
             "clusters:     {} written ({} compressed), {} all-zero skipped",
             stats.clusters_written, stats.clusters_compressed, stats.zero_clusters_skipped
         );
-        println!("time:         {secs:.2} s ({}/s of source read)", human_bytes((stats.source_bytes_read as f64 / secs.max(1e-3)) as u64));
+        println!(
+            "time:         {secs:.2} s ({}/s of source read)",
+            human_bytes((stats.source_bytes_read as f64 / secs.max(1e-3)) as u64)
+        );
         if let Some(n) = verified {
             println!("verified:     {n} clusters read back identical");
         }
@@ -125,8 +158,10 @@ fn progress_bar(total: u64) -> Option<indicatif::ProgressBar> {
     }
     let b = indicatif::ProgressBar::new(total);
     b.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(b)
 }

@@ -46,7 +46,13 @@ pub fn run(a: Args) -> ExitCode {
             println!("cluster size: {c}");
         }
         for (k, v) in &info.details {
-            println!("{}: {}", k.replace('_', " "), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+            println!(
+                "{}: {}",
+                k.replace('_', " "),
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            );
         }
         println!(
             "allocated: {} data, {} zero, {} unallocated",

@@ -40,7 +40,11 @@ pub fn run(a: Args) -> ExitCode {
     } else {
         println!("required size: {}", m.required);
         println!("fully allocated size: {}", m.fully_allocated);
-        println!("(as qcow2: {} needed, {} fully allocated)", human_size(m.required), human_size(m.fully_allocated));
+        println!(
+            "(as qcow2: {} needed, {} fully allocated)",
+            human_size(m.required),
+            human_size(m.fully_allocated)
+        );
     }
     ExitCode::SUCCESS
 }

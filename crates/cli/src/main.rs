@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "imgport", version, about = "Check, inspect, measure and convert disk images for cloud import")]
+#[command(
+    name = "imgport",
+    version,
+    about = "Check, inspect, measure and convert disk images for cloud import"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -59,7 +59,13 @@ pub struct ConvertOptions {
 
 impl Default for ConvertOptions {
     fn default() -> Self {
-        ConvertOptions { format: OutputFormat::Qcow2, compression: None, cluster_size: 65536, threads: 0, sync: false }
+        ConvertOptions {
+            format: OutputFormat::Qcow2,
+            compression: None,
+            cluster_size: 65536,
+            threads: 0,
+            sync: false,
+        }
     }
 }
 
@@ -103,16 +109,29 @@ struct Done {
 }
 
 /// Convert `src` into `out` (a new, empty file).
-pub fn convert(src: &dyn VirtualDisk, out: File, opts: &ConvertOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<(File, ConvertStats)> {
+pub fn convert(
+    src: &dyn VirtualDisk,
+    out: File,
+    opts: &ConvertOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(File, ConvertStats)> {
     let cs = opts.cluster_size;
     if !cs.is_power_of_two() || !(512..=2 << 20).contains(&cs) {
         return Err(Error::unsupported("convert", format!("cluster size {cs}")));
     }
     if opts.compression.is_some() && opts.format != OutputFormat::Qcow2 {
-        return Err(Error::unsupported("convert", "compression needs qcow2 output"));
+        return Err(Error::unsupported(
+            "convert",
+            "compression needs qcow2 output",
+        ));
     }
     let virtual_size = src.size();
-    let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { opts.threads }.clamp(1, 64);
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.threads
+    }
+    .clamp(1, 64);
     let compression = opts.compression;
     let (work_tx, work_rx) = sync_channel::<Batch>(threads * 2);
     let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
@@ -129,7 +148,10 @@ pub fn convert(src: &dyn VirtualDisk, out: File, opts: &ConvertOptions, progress
         let writer = scope.spawn(move || write_all(out, done_rx, virtual_size, cs, opts, progress));
         let read_result = read_batches(src, cs, &work_tx);
         drop(work_tx);
-        let written = writer.join().map_err(|_| Error::Io { what: "convert writer".into(), source: std::io::Error::other("writer thread panicked") })?;
+        let written = writer.join().map_err(|_| Error::Io {
+            what: "convert writer".into(),
+            source: std::io::Error::other("writer thread panicked"),
+        })?;
         read_result?;
         let (w, mut stats) = written?;
         stats.source_bytes_read = src.bytes_read() - before;
@@ -139,7 +161,11 @@ pub fn convert(src: &dyn VirtualDisk, out: File, opts: &ConvertOptions, progress
 
 /// Send batches of whole clusters that hold source data (as qemu's block status sees
 /// it: holes of a raw file are skipped), in guest order.
-fn read_batches(src: &dyn VirtualDisk, cs: u64, tx: &std::sync::mpsc::SyncSender<Batch>) -> Result<()> {
+fn read_batches(
+    src: &dyn VirtualDisk,
+    cs: u64,
+    tx: &std::sync::mpsc::SyncSender<Batch>,
+) -> Result<()> {
     let size = src.size();
     let per_batch = (BATCH_BYTES / cs).max(1);
     let mut seq = 0u64;
@@ -148,7 +174,10 @@ fn read_batches(src: &dyn VirtualDisk, cs: u64, tx: &std::sync::mpsc::SyncSender
         let start = first * cs;
         let mut data = vec![0u8; ((end * cs).min(size) - start) as usize];
         src.read_exact_at(&mut data, start)?;
-        tx.send(Batch { seq, first, data }).map_err(|_| Error::Io { what: "convert pipeline".into(), source: std::io::Error::other("workers stopped") })?;
+        tx.send(Batch { seq, first, data }).map_err(|_| Error::Io {
+            what: "convert pipeline".into(),
+            source: std::io::Error::other("workers stopped"),
+        })?;
         seq += 1;
         Ok(())
     };
@@ -189,11 +218,26 @@ fn read_batches(src: &dyn VirtualDisk, cs: u64, tx: &std::sync::mpsc::SyncSender
 fn is_zero(b: &[u8]) -> bool {
     let words = b.chunks_exact(16);
     let rest = words.remainder();
-    rest.iter().all(|&x| x == 0) && words.into_iter().all(|w| w.try_into().map_or(false, |a: [u8; 16]| u128::from_ne_bytes(a) == 0))
+    rest.iter().all(|&x| x == 0)
+        && words.into_iter().all(|w| {
+            w.try_into()
+                .is_ok_and(|a: [u8; 16]| u128::from_ne_bytes(a) == 0)
+        })
 }
 
-fn worker(rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::SyncSender<Done>, cs: usize, compression: Option<Compression>) {
-    let config = zlib_rs::DeflateConfig { level: ZLIB_LEVEL, method: zlib_rs::Method::Deflated, window_bits: -12, mem_level: 9, strategy: zlib_rs::Strategy::Default };
+fn worker(
+    rx: &Mutex<Receiver<Batch>>,
+    tx: &std::sync::mpsc::SyncSender<Done>,
+    cs: usize,
+    compression: Option<Compression>,
+) {
+    let config = zlib_rs::DeflateConfig {
+        level: ZLIB_LEVEL,
+        method: zlib_rs::Method::Deflated,
+        window_bits: -12,
+        mem_level: 9,
+        strategy: zlib_rs::Strategy::Default,
+    };
     let mut zbuf = vec![0u8; cs];
     loop {
         let batch = match rx.lock() {
@@ -213,10 +257,16 @@ fn worker(rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::SyncSender<Done>, c
                 let crc = crc32fast::hash(chunk);
                 // A partial last cluster is compressed zero-padded: readers (ours and
                 // qemu's) inflate exactly one cluster.
-                let whole: std::borrow::Cow<[u8]> = if chunk.len() < cs { [chunk, &vec![0u8; cs - chunk.len()]].concat().into() } else { chunk.into() };
+                let whole: std::borrow::Cow<[u8]> = if chunk.len() < cs {
+                    [chunk, &vec![0u8; cs - chunk.len()]].concat().into()
+                } else {
+                    chunk.into()
+                };
                 let compressed = match compression {
                     Some(Compression::Zlib) => deflate_cluster(config, &whole, cs, &mut zbuf),
-                    Some(Compression::Zstd) => zstd::bulk::compress(&whole, ZSTD_LEVEL).ok().filter(|z| z.len() < cs - 1),
+                    Some(Compression::Zstd) => zstd::bulk::compress(&whole, ZSTD_LEVEL)
+                        .ok()
+                        .filter(|z| z.len() < cs - 1),
                     None => None,
                 };
                 match compressed {
@@ -225,7 +275,15 @@ fn worker(rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::SyncSender<Done>, c
                 }
             })
             .collect();
-        if tx.send(Done { seq: batch.seq, first: batch.first, data: batch.data, kinds }).is_err() {
+        if tx
+            .send(Done {
+                seq: batch.seq,
+                first: batch.first,
+                data: batch.data,
+                kinds,
+            })
+            .is_err()
+        {
             return;
         }
     }
@@ -234,7 +292,12 @@ fn worker(rx: &Mutex<Receiver<Batch>>, tx: &std::sync::mpsc::SyncSender<Done>, c
 /// Raw deflate as qemu's `qcow2_zlib_compress` does it (`deflateInit2(level, Z_DEFLATED,
 /// -12, 9, Z_DEFAULT_STRATEGY)`: a 4 KiB window, which qemu's reader requires, and
 /// memLevel 9); `None` when the result would not be smaller than a cluster.
-fn deflate_cluster(config: zlib_rs::DeflateConfig, input: &[u8], cs: usize, buf: &mut [u8]) -> Option<Vec<u8>> {
+fn deflate_cluster(
+    config: zlib_rs::DeflateConfig,
+    input: &[u8],
+    cs: usize,
+    buf: &mut [u8],
+) -> Option<Vec<u8>> {
     let (out, rc) = zlib_rs::compress_slice(&mut buf[..cs - 1], input, config);
     (rc == zlib_rs::ReturnCode::Ok).then(|| out.to_vec())
 }
@@ -244,10 +307,25 @@ enum Sink {
     Raw(File),
 }
 
-fn write_all(out: File, rx: Receiver<Done>, virtual_size: u64, cs: u64, opts: &ConvertOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<(File, ConvertStats)> {
-    let mut stats = ConvertStats { virtual_size, ..Default::default() };
+fn write_all(
+    out: File,
+    rx: Receiver<Done>,
+    virtual_size: u64,
+    cs: u64,
+    opts: &ConvertOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<(File, ConvertStats)> {
+    let mut stats = ConvertStats {
+        virtual_size,
+        ..Default::default()
+    };
     let mut sink = match opts.format {
-        OutputFormat::Qcow2 => Sink::Qcow2(Qcow2Writer::new(out, virtual_size, cs.trailing_zeros(), opts.compression.unwrap_or(Compression::Zlib))?),
+        OutputFormat::Qcow2 => Sink::Qcow2(Qcow2Writer::new(
+            out,
+            virtual_size,
+            cs.trailing_zeros(),
+            opts.compression.unwrap_or(Compression::Zlib),
+        )?),
         OutputFormat::Raw => {
             out.set_len(virtual_size).map_err(|e| io("raw output", e))?;
             Sink::Raw(out)
@@ -274,7 +352,9 @@ fn write_all(out: File, rx: Receiver<Done>, virtual_size: u64, cs: u64, opts: &C
                         stats.clusters_compressed += 1;
                         match &mut sink {
                             Sink::Qcow2(w) => w.write_cluster(index, ClusterData::Compressed(z))?,
-                            Sink::Raw(_) => return Err(Error::unsupported("convert", "compressed raw output")),
+                            Sink::Raw(_) => {
+                                return Err(Error::unsupported("convert", "compressed raw output"))
+                            }
                         }
                         i += 1;
                     }
@@ -289,13 +369,18 @@ fn write_all(out: File, rx: Receiver<Done>, virtual_size: u64, cs: u64, opts: &C
                         let bytes = &d.data[i * cs as usize..(j * cs as usize).min(d.data.len())];
                         match &mut sink {
                             Sink::Qcow2(w) => w.write_raw_run(index, bytes)?,
-                            Sink::Raw(f) => f.write_all_at(bytes, index * cs).map_err(|e| io("raw output", e))?,
+                            Sink::Raw(f) => f
+                                .write_all_at(bytes, index * cs)
+                                .map_err(|e| io("raw output", e))?,
                         }
                         i = j;
                     }
                 }
             }
-            progress(((d.first + d.kinds.len() as u64) * cs).min(virtual_size), virtual_size);
+            progress(
+                ((d.first + d.kinds.len() as u64) * cs).min(virtual_size),
+                virtual_size,
+            );
         }
     }
     stats.digest = digest.finalize();
@@ -306,7 +391,8 @@ fn write_all(out: File, rx: Receiver<Done>, virtual_size: u64, cs: u64, opts: &C
             w
         }
         Sink::Raw(mut f) => {
-            f.seek(SeekFrom::Start(virtual_size)).map_err(|e| io("raw output", e))?;
+            f.seek(SeekFrom::Start(virtual_size))
+                .map_err(|e| io("raw output", e))?;
             f.flush().map_err(|e| io("raw output", e))?;
             stats.output_size = virtual_size;
             f
@@ -322,7 +408,10 @@ fn fold(digest: &mut crc32fast::Hasher, index: u64, crc: u32) {
 }
 
 fn io(what: &str, source: std::io::Error) -> Error {
-    Error::Io { what: what.into(), source }
+    Error::Io {
+        what: what.into(),
+        source,
+    }
 }
 
 /// Re-read `output` through the reader and check that its content digest equals
@@ -330,7 +419,16 @@ fn io(what: &str, source: std::io::Error) -> Error {
 /// is allocated. Returns the number of clusters checked.
 pub fn verify(output: &dyn VirtualDisk, stats: &ConvertStats, cluster_size: u64) -> Result<u64> {
     if output.size() != stats.virtual_size {
-        return Err(Error::corrupt("convert", "output", 0, format!("virtual size {} differs from the source's {}", output.size(), stats.virtual_size)));
+        return Err(Error::corrupt(
+            "convert",
+            "output",
+            0,
+            format!(
+                "virtual size {} differs from the source's {}",
+                output.size(),
+                stats.virtual_size
+            ),
+        ));
     }
     let cs = cluster_size;
     let mut digest = crc32fast::Hasher::new();
@@ -352,6 +450,11 @@ pub fn verify(output: &dyn VirtualDisk, stats: &ConvertStats, cluster_size: u64)
                 last = Some(c);
                 let n = (size - c * cs).min(cs) as usize;
                 output.read_exact_at(&mut buf[..n], c * cs)?;
+                if is_zero(&buf[..n]) {
+                    // Never written (the writer skips zero clusters); a raw output
+                    // reports every cluster as data.
+                    continue;
+                }
                 digest.update(&c.to_le_bytes());
                 digest.update(&crc32fast::hash(&buf[..n]).to_le_bytes());
                 count += 1;
@@ -370,19 +473,48 @@ pub fn verify(output: &dyn VirtualDisk, stats: &ConvertStats, cluster_size: u64)
 /// filesystem lacks it) that is linked/renamed to `dst` only when complete, so an
 /// interrupted conversion never leaves a file under the final name. Refuses to replace
 /// an existing `dst` unless `overwrite`.
-pub fn convert_to_path(src: &dyn VirtualDisk, dst: &Path, opts: &ConvertOptions, overwrite: bool, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<ConvertStats> {
+pub fn convert_to_path(
+    src: &dyn VirtualDisk,
+    dst: &Path,
+    opts: &ConvertOptions,
+    overwrite: bool,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<ConvertStats> {
     if !overwrite && dst.symlink_metadata().is_ok() {
-        return Err(io(&dst.display().to_string(), std::io::Error::new(std::io::ErrorKind::AlreadyExists, "destination exists (use --force to replace it)")));
+        return Err(io(
+            &dst.display().to_string(),
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "destination exists (use --force to replace it)",
+            ),
+        ));
     }
     let dir = match dst.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = dst.file_name().ok_or_else(|| io(&dst.display().to_string(), std::io::Error::other("no file name")))?;
-    let partial = dir.join(format!(".{}.imgport-partial-{}", name.to_string_lossy(), std::process::id()));
+    let name = dst.file_name().ok_or_else(|| {
+        io(
+            &dst.display().to_string(),
+            std::io::Error::other("no file name"),
+        )
+    })?;
+    let partial = dir.join(format!(
+        ".{}.imgport-partial-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let (file, named) = match open_unnamed(&dir) {
         Some(f) => (f, false),
-        None => (File::options().write(true).read(true).create_new(true).open(&partial).map_err(|e| io(&partial.display().to_string(), e))?, true),
+        None => (
+            File::options()
+                .write(true)
+                .read(true)
+                .create_new(true)
+                .open(&partial)
+                .map_err(|e| io(&partial.display().to_string(), e))?,
+            true,
+        ),
     };
     let cleanup = |e: Error| {
         if named {
@@ -397,12 +529,26 @@ pub fn convert_to_path(src: &dyn VirtualDisk, dst: &Path, opts: &ConvertOptions,
     if !named {
         // Give the unnamed file the hidden name, then rename over the destination.
         let fd_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
-        rustix::fs::linkat(rustix::fs::CWD, fd_path.as_str(), rustix::fs::CWD, &partial, rustix::fs::AtFlags::SYMLINK_FOLLOW).map_err(|e| io(&partial.display().to_string(), e.into()))?;
+        rustix::fs::linkat(
+            rustix::fs::CWD,
+            fd_path.as_str(),
+            rustix::fs::CWD,
+            &partial,
+            rustix::fs::AtFlags::SYMLINK_FOLLOW,
+        )
+        .map_err(|e| io(&partial.display().to_string(), e.into()))?;
     }
     let renamed = if overwrite {
         std::fs::rename(&partial, dst)
     } else {
-        rustix::fs::renameat_with(rustix::fs::CWD, &partial, rustix::fs::CWD, dst, rustix::fs::RenameFlags::NOREPLACE).map_err(Into::into)
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &partial,
+            rustix::fs::CWD,
+            dst,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )
+        .map_err(Into::into)
     };
     renamed.map_err(|e| {
         let _ = std::fs::remove_file(&partial);
@@ -414,6 +560,11 @@ pub fn convert_to_path(src: &dyn VirtualDisk, dst: &Path, opts: &ConvertOptions,
 /// An unnamed file in `dir` (Linux O_TMPFILE), or `None` where unsupported.
 fn open_unnamed(dir: &Path) -> Option<File> {
     use rustix::fs::{Mode, OFlags};
-    let fd = rustix::fs::open(dir, OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, Mode::from_raw_mode(0o644)).ok()?;
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )
+    .ok()?;
     Some(File::from(fd))
 }

@@ -34,44 +34,145 @@ struct Probe {
 
 /// Probes: (head of file, last 512 bytes, file size) → evidence when matched.
 const PROBES: &[Probe] = &[
-    Probe { name: "qcow2", format: Some(Format::Qcow2), check: |h, _, _| magic(h, 0, b"QFI\xfb") },
-    Probe { name: "vmdk", format: Some(Format::Vmdk), check: probe_vmdk },
-    Probe { name: "vhd", format: Some(Format::Vhd), check: probe_vhd },
-    Probe { name: "qcow", format: None, check: |h, _, _| {
-        // qcow version 1 shares the magic; told apart by the version field.
-        if h.starts_with(b"QFI\xfb") && be32(h, 4) == 1 { Some("qcow version 1 header".into()) } else { None }
-    } },
-    Probe { name: "vhdx", format: None, check: |h, _, _| magic(h, 0, b"vhdxfile") },
-    Probe { name: "vdi", format: None, check: |h, _, _| {
-        if h.len() >= 0x48 && le32(h, 0x40) == 0xbeda_107f { Some("VDI signature 0xbeda107f at offset 0x40".into()) } else { None }
-    } },
-    Probe { name: "qed", format: None, check: |h, _, _| magic(h, 0, b"QED\0") },
-    Probe { name: "luks", format: None, check: |h, _, _| magic(h, 0, b"LUKS\xba\xbe") },
-    Probe { name: "parallels", format: None, check: |h, _, _| {
-        magic(h, 0, b"WithoutFreeSpace").or_else(|| magic(h, 0, b"WithouFreSpacExt"))
-    } },
-    Probe { name: "dmg", format: None, check: |_, t, _| magic(t, 0, b"koly") },
-    Probe { name: "iso9660", format: None, check: |h, _, _| {
-        [0x8001usize, 0x8801, 0x9001].iter().find_map(|&o| magic(h, o, b"CD001"))
-    } },
-    Probe { name: "ova", format: None, check: |h, _, _| {
-        if is_tar(h) && tar_first_name(h).is_some_and(|n| n.to_ascii_lowercase().ends_with(".ovf")) {
-            Some(format!("tar archive whose first member is {}", tar_first_name(h).unwrap_or_default()))
-        } else { None }
-    } },
-    Probe { name: "tar", format: None, check: |h, _, _| {
-        if is_tar(h) && !tar_first_name(h).is_some_and(|n| n.to_ascii_lowercase().ends_with(".ovf")) {
-            Some("ustar magic at offset 257".into())
-        } else { None }
-    } },
-    Probe { name: "gzip", format: None, check: |h, _, _| magic(h, 0, b"\x1f\x8b\x08") },
-    Probe { name: "xz", format: None, check: |h, _, _| magic(h, 0, b"\xfd7zXZ\0") },
-    Probe { name: "zstd", format: None, check: |h, _, _| magic(h, 0, b"\x28\xb5\x2f\xfd") },
-    Probe { name: "bzip2", format: None, check: |h, _, _| {
-        if h.len() > 4 && h.starts_with(b"BZh") && (b'1'..=b'9').contains(&h[3]) { Some("bzip2 magic BZh at offset 0".into()) } else { None }
-    } },
-    Probe { name: "zip", format: None, check: |h, _, _| magic(h, 0, b"PK\x03\x04") },
-    Probe { name: "7z", format: None, check: |h, _, _| magic(h, 0, b"7z\xbc\xaf\x27\x1c") },
+    Probe {
+        name: "qcow2",
+        format: Some(Format::Qcow2),
+        check: |h, _, _| magic(h, 0, b"QFI\xfb"),
+    },
+    Probe {
+        name: "vmdk",
+        format: Some(Format::Vmdk),
+        check: probe_vmdk,
+    },
+    Probe {
+        name: "vhd",
+        format: Some(Format::Vhd),
+        check: probe_vhd,
+    },
+    Probe {
+        name: "qcow",
+        format: None,
+        check: |h, _, _| {
+            // qcow version 1 shares the magic; told apart by the version field.
+            if h.starts_with(b"QFI\xfb") && be32(h, 4) == 1 {
+                Some("qcow version 1 header".into())
+            } else {
+                None
+            }
+        },
+    },
+    Probe {
+        name: "vhdx",
+        format: None,
+        check: |h, _, _| magic(h, 0, b"vhdxfile"),
+    },
+    Probe {
+        name: "vdi",
+        format: None,
+        check: |h, _, _| {
+            if h.len() >= 0x48 && le32(h, 0x40) == 0xbeda_107f {
+                Some("VDI signature 0xbeda107f at offset 0x40".into())
+            } else {
+                None
+            }
+        },
+    },
+    Probe {
+        name: "qed",
+        format: None,
+        check: |h, _, _| magic(h, 0, b"QED\0"),
+    },
+    Probe {
+        name: "luks",
+        format: None,
+        check: |h, _, _| magic(h, 0, b"LUKS\xba\xbe"),
+    },
+    Probe {
+        name: "parallels",
+        format: None,
+        check: |h, _, _| {
+            magic(h, 0, b"WithoutFreeSpace").or_else(|| magic(h, 0, b"WithouFreSpacExt"))
+        },
+    },
+    Probe {
+        name: "dmg",
+        format: None,
+        check: |_, t, _| magic(t, 0, b"koly"),
+    },
+    Probe {
+        name: "iso9660",
+        format: None,
+        check: |h, _, _| {
+            [0x8001usize, 0x8801, 0x9001]
+                .iter()
+                .find_map(|&o| magic(h, o, b"CD001"))
+        },
+    },
+    Probe {
+        name: "ova",
+        format: None,
+        check: |h, _, _| {
+            if is_tar(h)
+                && tar_first_name(h).is_some_and(|n| n.to_ascii_lowercase().ends_with(".ovf"))
+            {
+                Some(format!(
+                    "tar archive whose first member is {}",
+                    tar_first_name(h).unwrap_or_default()
+                ))
+            } else {
+                None
+            }
+        },
+    },
+    Probe {
+        name: "tar",
+        format: None,
+        check: |h, _, _| {
+            if is_tar(h)
+                && !tar_first_name(h).is_some_and(|n| n.to_ascii_lowercase().ends_with(".ovf"))
+            {
+                Some("ustar magic at offset 257".into())
+            } else {
+                None
+            }
+        },
+    },
+    Probe {
+        name: "gzip",
+        format: None,
+        check: |h, _, _| magic(h, 0, b"\x1f\x8b\x08"),
+    },
+    Probe {
+        name: "xz",
+        format: None,
+        check: |h, _, _| magic(h, 0, b"\xfd7zXZ\0"),
+    },
+    Probe {
+        name: "zstd",
+        format: None,
+        check: |h, _, _| magic(h, 0, b"\x28\xb5\x2f\xfd"),
+    },
+    Probe {
+        name: "bzip2",
+        format: None,
+        check: |h, _, _| {
+            if h.len() > 4 && h.starts_with(b"BZh") && (b'1'..=b'9').contains(&h[3]) {
+                Some("bzip2 magic BZh at offset 0".into())
+            } else {
+                None
+            }
+        },
+    },
+    Probe {
+        name: "zip",
+        format: None,
+        check: |h, _, _| magic(h, 0, b"PK\x03\x04"),
+    },
+    Probe {
+        name: "7z",
+        format: None,
+        check: |h, _, _| magic(h, 0, b"7z\xbc\xaf\x27\x1c"),
+    },
 ];
 
 fn magic(buf: &[u8], off: usize, m: &[u8]) -> Option<String> {
@@ -83,7 +184,10 @@ fn magic(buf: &[u8], off: usize, m: &[u8]) -> Option<String> {
 }
 
 fn escape(m: &[u8]) -> String {
-    m.iter().flat_map(|&b| std::ascii::escape_default(b)).map(char::from).collect()
+    m.iter()
+        .flat_map(|&b| std::ascii::escape_default(b))
+        .map(char::from)
+        .collect()
 }
 
 fn is_tar(h: &[u8]) -> bool {
@@ -106,7 +210,10 @@ fn probe_vmdk(h: &[u8], _: &[u8], _: u64) -> Option<String> {
             // A descriptor may start with other comments; qemu looks for the header line.
             let text = &h[..h.len().min(1024)];
             let s = String::from_utf8_lossy(text);
-            if s.starts_with('#') && s.contains("createType=") && s.contains("# Disk DescriptorFile") {
+            if s.starts_with('#')
+                && s.contains("createType=")
+                && s.contains("# Disk DescriptorFile")
+            {
                 Some("text VMDK descriptor".into())
             } else {
                 None
@@ -148,7 +255,12 @@ fn raw_disk_signature(h: &[u8]) -> Option<String> {
 /// format. An unrecognised file is raw.
 pub fn detect(src: &dyn ReadAt) -> Result<Detected> {
     if src.size() == 0 {
-        return Err(Error::corrupt("raw", "file", 0, "the file is empty: it holds no disk"));
+        return Err(Error::corrupt(
+            "raw",
+            "file",
+            0,
+            "the file is empty: it holds no disk",
+        ));
     }
     let candidates = probe_all(src)?;
     let found: Vec<&Detected> = candidates.iter().filter(|d| d.name != "raw").collect();
@@ -159,13 +271,26 @@ pub fn detect(src: &dyn ReadAt) -> Result<Detected> {
             evidence: "no known image header; read as a raw disk".into(),
         })),
         [one] if one.name == "iso9660" && candidates.iter().any(|d| d.name == "raw") => {
-            Err(Error::Ambiguous { formats: candidates.iter().map(|d| (d.name.clone(), d.evidence.clone())).collect() })
+            Err(Error::Ambiguous {
+                formats: candidates
+                    .iter()
+                    .map(|d| (d.name.clone(), d.evidence.clone()))
+                    .collect(),
+            })
         }
         [one] => match one.format {
             Some(_) => Ok((*one).clone()),
-            None => Err(Error::UnsupportedFormat { detected: one.name.clone(), detail: one.evidence.clone() }),
+            None => Err(Error::UnsupportedFormat {
+                detected: one.name.clone(),
+                detail: one.evidence.clone(),
+            }),
         },
-        many => Err(Error::Ambiguous { formats: many.iter().map(|d| (d.name.clone(), d.evidence.clone())).collect() }),
+        many => Err(Error::Ambiguous {
+            formats: many
+                .iter()
+                .map(|d| (d.name.clone(), d.evidence.clone()))
+                .collect(),
+        }),
     }
 }
 
@@ -181,7 +306,13 @@ pub fn probe_all(src: &dyn ReadAt) -> Result<Vec<Detected>> {
     }
     let mut out: Vec<Detected> = PROBES
         .iter()
-        .filter_map(|p| (p.check)(&head, &tail, size).map(|evidence| Detected { name: p.name.into(), format: p.format, evidence }))
+        .filter_map(|p| {
+            (p.check)(&head, &tail, size).map(|evidence| Detected {
+                name: p.name.into(),
+                format: p.format,
+                evidence,
+            })
+        })
         .collect();
     // qcow version 1 also matches the qcow2 magic: keep only the precise one.
     if out.iter().any(|d| d.name == "qcow") {
@@ -195,7 +326,11 @@ pub fn probe_all(src: &dyn ReadAt) -> Result<Vec<Detected>> {
     }
     // A fixed VHD is a raw disk plus a footer: the raw signature does not count against it.
     if let Some(sig) = raw_disk_signature(&head) {
-        out.push(Detected { name: "raw".into(), format: Some(Format::Raw), evidence: sig });
+        out.push(Detected {
+            name: "raw".into(),
+            format: Some(Format::Raw),
+            evidence: sig,
+        });
     }
     Ok(out)
 }

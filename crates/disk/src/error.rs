@@ -58,10 +58,22 @@ pub enum Error {
     Ambiguous { formats: Vec<(String, String)> },
     /// A size, count or allocation limit was exceeded.
     #[error("{what} is {value}, over the limit of {limit}")]
-    Limit { what: String, value: u64, limit: u64 },
+    Limit {
+        what: String,
+        value: u64,
+        limit: u64,
+    },
     /// A remote source misbehaved (no Range support, wrong Content-Range, redirect …).
     #[error("remote source {url}: {detail}")]
     Remote { url: String, detail: String },
+    /// A remote source answered with an HTTP error status (403, 404, 410, 412, 5xx …).
+    /// The status is kept so that the service can map 401/403/404/410 to `InvalidUrl`.
+    #[error("remote source {url}: HTTP {status}: {detail}")]
+    RemoteStatus {
+        url: String,
+        status: u16,
+        detail: String,
+    },
 }
 
 /// The error codes of the import service (R-ERR) that the disk core can produce.
@@ -124,7 +136,9 @@ impl Error {
     /// The import error code this error means (R-ERR).
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Io { .. } | Error::Remote { .. } => ErrorCode::InternalError,
+            Error::Io { .. } | Error::Remote { .. } | Error::RemoteStatus { .. } => {
+                ErrorCode::InternalError
+            }
             _ => ErrorCode::InvalidFormatSize,
         }
     }
@@ -136,13 +150,30 @@ impl Error {
             | Error::Unsupported { format, .. }
             | Error::Unsafe { format, .. } => Some((*format).to_string()),
             Error::UnsupportedFormat { detected, .. } => Some(detected.clone()),
-            Error::Ambiguous { formats } => Some(formats.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join("+")),
+            Error::Ambiguous { formats } => Some(
+                formats
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            ),
             _ => None,
         }
     }
 
     /// Whether this is a failure to read (I/O, remote), not a verdict on the image.
     pub fn is_io(&self) -> bool {
-        matches!(self, Error::Io { .. } | Error::Remote { .. })
+        matches!(
+            self,
+            Error::Io { .. } | Error::Remote { .. } | Error::RemoteStatus { .. }
+        )
+    }
+
+    /// The HTTP status of a remote source's error answer, if this is one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::RemoteStatus { status, .. } => Some(*status),
+            _ => None,
+        }
     }
 }

@@ -75,7 +75,12 @@ pub struct ImageInfo {
 
 impl ImageInfo {
     /// A new info record with no details or findings.
-    pub fn new(format: Format, subformat: impl Into<String>, virtual_size: u64, file_size: u64) -> Self {
+    pub fn new(
+        format: Format,
+        subformat: impl Into<String>,
+        virtual_size: u64,
+        file_size: u64,
+    ) -> Self {
         ImageInfo {
             format,
             subformat: subformat.into(),

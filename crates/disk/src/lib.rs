@@ -24,6 +24,8 @@ pub use detect::{detect, Detected};
 pub use error::{Error, ErrorCode, Result};
 pub use image::{push_extent, Extent, ExtentKind, Format, ImageInfo, VirtualDisk};
 pub use measure::{allocation, measure, Allocation, Measure};
+#[cfg(feature = "http")]
+pub use source::{open_url, HttpOptions, HttpSource};
 pub use source::{FileSource, MemSource, ReadAt, ReadAtExt, SliceSource};
 
 use std::sync::Arc;

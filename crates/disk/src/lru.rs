@@ -9,7 +9,10 @@ pub struct Lru<K, V> {
 
 impl<K: PartialEq, V: Clone> Lru<K, V> {
     pub fn new(cap: usize) -> Self {
-        Lru { cap: cap.max(1), items: Vec::new() }
+        Lru {
+            cap: cap.max(1),
+            items: Vec::new(),
+        }
     }
 
     /// The value for `k`, marking it most recently used.

@@ -48,13 +48,19 @@ pub fn measure(disk: &dyn VirtualDisk, cluster_size: u64) -> Result<Measure> {
     // qemu rounds the source length up to the cluster size (block/qcow2.c).
     let virtual_size = disk.size().div_ceil(cluster_size) * cluster_size;
     let fully_allocated = calc_prealloc_size(virtual_size, cluster_size, REFCOUNT_ORDER);
-    Ok(Measure { required: fully_allocated - virtual_size + required, fully_allocated })
+    Ok(Measure {
+        required: fully_allocated - virtual_size + required,
+        fully_allocated,
+    })
 }
 
 /// Calls `f(start, end)` for each guest range, in order, that holds data as qemu's
 /// block status sees it: stored by the format and, for pass-through formats (raw,
 /// fixed VHD), not a hole of the host file. Zero and unallocated ranges are skipped.
-pub fn for_each_data_run(disk: &dyn VirtualDisk, mut f: impl FnMut(u64, u64) -> Result<()>) -> Result<()> {
+pub fn for_each_data_run(
+    disk: &dyn VirtualDisk,
+    mut f: impl FnMut(u64, u64) -> Result<()>,
+) -> Result<()> {
     let size = disk.size();
     let mut pos = 0u64;
     while pos < size {
@@ -122,7 +128,11 @@ pub fn calc_prealloc_size(total_size: u64, cluster_size: u64, refcount_order: u3
     let mut nl1e = nl2e * l2e / cluster_size;
     nl1e = nl1e.div_ceil(cluster_size / 8) * (cluster_size / 8);
     meta += nl1e * 8;
-    meta += refcount_metadata_size((meta + aligned_total) / cluster_size, cluster_size, refcount_order);
+    meta += refcount_metadata_size(
+        (meta + aligned_total) / cluster_size,
+        cluster_size,
+        refcount_order,
+    );
     meta + aligned_total
 }
 

@@ -7,14 +7,20 @@ use std::sync::OnceLock;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// The fixture cache root (`IMGPORT_FIXTURES` or `~/.cache/imgport/fixtures`).
 pub fn cache_root() -> PathBuf {
     std::env::var_os("IMGPORT_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".cache/imgport/fixtures"))
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()))
+                .join(".cache/imgport/fixtures")
+        })
 }
 
 /// Run a fixture script once per test process (it is idempotent and cached on disk).
@@ -27,7 +33,12 @@ pub fn build_fixtures(script: &str, subdir: &str) -> PathBuf {
         .arg(&root)
         .output()
         .expect("run fixture script");
-    assert!(out.status.success(), "{script} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     root.join(subdir)
 }
 
@@ -39,17 +50,33 @@ pub fn disk_fixtures() -> &'static Path {
 
 /// Run the `imgport` binary.
 pub fn imgport(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_imgport")).args(args).output().expect("run imgport")
+    Command::new(env!("CARGO_BIN_EXE_imgport"))
+        .args(args)
+        .output()
+        .expect("run imgport")
 }
 
 /// Run a command and return stdout, panicking with its stderr on failure.
 pub fn run_ok(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Parse stdout as JSON.
 pub fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }

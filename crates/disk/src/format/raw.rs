@@ -16,7 +16,10 @@ impl RawDisk {
     pub fn open(src: Arc<dyn ReadAt>) -> Result<Self> {
         let size = src.size();
         let virtual_size = size.div_ceil(512) * 512;
-        Ok(RawDisk { info: ImageInfo::new(Format::Raw, "raw", virtual_size, size), src })
+        Ok(RawDisk {
+            info: ImageInfo::new(Format::Raw, "raw", virtual_size, size),
+            src,
+        })
     }
 }
 
@@ -25,7 +28,12 @@ impl ReadAt for RawDisk {
         self.info.virtual_size
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        crate::source::check_bounds(&|| self.describe(), offset, buf.len(), self.info.virtual_size)?;
+        crate::source::check_bounds(
+            &|| self.describe(),
+            offset,
+            buf.len(),
+            self.info.virtual_size,
+        )?;
         let in_file = self.src.size().saturating_sub(offset).min(buf.len() as u64) as usize;
         let (head, tail) = buf.split_at_mut(in_file);
         if !head.is_empty() {
@@ -69,11 +77,21 @@ impl VirtualDisk for RawDisk {
         let file_end = self.src.size();
         let mut out = Vec::new();
         if offset < file_end.min(end) {
-            out.push(Extent { offset, length: file_end.min(end) - offset, kind: ExtentKind::Data, host_offset: Some(offset) });
+            out.push(Extent {
+                offset,
+                length: file_end.min(end) - offset,
+                kind: ExtentKind::Data,
+                host_offset: Some(offset),
+            });
         }
         let pad_start = offset.max(file_end);
         if pad_start < end {
-            out.push(Extent { offset: pad_start, length: end - pad_start, kind: ExtentKind::Zero, host_offset: None });
+            out.push(Extent {
+                offset: pad_start,
+                length: end - pad_start,
+                kind: ExtentKind::Zero,
+                host_offset: None,
+            });
         }
         Ok(out)
     }

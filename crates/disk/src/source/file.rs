@@ -33,8 +33,7 @@ impl FileSource {
             meta.len()
         } else {
             // Block devices report 0 in metadata; seek to the end instead.
-            rustix::fs::seek(&file, rustix::fs::SeekFrom::End(0))
-                .map_err(|e| io(e.into()))?
+            rustix::fs::seek(&file, rustix::fs::SeekFrom::End(0)).map_err(|e| io(e.into()))?
         };
         Ok(FileSource {
             file,
@@ -81,7 +80,11 @@ impl ReadAt for FileSource {
             match seek(&self.file, SeekFrom::Data(pos)) {
                 Ok(data) if data > pos => {
                     let hole_end = data.min(end);
-                    out.push(HostExtent { offset: pos, length: hole_end - pos, data: false });
+                    out.push(HostExtent {
+                        offset: pos,
+                        length: hole_end - pos,
+                        data: false,
+                    });
                     pos = hole_end;
                 }
                 Ok(_) => {
@@ -91,12 +94,20 @@ impl ReadAt for FileSource {
                         _ => end,
                     };
                     let data_end = hole.min(end);
-                    out.push(HostExtent { offset: pos, length: data_end - pos, data: true });
+                    out.push(HostExtent {
+                        offset: pos,
+                        length: data_end - pos,
+                        data: true,
+                    });
                     pos = data_end;
                 }
                 // ENXIO: no more data after pos, a trailing hole.
                 Err(rustix::io::Errno::NXIO) => {
-                    out.push(HostExtent { offset: pos, length: end - pos, data: false });
+                    out.push(HostExtent {
+                        offset: pos,
+                        length: end - pos,
+                        data: false,
+                    });
                     pos = end;
                 }
                 Err(_) => return None,

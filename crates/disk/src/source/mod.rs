@@ -5,11 +5,19 @@
 //! the same code checks a local file, an HTTP(S) object by range reads, or an
 //! in-memory buffer.
 
+mod block_cache;
 mod file;
+#[cfg(feature = "http")]
+mod http;
 mod mem;
 mod slice;
 
+pub use block_cache::{BlockCache, BlockCacheOptions};
 pub use file::FileSource;
+#[cfg(feature = "http")]
+pub use http::{
+    open_url, parse_content_range, ContentRange, HttpOptions, HttpSource, RedirectPolicy,
+};
 pub use mem::MemSource;
 pub use slice::SliceSource;
 

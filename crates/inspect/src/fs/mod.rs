@@ -18,9 +18,10 @@ use serde::Serialize;
 use std::io::Read;
 use std::sync::Arc;
 
-mod btrfs;
+pub mod btrfs;
 mod ext;
 mod fat;
+pub mod memfs;
 mod ntfs;
 mod probe;
 mod xfs;
@@ -55,7 +56,15 @@ impl FsKind {
     pub fn is_readable(self) -> bool {
         matches!(
             self,
-            FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 | FsKind::Xfs | FsKind::Btrfs | FsKind::Ntfs | FsKind::Fat12 | FsKind::Fat16 | FsKind::Fat32
+            FsKind::Ext2
+                | FsKind::Ext3
+                | FsKind::Ext4
+                | FsKind::Xfs
+                | FsKind::Btrfs
+                | FsKind::Ntfs
+                | FsKind::Fat12
+                | FsKind::Fat16
+                | FsKind::Fat32
         )
     }
 }
@@ -118,7 +127,10 @@ pub trait FileSystem: Send + Sync {
             return Err(Error::NotAFile(path.to_string()));
         }
         if md.size > max {
-            return Err(Error::Limit { what: format!("{path} ({} bytes)", md.size), limit: max });
+            return Err(Error::Limit {
+                what: format!("{path} ({} bytes)", md.size),
+                limit: max,
+            });
         }
         let mut out = Vec::with_capacity(md.size as usize);
         self.open_file(path)?

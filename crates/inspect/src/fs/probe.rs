@@ -7,5 +7,9 @@ use imgport_disk::ReadAt;
 /// Identify what `dev` holds.
 pub fn probe(dev: &dyn ReadAt) -> Result<FsProbe> {
     let _ = dev;
-    Ok(FsProbe { kind: FsKind::Unknown, uuid: None, label: None })
+    Ok(FsProbe {
+        kind: FsKind::Unknown,
+        uuid: None,
+        label: None,
+    })
 }

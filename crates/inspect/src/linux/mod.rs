@@ -1,3 +1,120 @@
 //! Linux facts: distribution, version, architecture, kernels, virtio support,
 //! cloud-init, bootloader, network configuration (R-OS, R-ARCH, R-VIRTIO,
 //! R-CLOUDINIT, R-KERNEL, R-NET).
+//!
+//! Entry points: [`find_linux_root`] (RootPartitionNotFound when `None`) and
+//! [`inspect_linux`], which never fails as a whole: each fact it cannot establish
+//! is `None` (or empty), and [`LinuxFacts::evidence`] says what was looked at.
+
+pub mod bootloader;
+pub mod cloudinit;
+pub mod cpio;
+pub mod distro;
+pub mod elf;
+pub mod fstab;
+pub mod initramfs;
+pub mod kernels;
+pub mod network;
+pub mod os_release;
+pub mod packages;
+pub mod root;
+
+pub use crate::guest::Evidence;
+pub use bootloader::{BootEntry, Bootloader, BootloaderKind};
+pub use cloudinit::CloudInit;
+pub use elf::Arch;
+pub use kernels::{Kernel, Tristate, VirtioModule};
+pub use network::{AddrMode, Network, NicConfig, NicRename};
+pub use root::find_linux_root;
+
+use crate::guest::Guest;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Everything we establish about a Linux guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinuxFacts {
+    /// Lower-case distribution id (`debian`, `ubuntu`, `centos`, `sles` …).
+    pub distro: Option<String>,
+    /// Version (`12`, `22.04`, `7`, `15.5`).
+    pub version: Option<String>,
+    /// `PRETTY_NAME` or the release file's line.
+    pub product_name: Option<String>,
+    /// `ID_LIKE` words.
+    pub id_like: Vec<String>,
+    /// Userland architecture from ELF headers.
+    pub arch: Option<Arch>,
+    /// 32 or 64.
+    pub arch_bits: Option<u8>,
+    pub kernels: Vec<Kernel>,
+    /// The bootloader's default kernel version.
+    pub default_kernel: Option<String>,
+    pub bootloader: Option<Bootloader>,
+    pub cloud_init: CloudInit,
+    pub network: Network,
+    /// Package manager database seen: `dpkg`, `rpm`.
+    pub package_db: Option<String>,
+    /// What was looked at, for every fact.
+    pub evidence: Vec<Evidence>,
+}
+
+/// Establish the Linux facts of `guest`.
+pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
+    let mut ev = Vec::new();
+    let d = distro::detect(guest, &mut ev);
+    let arch = elf::detect(guest, &mut ev);
+    let bootloader = bootloader::detect(guest, &mut ev);
+    let default_kernel = bootloader
+        .as_ref()
+        .and_then(|b| b.default_kernel_version.clone());
+
+    let dpkg = packages::dpkg_installed(guest, &mut ev);
+    let rpm_path = packages::rpmdb_path(guest);
+    let kernel_versions = kernels::versions(guest);
+    let mut rpm_kernels = BTreeMap::new();
+    let mut rpm_cloud_init = false;
+    if let Some(path) = rpm_path {
+        let mut needles: Vec<Vec<u8>> = vec![b"cloud-init\0".to_vec()];
+        needles.extend(kernel_versions.iter().map(|v| v.as_bytes().to_vec()));
+        let found = packages::rpmdb_search(guest, path, &needles, &mut ev);
+        rpm_cloud_init = found.first().copied().unwrap_or(false);
+        for (v, hit) in kernel_versions.iter().zip(found.iter().skip(1)) {
+            rpm_kernels.insert(v.clone(), *hit);
+        }
+    }
+    let package_db = match (&dpkg, rpm_path) {
+        (Some(_), _) => Some("dpkg".to_string()),
+        (None, Some(_)) => Some("rpm".to_string()),
+        (None, None) => None,
+    };
+
+    let ctx = kernels::KernelContext {
+        distro_id: d.id.as_deref(),
+        id_like: &d.id_like,
+        dpkg: dpkg.as_ref(),
+        rpm: rpm_path.map(|p| (p, rpm_kernels)),
+        default_version: default_kernel.as_deref(),
+    };
+    let kernels = kernels::detect(guest, &ctx, &mut ev);
+    let pkgs = cloudinit::PackageInfo {
+        dpkg: dpkg.as_ref(),
+        rpm: rpm_path.map(|p| (p, rpm_cloud_init)),
+    };
+    let cloud_init = cloudinit::detect(guest, &pkgs, &mut ev);
+    let network = network::detect(guest, &mut ev);
+    LinuxFacts {
+        distro: d.id,
+        version: d.version,
+        product_name: d.product_name,
+        id_like: d.id_like,
+        arch,
+        arch_bits: arch.map(Arch::bits),
+        kernels,
+        default_kernel,
+        bootloader,
+        cloud_init,
+        network,
+        package_db,
+        evidence: ev,
+    }
+}

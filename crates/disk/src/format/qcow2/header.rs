@@ -75,7 +75,12 @@ impl Header {
     pub fn read(src: &dyn ReadAt) -> Result<Header> {
         let file_size = src.size();
         if file_size < 72 {
-            return Err(Error::corrupt(FMT, "header", 0, format!("file is {file_size} bytes, shorter than a qcow2 header")));
+            return Err(Error::corrupt(
+                FMT,
+                "header",
+                0,
+                format!("file is {file_size} bytes, shorter than a qcow2 header"),
+            ));
         }
         let h = src.read_upto(0, 112)?;
         if &h[0..4] != MAGIC {
@@ -89,7 +94,12 @@ impl Header {
         let backing_file_size = be32(&h, 16);
         let cluster_bits = be32(&h, 20);
         if !(9..=21).contains(&cluster_bits) {
-            return Err(Error::corrupt(FMT, "header", 20, format!("cluster_bits {cluster_bits} outside 9..=21")));
+            return Err(Error::corrupt(
+                FMT,
+                "header",
+                20,
+                format!("cluster_bits {cluster_bits} outside 9..=21"),
+            ));
         }
         let cluster_size = 1u64 << cluster_bits;
         let crypt_method = be32(&h, 32);
@@ -113,7 +123,12 @@ impl Header {
         };
         if version == 3 {
             if h.len() < 104 {
-                return Err(Error::corrupt(FMT, "header", 0, "version 3 header is truncated"));
+                return Err(Error::corrupt(
+                    FMT,
+                    "header",
+                    0,
+                    "version 3 header is truncated",
+                ));
             }
             hdr.incompatible_features = be64(&h, 72);
             hdr.compatible_features = be64(&h, 80);
@@ -121,20 +136,42 @@ impl Header {
             hdr.refcount_order = be32(&h, 96);
             hdr.header_length = be32(&h, 100);
             if hdr.header_length < 104 || u64::from(hdr.header_length) > cluster_size {
-                return Err(Error::corrupt(FMT, "header", 100, format!("header_length {} is invalid", hdr.header_length)));
+                return Err(Error::corrupt(
+                    FMT,
+                    "header",
+                    100,
+                    format!("header_length {} is invalid", hdr.header_length),
+                ));
             }
             if hdr.refcount_order > 6 {
-                return Err(Error::corrupt(FMT, "header", 96, format!("refcount_order {} > 6", hdr.refcount_order)));
+                return Err(Error::corrupt(
+                    FMT,
+                    "header",
+                    96,
+                    format!("refcount_order {} > 6", hdr.refcount_order),
+                ));
             }
             if hdr.header_length > 104 {
                 hdr.compression = match h.get(104).copied().unwrap_or(0) {
                     0 => Compression::Zlib,
                     1 => Compression::Zstd,
-                    t => return Err(Error::unsupported(FMT, format!("unknown compression type {t}"))),
+                    t => {
+                        return Err(Error::unsupported(
+                            FMT,
+                            format!("unknown compression type {t}"),
+                        ))
+                    }
                 };
             }
-            if hdr.compression != Compression::Zlib && hdr.incompatible_features & INCOMPAT_COMPRESSION == 0 {
-                return Err(Error::corrupt(FMT, "header", 72, "compression type set without its incompatible feature bit"));
+            if hdr.compression != Compression::Zlib
+                && hdr.incompatible_features & INCOMPAT_COMPRESSION == 0
+            {
+                return Err(Error::corrupt(
+                    FMT,
+                    "header",
+                    72,
+                    "compression type set without its incompatible feature bit",
+                ));
             }
         }
         // Safety (R-FMT, DEVELOPERS "Safety first"): never follow another file.
@@ -147,7 +184,10 @@ impl Header {
         }
         let unknown = hdr.incompatible_features & !INCOMPAT_KNOWN;
         if unknown != 0 {
-            return Err(Error::unsupported(FMT, format!("unknown incompatible feature bits {unknown:#x}")));
+            return Err(Error::unsupported(
+                FMT,
+                format!("unknown incompatible feature bits {unknown:#x}"),
+            ));
         }
         if hdr.incompatible_features & INCOMPAT_EXTL2 != 0 {
             return Err(Error::unsupported(FMT, "extended L2 entries (subclusters); convert with `qemu-img convert -O qcow2 IN OUT`"));
@@ -163,14 +203,31 @@ impl Header {
         let per_l1 = cluster_size * l2_entries;
         let needed = hdr.size.div_ceil(per_l1);
         if u64::from(hdr.l1_size) < needed {
-            return Err(Error::corrupt(FMT, "L1 table", 36, format!("l1_size {} cannot map a virtual size of {} bytes (needs {needed})", hdr.l1_size, hdr.size)));
+            return Err(Error::corrupt(
+                FMT,
+                "L1 table",
+                36,
+                format!(
+                    "l1_size {} cannot map a virtual size of {} bytes (needs {needed})",
+                    hdr.l1_size, hdr.size
+                ),
+            ));
         }
         let l1_bytes = u64::from(hdr.l1_size) * 8;
         if hdr.l1_size > 0 {
-            if hdr.l1_table_offset % cluster_size != 0 {
-                return Err(Error::corrupt(FMT, "L1 table", 40, format!("offset {:#x} is not cluster aligned", hdr.l1_table_offset)));
+            if !hdr.l1_table_offset.is_multiple_of(cluster_size) {
+                return Err(Error::corrupt(
+                    FMT,
+                    "L1 table",
+                    40,
+                    format!("offset {:#x} is not cluster aligned", hdr.l1_table_offset),
+                ));
             }
-            if hdr.l1_table_offset.checked_add(l1_bytes).is_none_or(|e| e > file_size) {
+            if hdr
+                .l1_table_offset
+                .checked_add(l1_bytes)
+                .is_none_or(|e| e > file_size)
+            {
                 return Err(Error::corrupt(FMT, "L1 table", hdr.l1_table_offset, format!("{l1_bytes} bytes at {:#x} extend past the end of the file ({file_size} bytes): the file is truncated", hdr.l1_table_offset)));
             }
         }
@@ -197,14 +254,29 @@ impl Header {
             }
             let data_end = off + 8 + len;
             if data_end > buf.len() {
-                return Err(Error::corrupt(FMT, "header extension", start + off as u64, format!("extension {ty:#x} of {len} bytes runs past the header cluster")));
+                return Err(Error::corrupt(
+                    FMT,
+                    "header extension",
+                    start + off as u64,
+                    format!("extension {ty:#x} of {len} bytes runs past the header cluster"),
+                ));
             }
             match ty {
                 EXT_DATA_FILE => {
                     let name = String::from_utf8_lossy(&buf[off + 8..data_end]);
-                    return Err(Error::unsafe_image(FMT, format!("the image names an external data file {name:?}; it is never opened")));
+                    return Err(Error::unsafe_image(
+                        FMT,
+                        format!(
+                            "the image names an external data file {name:?}; it is never opened"
+                        ),
+                    ));
                 }
-                EXT_CRYPTO => return Err(Error::unsupported(FMT, "the image has a full-disk encryption header")),
+                EXT_CRYPTO => {
+                    return Err(Error::unsupported(
+                        FMT,
+                        "the image has a full-disk encryption header",
+                    ))
+                }
                 EXT_BITMAPS => self.has_bitmaps_extension = true,
                 EXT_BACKING_FORMAT | EXT_FEATURE_TABLE => {}
                 _ => {}

@@ -15,7 +15,10 @@ pub enum ClusterKind {
     /// Uncompressed data at this host offset (cluster aligned).
     Normal(u64),
     /// Compressed data: host byte offset and the number of bytes to read.
-    Compressed { offset: u64, size: u64 },
+    Compressed {
+        offset: u64,
+        size: u64,
+    },
 }
 
 /// Decode an L2 entry, following qemu's `qcow2_get_cluster_type`.
@@ -39,7 +42,9 @@ pub fn decode(entry: u64, cluster_bits: u32) -> Result<ClusterKind, String> {
         return Ok(ClusterKind::Unallocated);
     }
     if host & ((1u64 << cluster_bits) - 1) != 0 {
-        return Err(format!("data cluster offset {host:#x} is not cluster aligned"));
+        return Err(format!(
+            "data cluster offset {host:#x} is not cluster aligned"
+        ));
     }
     Ok(ClusterKind::Normal(host))
 }
@@ -53,15 +58,27 @@ mod tests {
         assert_eq!(decode(0, 16), Ok(ClusterKind::Unallocated));
         assert_eq!(decode(1, 16), Ok(ClusterKind::Zero));
         assert_eq!(decode(0x5_0000 | 1, 16), Ok(ClusterKind::Zero));
-        assert_eq!(decode((1 << 63) | 0x5_0000, 16), Ok(ClusterKind::Normal(0x5_0000)));
+        assert_eq!(
+            decode((1 << 63) | 0x5_0000, 16),
+            Ok(ClusterKind::Normal(0x5_0000))
+        );
         assert!(decode(0x5_0100, 16).is_err(), "reserved bit 8");
-        assert!(decode(0x5_1000, 16).is_err(), "unaligned for 64 KiB clusters");
+        assert!(
+            decode(0x5_1000, 16).is_err(),
+            "unaligned for 64 KiB clusters"
+        );
     }
 
     #[test]
     fn decodes_compressed_entries() {
         // 64 KiB clusters: csize_shift = 54; 3 extra sectors; offset 0x12345.
         let e = COMPRESSED | (3u64 << 54) | 0x12345;
-        assert_eq!(decode(e, 16), Ok(ClusterKind::Compressed { offset: 0x12345, size: 4 * 512 - 0x145 }));
+        assert_eq!(
+            decode(e, 16),
+            Ok(ClusterKind::Compressed {
+                offset: 0x12345,
+                size: 4 * 512 - 0x145
+            })
+        );
     }
 }

@@ -2,11 +2,11 @@
 //! clusters (zlib deflate and zstd). Spec: qemu docs/interop/qcow2.txt.
 
 mod header;
-pub mod writer;
 mod l2_entry;
+pub mod writer;
 
-pub use header::{Compression, Header};
 pub(crate) use header::FMT;
+pub use header::{Compression, Header};
 use l2_entry::{decode, ClusterKind};
 
 use crate::image::{push_extent, Extent, ExtentKind, ImageInfo, VirtualDisk};
@@ -34,8 +34,16 @@ impl Qcow2Disk {
     pub fn open(src: Arc<dyn ReadAt>) -> Result<Self> {
         let hdr = Header::read(&*src)?;
         let raw_l1 = src.read_vec(hdr.l1_table_offset, hdr.l1_size as usize * 8)?;
-        let l1: Vec<u64> = raw_l1.chunks_exact(8).map(|c| u64::from_be_bytes(c.try_into().unwrap_or([0; 8]))).collect();
-        let mut info = ImageInfo::new(Format::Qcow2, format!("v{}", hdr.version), hdr.size, src.size());
+        let l1: Vec<u64> = raw_l1
+            .chunks_exact(8)
+            .map(|c| u64::from_be_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        let mut info = ImageInfo::new(
+            Format::Qcow2,
+            format!("v{}", hdr.version),
+            hdr.size,
+            src.size(),
+        );
         info.cluster_size = Some(hdr.cluster_size());
         info.detail("compat", if hdr.version == 3 { "1.1" } else { "0.10" });
         info.detail("compression_type", hdr.compression.name());
@@ -46,7 +54,10 @@ impl Qcow2Disk {
             info.findings.push("the dirty bit is set: the image was not closed cleanly (refcounts may be stale; `qemu-img check -r all` repairs it)".into());
         }
         if hdr.nb_snapshots > 0 {
-            info.findings.push(format!("{} internal snapshot(s) are stored; only the active state is imported", hdr.nb_snapshots));
+            info.findings.push(format!(
+                "{} internal snapshot(s) are stored; only the active state is imported",
+                hdr.nb_snapshots
+            ));
         }
         Ok(Qcow2Disk {
             src,
@@ -72,14 +83,24 @@ impl Qcow2Disk {
         let entry = self.l1.get(l1i).copied().unwrap_or(0);
         let l2_off = entry & 0x00ff_ffff_ffff_fe00;
         if entry & 0x7f00_0000_0000_01ff != 0 {
-            return Err(Error::corrupt(FMT, "L1 entry", self.hdr.l1_table_offset + l1i as u64 * 8, format!("reserved bits set in {entry:#x}")));
+            return Err(Error::corrupt(
+                FMT,
+                "L1 entry",
+                self.hdr.l1_table_offset + l1i as u64 * 8,
+                format!("reserved bits set in {entry:#x}"),
+            ));
         }
         if l2_off == 0 {
             return Ok(None);
         }
         let cs = self.cluster_size();
         if l2_off % cs != 0 {
-            return Err(Error::corrupt(FMT, "L1 entry", self.hdr.l1_table_offset + l1i as u64 * 8, format!("L2 table offset {l2_off:#x} is not cluster aligned")));
+            return Err(Error::corrupt(
+                FMT,
+                "L1 entry",
+                self.hdr.l1_table_offset + l1i as u64 * 8,
+                format!("L2 table offset {l2_off:#x} is not cluster aligned"),
+            ));
         }
         if let Some(t) = self.l2_cache.lock().map_err(poisoned)?.get(&l2_off) {
             return Ok(Some(t));
@@ -88,8 +109,15 @@ impl Qcow2Disk {
             return Err(Error::corrupt(FMT, "L2 table", l2_off, format!("table at {l2_off:#x} lies past the end of the file ({} bytes): the file is truncated", self.src.size())));
         }
         let raw = self.src.read_vec(l2_off, cs as usize)?;
-        let table: Arc<Vec<u64>> = Arc::new(raw.chunks_exact(8).map(|c| u64::from_be_bytes(c.try_into().unwrap_or([0; 8]))).collect());
-        self.l2_cache.lock().map_err(poisoned)?.put(l2_off, table.clone());
+        let table: Arc<Vec<u64>> = Arc::new(
+            raw.chunks_exact(8)
+                .map(|c| u64::from_be_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        );
+        self.l2_cache
+            .lock()
+            .map_err(poisoned)?
+            .put(l2_off, table.clone());
         Ok(Some(table))
     }
 
@@ -108,7 +136,8 @@ impl Qcow2Disk {
     /// Decode an L2 entry for guest offset `guest` and check that what it points to
     /// lies inside the file (a truncated file is refused, not read as zeros).
     fn classify(&self, entry: u64, guest: u64) -> Result<ClusterKind> {
-        let kind = decode(entry, self.hdr.cluster_bits).map_err(|d| Error::corrupt(FMT, "L2 entry", guest, d))?;
+        let kind = decode(entry, self.hdr.cluster_bits)
+            .map_err(|d| Error::corrupt(FMT, "L2 entry", guest, d))?;
         let file_size = self.src.size();
         let (host, len) = match kind {
             ClusterKind::Normal(h) => (h, self.cluster_size()),
@@ -129,7 +158,12 @@ impl Qcow2Disk {
         }
         let file_size = self.src.size();
         if coffset >= file_size {
-            return Err(Error::corrupt(FMT, "compressed cluster", coffset, "starts past the end of the file: the file is truncated"));
+            return Err(Error::corrupt(
+                FMT,
+                "compressed cluster",
+                coffset,
+                "starts past the end of the file: the file is truncated",
+            ));
         }
         // The last compressed cluster may end inside the final partial sector: qemu
         // reads past EOF as zeros.
@@ -143,13 +177,19 @@ impl Qcow2Disk {
         }
         .map_err(|d| Error::corrupt(FMT, "compressed cluster", coffset, d))?;
         let out = Arc::new(out);
-        self.zcache.lock().map_err(poisoned)?.put(coffset, out.clone());
+        self.zcache
+            .lock()
+            .map_err(poisoned)?
+            .put(coffset, out.clone());
         Ok(out)
     }
 }
 
 fn poisoned<T>(_: T) -> Error {
-    Error::Io { what: "qcow2 cache".into(), source: std::io::Error::other("lock poisoned") }
+    Error::Io {
+        what: "qcow2 cache".into(),
+        source: std::io::Error::other("lock poisoned"),
+    }
 }
 
 /// Raw deflate (window bits -12) to exactly `cluster_size` bytes, as qemu's qcow2_zlib_decompress.
@@ -159,7 +199,10 @@ fn inflate_raw(input: &[u8], cluster_size: usize) -> std::result::Result<Vec<u8>
     let status = d.decompress(input, &mut out, flate2::FlushDecompress::Finish);
     match status {
         Ok(_) if d.total_out() as usize == cluster_size => Ok(out),
-        Ok(_) => Err(format!("deflate stream gave {} bytes, expected {cluster_size}", d.total_out())),
+        Ok(_) => Err(format!(
+            "deflate stream gave {} bytes, expected {cluster_size}",
+            d.total_out()
+        )),
         Err(e) => Err(format!("deflate error: {e}")),
     }
 }
@@ -167,7 +210,9 @@ fn inflate_raw(input: &[u8], cluster_size: usize) -> std::result::Result<Vec<u8>
 /// zstd to exactly `cluster_size` bytes (trailing input ignored, as qemu does).
 fn unzstd(input: &[u8], cluster_size: usize) -> std::result::Result<Vec<u8>, String> {
     use std::io::Read;
-    let mut dec = zstd::stream::read::Decoder::with_buffer(input).map_err(|e| format!("zstd: {e}"))?.single_frame();
+    let mut dec = zstd::stream::read::Decoder::with_buffer(input)
+        .map_err(|e| format!("zstd: {e}"))?
+        .single_frame();
     let mut out = vec![0u8; cluster_size];
     let mut filled = 0;
     while filled < cluster_size {
@@ -178,7 +223,9 @@ fn unzstd(input: &[u8], cluster_size: usize) -> std::result::Result<Vec<u8>, Str
         }
     }
     if filled != cluster_size {
-        return Err(format!("zstd frame gave {filled} bytes, expected {cluster_size}"));
+        return Err(format!(
+            "zstd frame gave {filled} bytes, expected {cluster_size}"
+        ));
     }
     Ok(out)
 }
@@ -211,7 +258,8 @@ impl ReadAt for Qcow2Disk {
                             _ => break,
                         }
                     }
-                    self.src.read_exact_at(&mut buf[done..done + n], host + in_cluster)?;
+                    self.src
+                        .read_exact_at(&mut buf[done..done + n], host + in_cluster)?;
                 }
                 ClusterKind::Compressed { offset: coff, size } => {
                     let data = self.decompressed(coff, size)?;
@@ -253,7 +301,15 @@ impl VirtualDisk for Qcow2Disk {
             let l1i = (pos / per_l2) as usize;
             let l2_end = ((l1i as u64 + 1) * per_l2).min(end);
             let Some(table) = self.l2_table(l1i)? else {
-                push_extent(&mut out, Extent { offset: pos, length: l2_end - pos, kind: ExtentKind::Unallocated, host_offset: None });
+                push_extent(
+                    &mut out,
+                    Extent {
+                        offset: pos,
+                        length: l2_end - pos,
+                        kind: ExtentKind::Unallocated,
+                        host_offset: None,
+                    },
+                );
                 pos = l2_end;
                 continue;
             };
@@ -268,7 +324,15 @@ impl VirtualDisk for Qcow2Disk {
                     ClusterKind::Normal(h) => (ExtentKind::Data, Some(h + in_cluster)),
                     ClusterKind::Compressed { .. } => (ExtentKind::Data, None),
                 };
-                push_extent(&mut out, Extent { offset: pos, length: n, kind, host_offset });
+                push_extent(
+                    &mut out,
+                    Extent {
+                        offset: pos,
+                        length: n,
+                        kind,
+                        host_offset,
+                    },
+                );
                 pos += n;
             }
         }

@@ -6,6 +6,7 @@
 //!   64 KiB clusters) of guest space is done; compressed clusters are packed
 //!   byte-contiguously and may span host clusters, as qemu's `qcow2_alloc_bytes` does;
 //! - the L1 table, then the refcount blocks and the refcount table.
+//!
 //! Memory: one L2 table, the L1 table, and a 16-bit refcount per host cluster
 //! (2 bytes per 64 KiB of output).
 
@@ -45,15 +46,27 @@ pub struct Qcow2Writer<W: Write + Seek> {
 
 impl<W: Write + Seek> Qcow2Writer<W> {
     /// Start an image of `virtual_size` bytes with `1 << cluster_bits` clusters.
-    pub fn new(mut out: W, virtual_size: u64, cluster_bits: u32, compression: Compression) -> Result<Self> {
+    pub fn new(
+        mut out: W,
+        virtual_size: u64,
+        cluster_bits: u32,
+        compression: Compression,
+    ) -> Result<Self> {
         if !(9..=21).contains(&cluster_bits) {
-            return Err(Error::unsupported(FMT, format!("cluster size 2^{cluster_bits}")));
+            return Err(Error::unsupported(
+                FMT,
+                format!("cluster size 2^{cluster_bits}"),
+            ));
         }
         let cs = 1u64 << cluster_bits;
         let per_l1 = cs * (cs / 8);
         let l1_size = virtual_size.div_ceil(per_l1);
         if l1_size > 32 * 1024 * 1024 / 8 {
-            return Err(Error::limit("qcow2 L1 table entries", l1_size, 32 * 1024 * 1024 / 8));
+            return Err(Error::limit(
+                "qcow2 L1 table entries",
+                l1_size,
+                32 * 1024 * 1024 / 8,
+            ));
         }
         // Reserve cluster 0 for the header; it is written by `finish`.
         out.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -91,7 +104,9 @@ impl<W: Write + Seek> Qcow2Writer<W> {
         if self.refcounts.len() <= i {
             self.refcounts.resize(i + 1, 0);
         }
-        self.refcounts[i] = self.refcounts[i].checked_add(1).ok_or_else(|| Error::limit("refcount", u64::from(u16::MAX) + 1, u64::from(u16::MAX)))?;
+        self.refcounts[i] = self.refcounts[i].checked_add(1).ok_or_else(|| {
+            Error::limit("refcount", u64::from(u16::MAX) + 1, u64::from(u16::MAX))
+        })?;
         Ok(())
     }
 
@@ -99,7 +114,9 @@ impl<W: Write + Seek> Qcow2Writer<W> {
         let cs = self.cs();
         let aligned = self.end.div_ceil(cs) * cs;
         if aligned != self.end {
-            self.out.write_all(&vec![0u8; (aligned - self.end) as usize]).map_err(io)?;
+            self.out
+                .write_all(&vec![0u8; (aligned - self.end) as usize])
+                .map_err(io)?;
             self.end = aligned;
         }
         Ok(())
@@ -113,7 +130,9 @@ impl<W: Write + Seek> Qcow2Writer<W> {
         self.out.write_all(data).map_err(io)?;
         let padded = (data.len() as u64).div_ceil(cs) * cs;
         if padded > data.len() as u64 {
-            self.out.write_all(&vec![0u8; (padded - data.len() as u64) as usize]).map_err(io)?;
+            self.out
+                .write_all(&vec![0u8; (padded - data.len() as u64) as usize])
+                .map_err(io)?;
         }
         for c in off / cs..(off + padded) / cs {
             self.bump_refcount(c)?;
@@ -126,8 +145,13 @@ impl<W: Write + Seek> Qcow2Writer<W> {
     /// never given stay unallocated (read as zeros).
     pub fn write_cluster(&mut self, index: u64, data: ClusterData<'_>) -> Result<()> {
         let cs = self.cs();
-        if index >= self.virtual_size.div_ceil(cs) || self.last_guest_cluster.is_some_and(|l| index <= l) {
-            return Err(Error::unsupported(FMT, format!("guest cluster {index} out of order or past the end")));
+        if index >= self.virtual_size.div_ceil(cs)
+            || self.last_guest_cluster.is_some_and(|l| index <= l)
+        {
+            return Err(Error::unsupported(
+                FMT,
+                format!("guest cluster {index} out of order or past the end"),
+            ));
         }
         self.last_guest_cluster = Some(index);
         let l2_entries = cs / 8;
@@ -143,7 +167,10 @@ impl<W: Write + Seek> Qcow2Writer<W> {
             }
             ClusterData::Compressed(bytes) => {
                 if bytes.is_empty() || bytes.len() as u64 >= cs {
-                    return Err(Error::unsupported(FMT, "compressed cluster not smaller than a cluster"));
+                    return Err(Error::unsupported(
+                        FMT,
+                        "compressed cluster not smaller than a cluster",
+                    ));
                 }
                 let off = self.end;
                 self.out.write_all(bytes).map_err(io)?;
@@ -172,8 +199,13 @@ impl<W: Write + Seek> Qcow2Writer<W> {
             let take = (rest.len() as u64).min(until_l2_end) as usize;
             let (chunk, tail) = rest.split_at(take);
             let n = (take as u64).div_ceil(cs);
-            if self.last_guest_cluster.is_some_and(|l| index <= l) || index + n > self.virtual_size.div_ceil(cs) {
-                return Err(Error::unsupported(FMT, format!("guest cluster {index} out of order or past the end")));
+            if self.last_guest_cluster.is_some_and(|l| index <= l)
+                || index + n > self.virtual_size.div_ceil(cs)
+            {
+                return Err(Error::unsupported(
+                    FMT,
+                    format!("guest cluster {index} out of order or past the end"),
+                ));
             }
             let l1i = index / per_l2;
             if self.l2_index != Some(l1i) {
@@ -211,7 +243,11 @@ impl<W: Write + Seek> Qcow2Writer<W> {
         self.flush_l2()?;
         let cs = self.cs();
         let l1_bytes: Vec<u8> = self.l1.iter().flat_map(|e| e.to_be_bytes()).collect();
-        let l1_offset = if self.l1.is_empty() { 0 } else { self.append_clusters(&l1_bytes)? };
+        let l1_offset = if self.l1.is_empty() {
+            0
+        } else {
+            self.append_clusters(&l1_bytes)?
+        };
         self.align_end()?;
         // Refcount blocks and table follow; they must count themselves (fixed point).
         let refs_per_block = cs * 8 / (1 << REFCOUNT_ORDER);
@@ -261,7 +297,11 @@ impl<W: Write + Seek> Qcow2Writer<W> {
         h[40..48].copy_from_slice(&l1_offset.to_be_bytes());
         h[48..56].copy_from_slice(&reftable_offset.to_be_bytes());
         h[56..60].copy_from_slice(&(table as u32).to_be_bytes());
-        let incompat = if self.compression == Compression::Zstd { INCOMPAT_COMPRESSION } else { 0 };
+        let incompat = if self.compression == Compression::Zstd {
+            INCOMPAT_COMPRESSION
+        } else {
+            0
+        };
         h[72..80].copy_from_slice(&incompat.to_be_bytes());
         h[96..100].copy_from_slice(&REFCOUNT_ORDER.to_be_bytes());
         h[100..104].copy_from_slice(&HEADER_LENGTH.to_be_bytes());
@@ -279,5 +319,8 @@ impl<W: Write + Seek> Qcow2Writer<W> {
 }
 
 fn io(source: std::io::Error) -> Error {
-    Error::Io { what: "qcow2 output".into(), source }
+    Error::Io {
+        what: "qcow2 output".into(),
+        source,
+    }
 }

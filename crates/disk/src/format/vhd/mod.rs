@@ -7,5 +7,8 @@ use std::sync::Arc;
 
 /// Open a VHD image.
 pub fn open(_src: Arc<dyn ReadAt>) -> Result<Box<dyn VirtualDisk>> {
-    Err(Error::unsupported("vhd", "VHD reading is not implemented yet"))
+    Err(Error::unsupported(
+        "vhd",
+        "VHD reading is not implemented yet",
+    ))
 }

@@ -8,5 +8,8 @@ use std::sync::Arc;
 
 /// Open a VMDK image.
 pub fn open(_src: Arc<dyn ReadAt>) -> Result<Box<dyn VirtualDisk>> {
-    Err(Error::unsupported("vmdk", "VMDK reading is not implemented yet"))
+    Err(Error::unsupported(
+        "vmdk",
+        "VMDK reading is not implemented yet",
+    ))
 }

@@ -1,0 +1,608 @@
+//! Installed kernels and their virtio support (R-VIRTIO, R-KERNEL).
+//!
+//! Kernels are found by image (`/boot/vmlinuz-V`, `vmlinux-V`, `Image-V`) and by
+//! module tree (`/lib/modules/V`, `/usr/lib/modules/V`). Per kernel the virtio
+//! evidence is, in order of strength: the kernel config (`CONFIG_VIRTIO_BLK=y`),
+//! `modules.builtin`, module files on disk, and the initramfs contents.
+
+use super::cpio::module_name;
+use super::initramfs::{scan_initramfs, InitramfsScan, MAX_INITRAMFS_FILE};
+use crate::guest::{Evidence, Guest};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most kernels examined.
+const MAX_KERNELS: usize = 32;
+/// Most initramfs images decompressed (the default kernel's first).
+const MAX_INITRAMFS_SCANS: usize = 4;
+/// Largest kernel config / modules.builtin read.
+const MAX_TEXT: u64 = 16 * 1024 * 1024;
+
+/// The virtio modules we look for.
+pub const VIRTIO_MODULES: &[&str] = &[
+    "virtio",
+    "virtio_ring",
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_scsi",
+    "virtio_net",
+    "virtio_console",
+];
+
+/// Kernel config symbol of each virtio module.
+fn kconfig_symbol(module: &str) -> &'static str {
+    match module {
+        "virtio_pci" => "CONFIG_VIRTIO_PCI",
+        "virtio_blk" => "CONFIG_VIRTIO_BLK",
+        "virtio_scsi" => "CONFIG_SCSI_VIRTIO",
+        "virtio_net" => "CONFIG_VIRTIO_NET",
+        "virtio_console" => "CONFIG_VIRTIO_CONSOLE",
+        _ => "CONFIG_VIRTIO",
+    }
+}
+
+/// A tristate config value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tristate {
+    /// `=y`: built into the kernel image.
+    Y,
+    /// `=m`: a loadable module.
+    M,
+    /// `# … is not set` or absent.
+    N,
+}
+
+/// What we know of one virtio module for one kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtioModule {
+    pub name: String,
+    /// From the kernel config, when there is one.
+    pub config: Option<Tristate>,
+    /// Listed in `modules.builtin`.
+    pub builtin: bool,
+    /// A module file under `/lib/modules/V/kernel/drivers/…`.
+    pub on_disk: bool,
+    /// In the initramfs (None: no initramfs read).
+    pub in_initramfs: Option<bool>,
+}
+
+impl VirtioModule {
+    fn is_builtin(&self) -> bool {
+        self.builtin || self.config == Some(Tristate::Y)
+    }
+    fn at_boot(&self) -> bool {
+        self.is_builtin() || self.in_initramfs == Some(true)
+    }
+}
+
+/// The initramfs as read, without the full module list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InitramfsSummary {
+    pub path: String,
+    pub layers: Vec<String>,
+    pub entries: u64,
+    pub module_count: usize,
+    pub module_versions: Vec<String>,
+    pub decompressed_bytes: u64,
+    pub error: Option<String>,
+}
+
+/// One installed kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Kernel {
+    pub version: String,
+    /// Kernel image path.
+    pub image: Option<String>,
+    pub initramfs: Option<InitramfsSummary>,
+    /// Initramfs path when it exists but was not decompressed (scan cap reached).
+    pub initramfs_unscanned: Option<String>,
+    pub config: Option<String>,
+    pub modules_dir: Option<String>,
+    /// The bootloader's default.
+    pub is_default: bool,
+    pub virtio: Vec<VirtioModule>,
+    /// virtio_blk (or virtio_scsi) and virtio_pci built in or in the initramfs.
+    /// `None`: cannot tell (no config/modules.builtin and no readable initramfs).
+    pub virtio_boot: Option<bool>,
+    /// Which evidence decided `virtio_boot`.
+    pub virtio_boot_reason: String,
+    /// virtio_net built in or available as a module.
+    pub virtio_net: Option<bool>,
+    /// R-KERNEL: why this may not be the distribution's stock kernel.
+    pub modified_hint: Option<String>,
+}
+
+/// Parse a kernel `.config`: `CONFIG_X=y|m|…` and `# CONFIG_X is not set`.
+pub fn parse_kconfig(text: &str) -> BTreeMap<String, Tristate> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().take(100_000) {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("# ") {
+            if let Some(sym) = rest.strip_suffix(" is not set") {
+                out.insert(sym.to_string(), Tristate::N);
+            }
+        } else if let Some((k, v)) = t.split_once('=') {
+            let v = match v {
+                "y" => Tristate::Y,
+                "m" => Tristate::M,
+                "n" => Tristate::N,
+                _ => continue,
+            };
+            out.insert(k.to_string(), v);
+        }
+    }
+    out
+}
+
+fn read_text(guest: &Guest, path: &str) -> Option<String> {
+    guest
+        .read_file(path, MAX_TEXT)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn first_existing(guest: &Guest, paths: &[String]) -> Option<String> {
+    paths.iter().find(|p| guest.is_file(p)).cloned()
+}
+
+/// Versions of installed kernels, with where each was seen.
+fn discover(guest: &Guest, ev: &mut Vec<Evidence>) -> BTreeSet<String> {
+    let mut versions = BTreeSet::new();
+    for prefix in ["vmlinuz-", "vmlinux-", "Image-"] {
+        for path in guest.glob("/boot", prefix, "") {
+            let name = path.rsplit('/').next().unwrap_or("");
+            let v = name.get(prefix.len()..).unwrap_or("");
+            if v.contains("-rescue-") {
+                ev.push(Evidence::new(&path, "rescue kernel copy, not counted"));
+                continue;
+            }
+            if v.is_empty() || v.ends_with(".hmac") || !guest.is_file(&path) {
+                continue;
+            }
+            versions.insert(v.to_string());
+        }
+    }
+    for dir in ["/lib/modules", "/usr/lib/modules"] {
+        if let Ok(entries) = guest.read_dir(dir) {
+            for e in entries {
+                if guest.is_dir(&format!("{dir}/{}", e.name)) {
+                    versions.insert(e.name);
+                }
+            }
+        }
+    }
+    versions
+}
+
+fn modules_dir(guest: &Guest, v: &str) -> Option<String> {
+    ["/lib/modules", "/usr/lib/modules"]
+        .iter()
+        .map(|d| format!("{d}/{v}"))
+        .find(|p| guest.is_dir(p))
+}
+
+/// Virtio modules present as files under the module tree.
+fn modules_on_disk(guest: &Guest, moddir: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for sub in ["block", "net", "virtio", "scsi", "char"] {
+        let dir = format!("{moddir}/kernel/drivers/{sub}");
+        if let Ok(entries) = guest.read_dir(&dir) {
+            for e in entries {
+                if let Some(m) = module_name(&e.name) {
+                    if VIRTIO_MODULES.contains(&m.as_str()) {
+                        out.insert(m);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Context shared by all kernels: distribution and package database.
+pub struct KernelContext<'a> {
+    pub distro_id: Option<&'a str>,
+    pub id_like: &'a [String],
+    /// Installed dpkg packages, when the guest uses dpkg.
+    pub dpkg: Option<&'a BTreeMap<String, String>>,
+    /// For rpm guests: (database path, kernel version → mentioned in it).
+    pub rpm: Option<(&'a str, BTreeMap<String, bool>)>,
+    pub default_version: Option<&'a str>,
+}
+
+/// Find and examine installed kernels.
+pub fn detect(guest: &Guest, ctx: &KernelContext<'_>, ev: &mut Vec<Evidence>) -> Vec<Kernel> {
+    let mut versions: Vec<String> = discover(guest, ev).into_iter().collect();
+    if versions.is_empty() {
+        ev.push(Evidence::new(
+            "/boot",
+            "no kernel found (/boot/vmlinuz-*, /lib/modules/*)",
+        ));
+    }
+    if versions.len() > MAX_KERNELS {
+        ev.push(Evidence::new(
+            "/boot",
+            format!("{} kernels; only {MAX_KERNELS} examined", versions.len()),
+        ));
+        versions.truncate(MAX_KERNELS);
+    }
+    // The default kernel first, so its initramfs is always scanned.
+    versions.sort_by_key(|v| Some(v.as_str()) != ctx.default_version);
+    let mut scans = 0usize;
+    let mut out = Vec::new();
+    for v in versions {
+        out.push(examine(guest, ctx, &v, &mut scans, ev));
+    }
+    out.sort_by(|a, b| a.version.cmp(&b.version));
+    out
+}
+
+fn examine(
+    guest: &Guest,
+    ctx: &KernelContext<'_>,
+    v: &str,
+    scans: &mut usize,
+    ev: &mut Vec<Evidence>,
+) -> Kernel {
+    let moddir = modules_dir(guest, v);
+    let md = moddir
+        .clone()
+        .unwrap_or_else(|| format!("/lib/modules/{v}"));
+    let image = first_existing(
+        guest,
+        &[
+            format!("/boot/vmlinuz-{v}"),
+            format!("/boot/vmlinux-{v}"),
+            format!("/boot/Image-{v}"),
+            format!("{md}/vmlinuz"),
+        ],
+    );
+    let initrd_path = first_existing(
+        guest,
+        &[
+            format!("/boot/initrd.img-{v}"),
+            format!("/boot/initramfs-{v}.img"),
+            format!("/boot/initrd-{v}"),
+            format!("/boot/initrd-{v}.img"),
+            format!("/boot/initramfs-{v}"),
+            format!("{md}/initramfs.img"),
+            format!("{md}/initrd"),
+        ],
+    );
+    let config_path = first_existing(
+        guest,
+        &[format!("/boot/config-{v}"), format!("{md}/config")],
+    );
+    let kconfig = config_path
+        .as_deref()
+        .and_then(|p| read_text(guest, p))
+        .map(|t| parse_kconfig(&t));
+    if let (Some(p), Some(k)) = (&config_path, &kconfig) {
+        let shown: Vec<String> = [
+            "CONFIG_VIRTIO_BLK",
+            "CONFIG_SCSI_VIRTIO",
+            "CONFIG_VIRTIO_PCI",
+            "CONFIG_VIRTIO_NET",
+        ]
+        .iter()
+        .map(|s| format!("{s}={}", k.get(*s).map(tristate_str).unwrap_or("unset")))
+        .collect();
+        ev.push(Evidence::new(p, shown.join(" ")));
+    }
+    let builtin_path = format!("{md}/modules.builtin");
+    let builtin: Option<BTreeSet<String>> = read_text(guest, &builtin_path)
+        .map(|t| t.lines().take(100_000).filter_map(module_name).collect());
+    if let Some(b) = &builtin {
+        let hits: Vec<&str> = VIRTIO_MODULES
+            .iter()
+            .copied()
+            .filter(|m| b.contains(*m))
+            .collect();
+        ev.push(Evidence::new(
+            &builtin_path,
+            format!("built-in virtio modules: {hits:?}"),
+        ));
+    }
+    let on_disk = moddir
+        .as_deref()
+        .map(|d| modules_on_disk(guest, d))
+        .unwrap_or_default();
+    if let Some(d) = &moddir {
+        ev.push(Evidence::new(
+            format!("{d}/kernel/drivers"),
+            format!("virtio module files: {on_disk:?}"),
+        ));
+    }
+
+    let mut initramfs = None;
+    let mut initramfs_unscanned = None;
+    let mut initrd_modules: Option<BTreeSet<String>> = None;
+    if let Some(p) = &initrd_path {
+        if *scans < MAX_INITRAMFS_SCANS {
+            *scans += 1;
+            match guest.read_file(p, MAX_INITRAMFS_FILE) {
+                Ok(data) => {
+                    let scan: InitramfsScan = scan_initramfs(&data);
+                    let virtio: Vec<&String> = scan
+                        .modules
+                        .iter()
+                        .filter(|m| VIRTIO_MODULES.contains(&m.as_str()))
+                        .collect();
+                    ev.push(Evidence::new(
+                        p,
+                        format!(
+                            "initramfs layers {:?}, {} entries, virtio modules {virtio:?}{}",
+                            scan.layers,
+                            scan.entries,
+                            scan.error
+                                .as_deref()
+                                .map(|e| format!("; stopped: {e}"))
+                                .unwrap_or_default()
+                        ),
+                    ));
+                    if scan.error.is_none() || !scan.modules.is_empty() {
+                        initrd_modules = Some(scan.modules.iter().cloned().collect());
+                    }
+                    initramfs = Some(InitramfsSummary {
+                        path: p.clone(),
+                        layers: scan.layers,
+                        entries: scan.entries,
+                        module_count: scan.modules.len(),
+                        module_versions: scan.module_versions,
+                        decompressed_bytes: scan.decompressed_bytes,
+                        error: scan.error,
+                    });
+                }
+                Err(e) => ev.push(Evidence::new(p, format!("initramfs unreadable: {e}"))),
+            }
+        } else {
+            initramfs_unscanned = Some(p.clone());
+        }
+    } else {
+        ev.push(Evidence::new(
+            format!("/boot/*{v}*"),
+            "no initramfs for this kernel",
+        ));
+    }
+    let initramfs_ok = initramfs.as_ref().is_some_and(|i| i.error.is_none());
+
+    let virtio: Vec<VirtioModule> = VIRTIO_MODULES
+        .iter()
+        .map(|m| VirtioModule {
+            name: m.to_string(),
+            config: kconfig
+                .as_ref()
+                .map(|k| k.get(kconfig_symbol(m)).copied().unwrap_or(Tristate::N)),
+            builtin: builtin.as_ref().is_some_and(|b| b.contains(*m)),
+            on_disk: on_disk.contains(*m),
+            in_initramfs: initrd_modules.as_ref().map(|s| s.contains(*m)),
+        })
+        .collect();
+    let get = |n: &str| virtio.iter().find(|m| m.name == n);
+    let (blk, scsi, pci, net) = (
+        get("virtio_blk"),
+        get("virtio_scsi"),
+        get("virtio_pci"),
+        get("virtio_net"),
+    );
+    let how = |m: Option<&VirtioModule>| -> String {
+        match m {
+            Some(m) if m.is_builtin() => {
+                format!(
+                    "{} built in ({})",
+                    m.name,
+                    if m.builtin {
+                        "modules.builtin"
+                    } else {
+                        "config =y"
+                    }
+                )
+            }
+            Some(m) if m.in_initramfs == Some(true) => format!("{} in the initramfs", m.name),
+            Some(m) => format!("{} missing at boot", m.name),
+            None => String::new(),
+        }
+    };
+    let disk_ok = blk.is_some_and(VirtioModule::at_boot) || scsi.is_some_and(VirtioModule::at_boot);
+    let pci_ok = pci.is_some_and(VirtioModule::at_boot);
+    let builtin_known = kconfig.is_some() || builtin.is_some();
+    let disk_driver =
+        if blk.is_some_and(VirtioModule::at_boot) || !scsi.is_some_and(VirtioModule::at_boot) {
+            blk
+        } else {
+            scsi
+        };
+    let (virtio_boot, virtio_boot_reason) = if disk_ok && pci_ok {
+        (Some(true), format!("{}; {}", how(disk_driver), how(pci)))
+    } else if builtin_known && (initramfs_ok || initrd_path.is_none()) {
+        (
+            Some(false),
+            format!(
+                "{}; {} (checked {}{})",
+                how(disk_driver),
+                how(pci),
+                if kconfig.is_some() {
+                    "kernel config, "
+                } else {
+                    "modules.builtin, "
+                },
+                if initrd_path.is_some() {
+                    "initramfs"
+                } else {
+                    "no initramfs"
+                }
+            ),
+        )
+    } else {
+        (
+            None,
+            format!(
+                "cannot tell: {}{}",
+                if builtin_known {
+                    ""
+                } else {
+                    "no kernel config or modules.builtin; "
+                },
+                match (&initrd_path, initramfs_ok) {
+                    (None, _) => "no initramfs",
+                    (Some(_), false) if initramfs_unscanned.is_some() =>
+                        "initramfs not scanned (cap)",
+                    (Some(_), false) => "initramfs not fully readable",
+                    (Some(_), true) => "initramfs lacks them",
+                }
+            ),
+        )
+    };
+    let virtio_net = match net {
+        Some(n) if n.is_builtin() || n.on_disk || n.in_initramfs == Some(true) => Some(true),
+        Some(_) if builtin_known || moddir.is_some() => Some(false),
+        _ => None,
+    };
+    let modified_hint = modified_hint(ctx, v);
+    if let Some(h) = &modified_hint {
+        ev.push(Evidence::new(
+            image.clone().unwrap_or_else(|| md.clone()),
+            format!("R-KERNEL hint: {h}"),
+        ));
+    }
+    Kernel {
+        version: v.to_string(),
+        image,
+        initramfs,
+        initramfs_unscanned,
+        config: config_path,
+        modules_dir: moddir,
+        is_default: ctx.default_version == Some(v),
+        virtio,
+        virtio_boot,
+        virtio_boot_reason,
+        virtio_net,
+        modified_hint,
+    }
+}
+
+fn tristate_str(t: &Tristate) -> &'static str {
+    match t {
+        Tristate::Y => "y",
+        Tristate::M => "m",
+        Tristate::N => "n",
+    }
+}
+
+/// Version-string suffixes of stock kernels, per distribution family.
+fn stock_pattern(family: &str, v: &str) -> Option<bool> {
+    let ends = |list: &[&str]| list.iter().any(|s| v.ends_with(s));
+    Some(match family {
+        "debian" => ends(&[
+            "-amd64",
+            "-686",
+            "-686-pae",
+            "-586",
+            "-486",
+            "-arm64",
+            "-armmp",
+            "-armmp-lpae",
+            "-marvell",
+            "-rpi",
+            "-powerpc64le",
+            "-s390x",
+            "-loong64",
+            "-riscv64",
+            "-mips64r2el",
+            "-octeon",
+            "-bigmem",
+        ]),
+        "ubuntu" => ends(&[
+            "-generic",
+            "-generic-pae",
+            "-generic-lpae",
+            "-virtual",
+            "-server",
+            "-kvm",
+            "-aws",
+            "-azure",
+            "-gcp",
+            "-gke",
+            "-oracle",
+            "-ibm",
+            "-lowlatency",
+            "-raspi",
+            "-nvidia",
+            "-realtime",
+            "-oem",
+        ]),
+        "rhel" => v.contains(".el") || v.contains(".fc") || v.contains(".an") || v.contains("uek"),
+        "suse" => ends(&[
+            "-default",
+            "-azure",
+            "-xen",
+            "-pae",
+            "-desktop",
+            "-preempt",
+            "-64kb",
+            "-rt",
+            "-kvmsmall",
+            "-ec2",
+            "-trace",
+            "-vanilla",
+        ]),
+        "coreos" => v.contains("coreos") || v.contains("flatcar") || v.contains(".fc"),
+        _ => return None,
+    })
+}
+
+fn family(id: &str, id_like: &[String]) -> Option<&'static str> {
+    let is = |x: &str| id == x || id_like.iter().any(|l| l == x);
+    Some(if id == "ubuntu" {
+        "ubuntu"
+    } else if matches!(id, "coreos" | "flatcar" | "fedora-coreos" | "rhcos") {
+        "coreos"
+    } else if is("debian") {
+        "debian"
+    } else if is("rhel") || is("fedora") || is("centos") {
+        "rhel"
+    } else if is("suse") || id.starts_with("opensuse") || id.starts_with("sle") {
+        "suse"
+    } else {
+        return None;
+    })
+}
+
+/// R-KERNEL: a hint (not a verdict) that kernel `v` is not the distribution's.
+fn modified_hint(ctx: &KernelContext<'_>, v: &str) -> Option<String> {
+    let mut why = Vec::new();
+    if let Some(fam) = ctx.distro_id.and_then(|id| family(id, ctx.id_like)) {
+        if stock_pattern(fam, v) == Some(false) {
+            why.push(format!(
+                "version {v} does not look like a stock {fam}-family kernel"
+            ));
+        }
+    }
+    if let Some(dpkg) = ctx.dpkg {
+        let owned = dpkg.contains_key(&format!("linux-image-{v}"))
+            || dpkg.contains_key(&format!("linux-image-{v}-unsigned"))
+            || dpkg
+                .keys()
+                .any(|k| k.starts_with("linux-image-") && k.ends_with(v));
+        if !owned {
+            why.push(format!("no installed dpkg package linux-image-{v}"));
+        }
+    }
+    if let Some((path, seen)) = &ctx.rpm {
+        if seen.get(v) == Some(&false) {
+            why.push(format!("the rpm database {path} does not mention {v}"));
+        }
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// Kernel versions discovered, for callers that need them before [`detect`]
+/// (to search the rpm database once for all).
+pub fn versions(guest: &Guest) -> Vec<String> {
+    let mut ev = Vec::new();
+    discover(guest, &mut ev)
+        .into_iter()
+        .take(MAX_KERNELS)
+        .collect()
+}

@@ -1,0 +1,331 @@
+//! Finding the Linux root filesystem among an image's volumes and mounting the
+//! rest as its `/etc/fstab` says (RootPartitionNotFound when none qualifies).
+//!
+//! Volume names are matched as the partition/LVM layers name them:
+//! `"partition N"` (MBR/GPT number) and `"lv VG/LV"`.
+
+use super::fstab::{parse_fstab, parse_spec, DeviceSpec, FstabEntry};
+use crate::fs::{FileSystem, FileType};
+use crate::guest::{Evidence, Guest, SubtreeFs, Volume};
+use std::sync::Arc;
+
+/// Largest fstab read.
+const MAX_FSTAB: u64 = 1024 * 1024;
+/// Most OSTree deployments looked at.
+const MAX_DEPLOYMENTS: usize = 64;
+
+/// Filesystem types that are never on a volume of the image.
+const PSEUDO_FS: &[&str] = &[
+    "proc",
+    "sysfs",
+    "tmpfs",
+    "devpts",
+    "devtmpfs",
+    "swap",
+    "none",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smbfs",
+    "cgroup",
+    "cgroup2",
+    "securityfs",
+    "debugfs",
+    "hugetlbfs",
+    "mqueue",
+    "fuse",
+    "fuse.sshfs",
+    "binfmt_misc",
+    "efivarfs",
+    "iso9660",
+    "udf",
+    "autofs",
+    "rpc_pipefs",
+    "configfs",
+    "tracefs",
+    "pstore",
+    "bpf",
+    "ramfs",
+    "overlay",
+];
+
+fn lexists(fs: &dyn FileSystem, path: &str) -> bool {
+    fs.metadata(path).is_ok()
+}
+
+fn is_dir(fs: &dyn FileSystem, path: &str) -> bool {
+    matches!(fs.metadata(path), Ok(m) if m.file_type == FileType::Dir)
+}
+
+/// How much a filesystem looks like a Linux root (`None`: not at all).
+fn root_score(fs: &dyn FileSystem) -> Option<(u32, String)> {
+    if !is_dir(fs, "/etc") {
+        return None;
+    }
+    let usr_or_bin = lexists(fs, "/usr") || lexists(fs, "/bin");
+    let fstab = lexists(fs, "/etc/fstab");
+    let init = [
+        "/sbin/init",
+        "/usr/sbin/init",
+        "/lib/systemd/systemd",
+        "/usr/lib/systemd/systemd",
+    ]
+    .iter()
+    .any(|p| lexists(fs, p));
+    if !(usr_or_bin || fstab && init) {
+        return None;
+    }
+    let os_release = lexists(fs, "/etc/os-release") || lexists(fs, "/usr/lib/os-release");
+    let score = u32::from(os_release) * 4 + u32::from(fstab) * 2 + u32::from(init);
+    let why = format!(
+        "/etc present; /usr or /bin {}; /etc/fstab {}; init {}; os-release {}",
+        yes(usr_or_bin),
+        yes(fstab),
+        yes(init),
+        yes(os_release)
+    );
+    Some((score, why))
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// An OSTree system (Fedora CoreOS, RHCOS): the root is a deployment directory
+/// `/ostree/deploy/OS/deploy/CHECKSUM.N` of the physical root.
+fn ostree_deployment(
+    fs: &Arc<dyn FileSystem>,
+    ev: &mut Vec<Evidence>,
+    vol: &str,
+) -> Option<Arc<dyn FileSystem>> {
+    let oses = fs.read_dir("/ostree/deploy").ok()?;
+    let mut deployments = Vec::new();
+    for os in oses
+        .iter()
+        .filter(|e| e.file_type == FileType::Dir)
+        .take(MAX_DEPLOYMENTS)
+    {
+        let dir = format!("/ostree/deploy/{}/deploy", os.name);
+        if let Ok(entries) = fs.read_dir(&dir) {
+            for e in entries
+                .iter()
+                .filter(|e| e.file_type == FileType::Dir)
+                .take(MAX_DEPLOYMENTS)
+            {
+                deployments.push(format!("{dir}/{}", e.name));
+            }
+        }
+    }
+    deployments.sort();
+    let chosen = deployments.first()?.clone();
+    ev.push(Evidence::new(
+        format!("{vol}:{chosen}"),
+        format!(
+            "OSTree deployment used as the root ({} found)",
+            deployments.len()
+        ),
+    ));
+    Some(Arc::new(SubtreeFs::new(Arc::clone(fs), &chosen)))
+}
+
+/// The volume holding the Linux root, the guest tree with fstab mounts, and why.
+pub fn find_linux_root(volumes: &[Volume]) -> Option<(usize, Guest, Vec<Evidence>)> {
+    let mut ev = Vec::new();
+    let mut best: Option<(u32, usize, Arc<dyn FileSystem>)> = None;
+    for (i, v) in volumes.iter().enumerate() {
+        let Some(fs) = &v.fs else { continue };
+        let mut fs = Arc::clone(fs);
+        if !is_dir(&*fs, "/etc") && is_dir(&*fs, "/ostree/deploy") {
+            match ostree_deployment(&fs, &mut ev, &v.name) {
+                Some(d) => fs = d,
+                None => continue,
+            }
+        }
+        match root_score(&*fs) {
+            Some((score, why)) => {
+                ev.push(Evidence::new(
+                    format!("{}:/", v.name),
+                    format!("root candidate (score {score}): {why}"),
+                ));
+                if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+                    best = Some((score, i, fs));
+                }
+            }
+            None => ev.push(Evidence::new(
+                format!("{}:/", v.name),
+                "not a Linux root: no /etc with /usr or /bin",
+            )),
+        }
+    }
+    let (_, root_idx, root_fs) = best?;
+    let root_name = volumes
+        .get(root_idx)
+        .map(|v| v.name.clone())
+        .unwrap_or_default();
+    ev.push(Evidence::new(
+        format!("{root_name}:/"),
+        "chosen as the root filesystem",
+    ));
+    let mut guest = Guest::new(root_fs);
+    mount_fstab(&mut guest, volumes, root_idx, &mut ev);
+    mount_coreos_labels(&mut guest, volumes, root_idx, &mut ev);
+    Some((root_idx, guest, ev))
+}
+
+/// Which volume an fstab spec names, and how it matched.
+pub fn match_volume(volumes: &[Volume], spec: &DeviceSpec) -> Option<(usize, String)> {
+    let find = |pred: &dyn Fn(&Volume) -> bool| volumes.iter().position(pred);
+    match spec {
+        DeviceSpec::Uuid(u) => find(&|v| {
+            v.probe
+                .uuid
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(u))
+        })
+        .map(|i| (i, format!("filesystem UUID {u}"))),
+        DeviceSpec::Label(l) => find(&|v| v.probe.label.as_deref() == Some(l.as_str()))
+            .map(|i| (i, format!("filesystem label {l}"))),
+        DeviceSpec::PartUuid(u) => {
+            // MBR PARTUUIDs are DISKID-NN with NN the partition number in hex; the
+            // disk id is not on the Volume, so only the number is matched.
+            let (disk, n) = u.rsplit_once('-')?;
+            if disk.len() != 8 || n.len() != 2 {
+                return None;
+            }
+            let n = u32::from_str_radix(n, 16).ok()?;
+            let name = format!("partition {n}");
+            find(&|v| v.name == name)
+                .map(|i| (i, format!("MBR PARTUUID {u} by partition number {n} only")))
+        }
+        DeviceSpec::Lvm { vg, lv } => {
+            let name = format!("lv {vg}/{lv}");
+            find(&|v| v.name == name).map(|i| (i, format!("LVM {vg}/{lv}")))
+        }
+        DeviceSpec::PartitionNumber(n) => {
+            let name = format!("partition {n}");
+            find(&|v| v.name == name).map(|i| {
+                (
+                    i,
+                    format!("partition number {n} (device names are a last resort)"),
+                )
+            })
+        }
+        DeviceSpec::PartLabel(_) | DeviceSpec::Other(_) => None,
+    }
+}
+
+fn mount_fstab(guest: &mut Guest, volumes: &[Volume], root_idx: usize, ev: &mut Vec<Evidence>) {
+    let text = match guest.read_file("/etc/fstab", MAX_FSTAB) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            ev.push(Evidence::new("/etc/fstab", format!("not used: {e}")));
+            return;
+        }
+    };
+    let mut entries: Vec<FstabEntry> = parse_fstab(&text);
+    entries.sort_by_key(|e| e.file.matches('/').count());
+    for e in entries {
+        let here = format!("/etc/fstab:{}", e.line);
+        if e.file == "/" {
+            let how = match_volume(volumes, &parse_spec(&e.spec));
+            let what = match how {
+                Some((i, how)) if i == root_idx => {
+                    format!("root {} is the chosen root ({how})", e.spec)
+                }
+                Some((i, _)) => format!(
+                    "root {} names {}, not the chosen root",
+                    e.spec,
+                    volumes.get(i).map(|v| v.name.as_str()).unwrap_or("?")
+                ),
+                None => format!("root {} matches no volume", e.spec),
+            };
+            ev.push(Evidence::new(here, what));
+            continue;
+        }
+        if !e.file.starts_with('/')
+            || PSEUDO_FS.contains(&e.vfstype.as_str())
+            || e.options.iter().any(|o| o == "bind" || o == "noauto")
+        {
+            continue;
+        }
+        let spec = parse_spec(&e.spec);
+        let Some((i, how)) = match_volume(volumes, &spec) else {
+            ev.push(Evidence::new(
+                here,
+                format!("{} for {} matches no volume of the image", e.spec, e.file),
+            ));
+            continue;
+        };
+        let Some(vol) = volumes.get(i) else { continue };
+        if i == root_idx {
+            ev.push(Evidence::new(
+                here,
+                format!(
+                    "{} is the root filesystem again (subvolume/bind); not mounted separately",
+                    e.file
+                ),
+            ));
+            continue;
+        }
+        let Some(fs) = &vol.fs else {
+            ev.push(Evidence::new(
+                here,
+                format!(
+                    "{} for {} is {} ({:?}), not readable",
+                    e.spec, e.file, vol.name, vol.probe.kind
+                ),
+            ));
+            continue;
+        };
+        match guest.mount(&e.file, Arc::clone(fs), &vol.name) {
+            Ok(mp) => ev.push(Evidence::new(
+                here,
+                format!("mounted {} at {mp} ({how})", vol.name),
+            )),
+            Err(err) => ev.push(Evidence::new(
+                here,
+                format!("cannot mount {}: {err}", e.file),
+            )),
+        }
+    }
+}
+
+/// Container-optimised systems mount by label without fstab lines: Fedora
+/// CoreOS `boot` at `/boot`; Flatcar `USR-A` at `/usr` and `EFI-SYSTEM` at `/boot`.
+fn mount_coreos_labels(
+    guest: &mut Guest,
+    volumes: &[Volume],
+    root_idx: usize,
+    ev: &mut Vec<Evidence>,
+) {
+    for (label, mp) in [
+        ("boot", "/boot"),
+        ("USR-A", "/usr"),
+        ("EFI-SYSTEM", "/boot"),
+    ] {
+        if guest.mounts().iter().any(|m| m.mountpoint == mp) {
+            continue;
+        }
+        let empty = guest.read_dir(mp).map(|e| e.is_empty()).unwrap_or(true);
+        if !empty {
+            continue;
+        }
+        let found = volumes.iter().enumerate().find(|(i, v)| {
+            *i != root_idx && v.probe.label.as_deref() == Some(label) && v.fs.is_some()
+        });
+        if let Some((_, v)) = found {
+            if let Some(fs) = &v.fs {
+                if guest.mount(mp, Arc::clone(fs), &v.name).is_ok() {
+                    ev.push(Evidence::new(
+                        format!("{}:/", v.name),
+                        format!("label {label} mounted at {mp} (CoreOS-style, no fstab line)"),
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1190 @@
+//! `decide()`: facts + import form → [`Verdict`]. Pure: no I/O, total over its input.
+//!
+//! The checks run in the import pipeline's order (URL, format, size, partitions, root, OS,
+//! architecture, virtio, cloud-init, then the warning-only rules) and report every problem
+//! at once. A fact that could not be established gives a warning, never an error code
+//! (see [`crate::rules::RULES`]' `when_unknown`).
+
+use crate::facts::{FormatFacts, GuestFacts, ImportForm, OsFacts};
+use crate::fixes::{self, Family};
+use crate::rules::{self, *};
+use crate::verdict::{Code, Finding, Severity, Verdict};
+
+/// Most evidence lines kept per finding (the rest are counted).
+pub const MAX_EVIDENCE: usize = 32;
+/// Longest evidence line kept, in bytes (longer ones are cut).
+pub const MAX_TEXT: usize = 512;
+/// Longest value from the facts or form quoted in a message, in bytes.
+pub const MAX_VALUE: usize = 160;
+
+/// Decides whether the image described by `format` and `guest` can be imported with `form`.
+/// `guest` is `None` when the guest was not (or could not be) inspected.
+pub fn decide(format: &FormatFacts, guest: Option<&GuestFacts>, form: &ImportForm) -> Verdict {
+    let mut cx = Cx::new(form.force);
+    if nonempty(&form.region).is_some() && nonempty(&form.source_region).is_some() {
+        cx.check(R_REGION);
+    }
+    // Region and form errors come first in the list; `Verdict` sorts by code anyway.
+    cx.findings.extend(check_form(form));
+    let format_ok = check_format(&mut cx, format);
+    check_sizes(&mut cx, format, format_ok);
+    if nonempty(&form.os_type).is_some() {
+        cx.check(R_OS);
+    }
+    if nonempty(&form.architecture).is_some() {
+        cx.check(R_ARCH);
+    }
+    match guest {
+        None => {
+            let (sev, why) = if format_ok {
+                (Severity::Warning, "the guest was not inspected")
+            } else {
+                (Severity::Info, "the image could not be read")
+            };
+            cx.push(Finding {
+                severity: sev,
+                code: None,
+                rule: R_PART.into(),
+                message: format!(
+                    "{why}: partition, root, OS, virtio and cloud-init checks were not run"
+                ),
+                evidence: vec![],
+                fix: vec!["Run `imgport check` on the image file to inspect the guest".into()],
+                waived: false,
+            });
+        }
+        Some(g) => check_guest(&mut cx, g, format, form),
+    }
+    cx.finish()
+}
+
+/// The import form's own checks, which need no image: R-REGION (when both regions are
+/// known) and the declared OsType / OsVersion / Architecture against the supported list.
+/// The service can run these synchronously in `ImportImage` before queuing a job; `decide`
+/// includes them. None of them is waived by `Force`.
+pub fn check_form(form: &ImportForm) -> Vec<Finding> {
+    let mut out = Vec::new();
+    out.extend(check_region(form));
+    if let Some(t) = nonempty(&form.os_type) {
+        match find_os(t) {
+            None => out.push(error(
+                Code::InvalidImageOsTypeUnsupported,
+                R_OS,
+                format!(
+                    "declared OsType '{}' is not in the supported list (R-OS)",
+                    clip(t)
+                ),
+                vec![format!("import form: OsType={}", clip(t))],
+                vec![format!(
+                    "Declare one of the supported OsType values: {}",
+                    all_os_names()
+                )],
+            )),
+            Some(os) => {
+                if let Some(v) = nonempty(&form.os_version) {
+                    if !version_supported(os, v) {
+                        out.push(error(
+                            Code::InvalidImageOsVersionUnsupported,
+                            R_OS,
+                            format!(
+                                "declared OsVersion '{}' is not supported for {} (R-OS)",
+                                clip(v),
+                                os.name
+                            ),
+                            vec![format!(
+                                "import form: OsType={}, OsVersion={}",
+                                clip(t),
+                                clip(v)
+                            )],
+                            vec![format!(
+                                "Declare one of the {} versions DescribeImportImageOs lists: {}",
+                                os.name,
+                                os.versions.join(", ")
+                            )],
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(a) = nonempty(&form.architecture) {
+        if normalize_arch(a).is_none() {
+            out.push(error(
+                Code::InvalidImageArchitectureUnsupported,
+                R_ARCH,
+                format!(
+                    "declared Architecture '{}' is not supported: only x86_64 and i386 (R-ARCH)",
+                    clip(a)
+                ),
+                vec![format!("import form: Architecture={}", clip(a))],
+                vec![format!(
+                    "Declare the image's architecture: {}",
+                    ARCHITECTURES.join(" or ")
+                )],
+            ));
+        }
+    }
+    out
+}
+
+/// Collects findings and the rules that were checked.
+struct Cx {
+    force: bool,
+    findings: Vec<Finding>,
+    checked: Vec<&'static str>,
+}
+
+impl Cx {
+    fn new(force: bool) -> Self {
+        Cx {
+            force,
+            findings: Vec::new(),
+            checked: Vec::new(),
+        }
+    }
+
+    fn check(&mut self, rule: &'static str) {
+        if !self.checked.contains(&rule) {
+            self.checked.push(rule);
+        }
+    }
+
+    fn push(&mut self, f: Finding) {
+        self.findings.push(f);
+    }
+
+    /// An error, or with `Force` on a waivable rule, a waived warning.
+    fn fail(
+        &mut self,
+        code: Code,
+        rule: &'static str,
+        message: String,
+        evidence: Vec<String>,
+        fix: Vec<String>,
+    ) {
+        self.check(rule);
+        let mut f = error(code, rule, message, evidence, fix);
+        if self.force && force_waives(rule) {
+            f.severity = Severity::Warning;
+            f.waived = true;
+            f.message = format!("waived by Force: {}", f.message);
+        }
+        self.push(f);
+    }
+
+    fn warn(
+        &mut self,
+        rule: &'static str,
+        message: String,
+        evidence: Vec<String>,
+        fix: Vec<String>,
+    ) {
+        self.check(rule);
+        self.push(Finding {
+            severity: Severity::Warning,
+            code: None,
+            rule: rule.into(),
+            message,
+            evidence: cap(evidence),
+            fix,
+            waived: false,
+        });
+    }
+
+    fn info(&mut self, rule: &'static str, message: String, fix: Vec<String>) {
+        self.check(rule);
+        self.push(Finding {
+            severity: Severity::Info,
+            code: None,
+            rule: rule.into(),
+            message,
+            evidence: vec![],
+            fix,
+            waived: false,
+        });
+    }
+
+    fn finish(self) -> Verdict {
+        let bad = |id: &str| {
+            self.findings
+                .iter()
+                .any(|f| f.rule == id && f.severity != Severity::Info)
+        };
+        let passed = RULES
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| self.checked.contains(id) && !bad(id))
+            .map(str::to_string)
+            .collect();
+        Verdict::from_findings(self.findings, passed)
+    }
+}
+
+fn error(
+    code: Code,
+    rule: &'static str,
+    message: String,
+    evidence: Vec<String>,
+    fix: Vec<String>,
+) -> Finding {
+    Finding {
+        severity: Severity::Error,
+        code: Some(code),
+        rule: rule.into(),
+        message,
+        evidence: cap(evidence),
+        fix,
+        waived: false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// R-REGION
+// ---------------------------------------------------------------------------------------
+
+fn check_region(form: &ImportForm) -> Option<Finding> {
+    let (Some(region), Some(source)) = (nonempty(&form.region), nonempty(&form.source_region))
+    else {
+        return None;
+    };
+    if region.eq_ignore_ascii_case(source) {
+        return None;
+    }
+    let (region, source) = (clip(region), clip(source));
+    let evidence = vec![
+        format!("import region: {region}"),
+        format!("image URL's object storage region: {source}"),
+    ];
+    let message = if FINANCE_REGIONS
+        .iter()
+        .any(|f| f.eq_ignore_ascii_case(&region))
+    {
+        format!(
+            "the image URL is in {source}'s object storage, but the finance region {region} \
+             cannot import from object storage of another region (R-REGION)"
+        )
+    } else {
+        format!(
+            "the image URL is in {source}'s object storage, but the import service in {region} \
+             reads only its own region's storage over the internal network (R-REGION)"
+        )
+    };
+    Some(error(
+        Code::InvalidUrl,
+        R_REGION,
+        message,
+        evidence,
+        fixes::region(&region),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// R-FMT, R-SIZE-*
+// ---------------------------------------------------------------------------------------
+
+/// True when the format is accepted and readable.
+fn check_format(cx: &mut Cx, f: &FormatFacts) -> bool {
+    cx.check(R_FMT);
+    let detected = nonempty(&f.detected_format);
+    let accepted = detected.and_then(normalize_format);
+    let mut evidence = Vec::new();
+    if let Some(d) = detected {
+        evidence.push(format!("detected format: {}", clip(d)));
+    }
+    if let Some(r) = nonempty(&f.refusal) {
+        evidence.push(format!("disk core: {}", clip(r)));
+        let fix = if accepted.is_some() {
+            fixes::refused()
+        } else {
+            fixes::format()
+        };
+        cx.fail(
+            Code::InvalidFormatSize,
+            R_FMT,
+            format!(
+                "the image was refused: {} (R-FMT: only sound raw, qcow2, vhd and vmdk images \
+                 are accepted)",
+                clip(r)
+            ),
+            evidence,
+            fix,
+        );
+        return false;
+    }
+    match (detected, accepted) {
+        (None, _) => {
+            cx.warn(
+                R_FMT,
+                "the image format was not determined; it must be raw, qcow2, vhd or vmdk (R-FMT)"
+                    .into(),
+                evidence,
+                vec!["Check it with `qemu-img info SRC | grep 'file format'`".into()],
+            );
+            false
+        }
+        (Some(d), None) => {
+            cx.fail(
+                Code::InvalidFormatSize,
+                R_FMT,
+                format!(
+                    "image format '{}' is not accepted: only raw, qcow2, vhd and vmdk (R-FMT)",
+                    clip(d)
+                ),
+                evidence,
+                fixes::format(),
+            );
+            false
+        }
+        (Some(_), Some(a)) if !f.supported => {
+            let mut fix = fixes::refused();
+            fix.truncate(1);
+            fix.extend(fixes::format());
+            cx.fail(
+                Code::InvalidFormatSize,
+                R_FMT,
+                format!("this {a} image's variant or features cannot be read (R-FMT)"),
+                evidence,
+                fix,
+            );
+            false
+        }
+        (Some(_), Some(_)) => true,
+    }
+}
+
+fn check_sizes(cx: &mut Cx, f: &FormatFacts, format_ok: bool) {
+    match f.virtual_size {
+        Some(v) => {
+            cx.check(R_SIZE_VIRTUAL);
+            if v > MAX_VIRTUAL_BYTES {
+                cx.fail(
+                    Code::InvalidFormatSize,
+                    R_SIZE_VIRTUAL,
+                    format!(
+                        "virtual size {} exceeds the {} limit (R-SIZE-VIRTUAL)",
+                        size(v),
+                        size(MAX_VIRTUAL_BYTES)
+                    ),
+                    vec![format!("virtual size: {}", size(v))],
+                    fixes::virtual_size(),
+                );
+            }
+        }
+        None if format_ok => cx.warn(
+            R_SIZE_VIRTUAL,
+            "the virtual size is unknown; it must be at most 500 GiB (R-SIZE-VIRTUAL)".into(),
+            vec![],
+            vec!["Check it with `qemu-img info SRC | grep 'virtual size'`".into()],
+        ),
+        None => {}
+    }
+
+    let is_qcow2 = nonempty(&f.detected_format).and_then(normalize_format) == Some("qcow2");
+    let actual = match (f.qcow2_required, f.file_size) {
+        (Some(r), _) => Some((r, format!("size as qcow2 (measured): {}", size(r)))),
+        (None, Some(fs)) if is_qcow2 => Some((
+            fs,
+            format!("qcow2 file size (not re-measured): {}", size(fs)),
+        )),
+        _ => None,
+    };
+    match actual {
+        Some((a, ev)) => {
+            cx.check(R_SIZE_ACTUAL);
+            if a > MAX_ACTUAL_BYTES {
+                let mut evidence = vec![ev];
+                if let Some(fs) = f.file_size {
+                    evidence.push(format!("image file size: {}", size(fs)));
+                }
+                cx.fail(
+                    Code::InvalidFormatSize,
+                    R_SIZE_ACTUAL,
+                    format!(
+                        "actual size as qcow2 {} exceeds the {} limit (R-SIZE-ACTUAL)",
+                        size(a),
+                        size(MAX_ACTUAL_BYTES)
+                    ),
+                    evidence,
+                    fixes::actual_size(),
+                );
+            }
+        }
+        None if format_ok => cx.warn(
+            R_SIZE_ACTUAL,
+            "the size as qcow2 was not measured; it must be at most 50 GiB (R-SIZE-ACTUAL)".into(),
+            vec![],
+            vec!["Measure it with `imgport measure -O qcow2 SRC` \
+                  (or `qemu-img measure -O qcow2 SRC`, \"required size\")"
+                .into()],
+        ),
+        None => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Guest: R-PART, R-ERR, R-OS, R-ARCH, R-VIRTIO, R-CLOUDINIT, R-KERNEL, R-NET, R-ACTIVATION
+// ---------------------------------------------------------------------------------------
+
+/// Classifications that mean "no OS root on this disk" (RootPartitionNotFound).
+const NO_ROOT_CLASSES: &[(&str, &str)] = &[
+    (
+        "install-iso",
+        "an installation medium (install ISO), not a system disk",
+    ),
+    (
+        "archive",
+        "an archive or installation package, not a disk image",
+    ),
+    (
+        "data-disk",
+        "a data disk: filesystems without an operating system",
+    ),
+    (
+        "boot-only",
+        "a boot partition only (/boot without the root filesystem)",
+    ),
+    ("swap-only", "swap space only"),
+    (
+        "encrypted",
+        "an encrypted root filesystem that cannot be read",
+    ),
+    ("empty", "partitions without any filesystem"),
+    ("wrong-file", "not a system disk image"),
+];
+
+/// Classifications that mean a root was found.
+const ROOT_CLASSES: &[&str] = &["os", "root", "linux", "windows"];
+
+fn check_guest(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts, form: &ImportForm) {
+    let structural_fail = check_partitions(cx, g, format);
+    let os =
+        g.os.as_ref()
+            .filter(|o| !o.os_type.trim().is_empty() || o.distro.is_some());
+    if !structural_fail {
+        check_root(cx, g, os);
+    }
+    let Some(os) = os else {
+        // Without an OS nothing below can be checked; R-ERR already says why.
+        if declared(form).is_some_and(|d| d.os_type == OsType::Windows) {
+            activation(cx);
+        }
+        return;
+    };
+    let detected = check_os(cx, os, form);
+    check_arch(cx, os, form);
+    let family = detected
+        .or_else(|| declared(form))
+        .map(|o| Family::of_os_name(o.name))
+        .unwrap_or(if is_windows(os) {
+            Family::Windows
+        } else {
+            Family::Unknown
+        });
+    let windows = family == Family::Windows || is_windows(os);
+    let major = os.version.as_deref().map(major_version);
+    check_virtio(cx, g, family, windows, major);
+    check_cloud_init(cx, g, family, windows);
+    if !windows {
+        check_kernel(cx, g, family);
+    }
+    check_net(cx, g, family, windows);
+    if windows || declared(form).is_some_and(|d| d.os_type == OsType::Windows) {
+        activation(cx);
+    }
+}
+
+/// R-PART. True when the disk has no usable partition information at all (no root check).
+fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
+    cx.check(R_PART);
+    if g.all_zero {
+        cx.fail(
+            Code::PartitionNotPresent,
+            R_PART,
+            "every byte of the disk is zero: no partition table and no filesystem; the image \
+             is incomplete (R-PART)"
+                .into(),
+            vec!["all sectors read as zero".into()],
+            fixes::no_partitions(),
+        );
+        return true;
+    }
+    let table = g
+        .partition_table
+        .as_deref()
+        .map(|t| t.trim().to_ascii_lowercase());
+    let mut structural = false;
+    match table.as_deref() {
+        Some("mbr") | Some("dos") | Some("msdos") => {}
+        Some("gpt") => {
+            let mut evidence = vec![format!(
+                "partition table: GPT{}",
+                if g.hybrid_gpt {
+                    " with a hybrid MBR"
+                } else {
+                    ""
+                }
+            )];
+            if let Some(n) = g.partition_count {
+                evidence.push(format!("partitions: {n}"));
+            }
+            cx.fail(
+                Code::PartitionNotPresent,
+                R_PART,
+                "the disk uses a GPT partition table; GPT is not supported, only MBR (R-PART)"
+                    .into(),
+                evidence,
+                fixes::gpt(g.hybrid_gpt, format.virtual_size, g.partition_count),
+            );
+        }
+        Some("none") | Some("") => {
+            if g.filesystems.is_empty() {
+                cx.fail(
+                    Code::PartitionNotPresent,
+                    R_PART,
+                    "no partition table and no filesystem found: the image is incomplete; was \
+                     the boot partition included? (R-PART)"
+                        .into(),
+                    vec!["partition table: none".into(), "filesystems: none".into()],
+                    fixes::no_partitions(),
+                );
+                structural = true;
+            } else {
+                cx.warn(
+                    R_PART,
+                    format!(
+                        "no partition table: a filesystem ({}) spans the whole disk, so there \
+                         is no boot sector; the import expects an MBR-partitioned system disk \
+                         (R-PART)",
+                        list(&g.filesystems)
+                    ),
+                    vec!["partition table: none".into()],
+                    fixes::no_partitions(),
+                );
+            }
+        }
+        Some(other) => cx.warn(
+            R_PART,
+            format!(
+                "partition table '{}' is not MBR; only MBR is supported (R-PART)",
+                clip(other)
+            ),
+            vec![format!("partition table: {}", clip(other))],
+            fixes::no_partitions(),
+        ),
+        None => cx.warn(
+            R_PART,
+            "the partition table was not read; it must be MBR (R-PART)".into(),
+            vec![],
+            vec!["Check it with `fdisk -l` on a raw copy of the image".into()],
+        ),
+    }
+    if g.dynamic_disk {
+        cx.fail(
+            Code::RootPartitionNotFound,
+            R_PART,
+            "the disk is a Windows dynamic disk (LDM): only basic MBR disks are supported, no \
+             logical volume management (R-PART)"
+                .into(),
+            vec!["LDM (dynamic disk) metadata found".into()],
+            fixes::no_root("dynamic-disk"),
+        );
+        structural = true;
+    }
+    structural
+}
+
+/// R-ERR (RootPartitionNotFound) and Windows-on-NTFS (R-PART).
+fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
+    cx.check(R_ERR);
+    let class = g
+        .classification
+        .as_deref()
+        .map(|c| c.trim().to_ascii_lowercase());
+    let evidence = || g.classification_evidence.clone();
+    if let Some(c) = class.as_deref() {
+        if let Some((_, what)) = NO_ROOT_CLASSES.iter().find(|(k, _)| *k == c) {
+            cx.fail(
+                Code::RootPartitionNotFound,
+                R_ERR,
+                format!("no root partition found: the image is {what} (R-ERR)"),
+                evidence(),
+                fixes::no_root(c),
+            );
+            return;
+        }
+        if !ROOT_CLASSES.contains(&c) && os.is_none() {
+            cx.warn(
+                R_ERR,
+                format!(
+                    "could not establish whether the image has a root partition ({}); the \
+                     import may fail with RootPartitionNotFound (R-ERR)",
+                    clip(c)
+                ),
+                evidence(),
+                fixes::no_root(""),
+            );
+            return;
+        }
+    }
+    let Some(os) = os else {
+        cx.warn(
+            R_ERR,
+            "no operating system was identified on any filesystem; the import may fail with \
+             RootPartitionNotFound (R-ERR)"
+                .into(),
+            evidence(),
+            fixes::no_root(""),
+        );
+        return;
+    };
+    if is_windows(os) {
+        if let Some(fs) = nonempty(&g.root_fs) {
+            if !fs.eq_ignore_ascii_case("ntfs") {
+                cx.fail(
+                    Code::RootPartitionNotFound,
+                    R_PART,
+                    format!(
+                        "Windows is installed on {}, not NTFS: only NTFS is supported (R-PART)",
+                        clip(fs)
+                    ),
+                    vec![format!("Windows root filesystem: {}", clip(fs))],
+                    fixes::no_root("windows-not-ntfs"),
+                );
+            }
+        }
+    }
+}
+
+/// R-OS. Returns the supported family the detected OS belongs to.
+fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static SupportedOs> {
+    cx.check(R_OS);
+    let shown = os
+        .product_name
+        .as_deref()
+        .or(os.distro.as_deref())
+        .map(clip)
+        .unwrap_or_else(|| os.os_type.clone());
+    let mut evidence = Vec::new();
+    if let Some(d) = &os.distro {
+        evidence.push(format!("os-release ID: {}", clip(d)));
+    }
+    if !os.id_like.is_empty() {
+        evidence.push(format!("os-release ID_LIKE: {}", list(&os.id_like)));
+    }
+    if let Some(v) = &os.version {
+        evidence.push(format!("version: {}", clip(v)));
+    }
+    if let Some(p) = &os.product_name {
+        evidence.push(format!("product: {}", clip(p)));
+    }
+    let supported_fix = || {
+        vec![format!(
+            "Import an image of a supported system: {}",
+            all_os_names()
+        )]
+    };
+
+    let detected = if is_windows(os) {
+        match nonempty(&os.product_name) {
+            Some(p) => {
+                let f = windows_family(p);
+                if f.is_none() {
+                    cx.fail(
+                        Code::InvalidImageOsTypeUnsupported,
+                        R_OS,
+                        format!(
+                            "the image contains {}, which is not Windows Server 2008, 2012 or \
+                             2016 (R-OS)",
+                            clip(p)
+                        ),
+                        evidence.clone(),
+                        supported_fix(),
+                    );
+                }
+                f
+            }
+            None => {
+                cx.warn(
+                    R_OS,
+                    "a Windows installation was found but its edition was not identified; \
+                     only Windows Server 2008, 2012 and 2016 are supported (R-OS)"
+                        .into(),
+                    evidence.clone(),
+                    vec![WINDOWS_PRODUCT_CHECK.into()],
+                );
+                None
+            }
+        }
+    } else if is_linux(os) {
+        if nonempty(&os.distro).is_none() && os.id_like.is_empty() {
+            cx.warn(
+                R_OS,
+                "a Linux root was found but its distribution was not identified (no \
+                 /etc/os-release or release file); it must be based on CentOS, Ubuntu, \
+                 Debian, CoreOS, openSUSE or SUSE (R-OS)"
+                    .into(),
+                evidence.clone(),
+                vec![OS_RELEASE_FIX.into()],
+            );
+            None
+        } else {
+            let f = linux_family(os.distro.as_deref(), &os.id_like);
+            match f {
+                None => cx.fail(
+                    Code::InvalidImageOsTypeUnsupported,
+                    R_OS,
+                    format!(
+                        "the image contains {shown}, which is not based on CentOS, Ubuntu, \
+                         Debian, CoreOS, openSUSE or SUSE (R-OS)"
+                    ),
+                    evidence.clone(),
+                    supported_fix(),
+                ),
+                Some(f) => {
+                    if let Some(v) = nonempty(&os.version) {
+                        if !version_supported(f, v) {
+                            cx.warn(
+                                R_OS,
+                                format!(
+                                    "{} {} is not among the {} versions the import lists ({}); \
+                                     the import form accepts only those (R-OS)",
+                                    f.name,
+                                    clip(v),
+                                    f.name,
+                                    f.versions.join(", ")
+                                ),
+                                evidence.clone(),
+                                vec![DESCRIBE_FIX.into()],
+                            );
+                        }
+                    }
+                }
+            }
+            f
+        }
+    } else {
+        cx.warn(
+            R_OS,
+            format!(
+                "the operating system type '{}' was not recognised; only Linux and Windows \
+                 are supported (R-OS)",
+                clip(&os.os_type)
+            ),
+            evidence.clone(),
+            vec![OS_RELEASE_FIX.into()],
+        );
+        None
+    };
+
+    // Declared vs detected.
+    if let (Some(t), Some(d)) = (nonempty(&form.os_type), declared(form)) {
+        let detected_type = if is_windows(os) {
+            Some(OsType::Windows)
+        } else if is_linux(os) {
+            Some(OsType::Linux)
+        } else {
+            None
+        };
+        let type_differs = detected_type.is_some_and(|dt| dt != d.os_type);
+        let family_differs = detected.is_some_and(|f| f.name != d.name);
+        if type_differs || family_differs {
+            cx.warn(
+                R_OS,
+                format!(
+                    "declared OsType '{}' but the image contains {}{} (R-OS)",
+                    clip(t),
+                    shown,
+                    detected
+                        .map(|f| format!(" ({})", f.name))
+                        .unwrap_or_default()
+                ),
+                evidence.clone(),
+                vec!["Declare the OsType and OsVersion of the system the image contains".into()],
+            );
+        } else if let (Some(f), Some(dv), Some(v)) =
+            (detected, nonempty(&form.os_version), nonempty(&os.version))
+        {
+            if f.os_type == OsType::Linux
+                && !major_version(dv).is_empty()
+                && major_version(dv) != major_version(v)
+            {
+                cx.warn(
+                    R_OS,
+                    format!(
+                        "declared OsVersion '{}' but the image contains {} {} (R-OS)",
+                        clip(dv),
+                        f.name,
+                        clip(v)
+                    ),
+                    evidence,
+                    vec!["Declare the OsVersion of the system the image contains".into()],
+                );
+            }
+        }
+    }
+    detected
+}
+
+/// R-ARCH: the detected architecture (declared one is checked by [`check_form`]).
+fn check_arch(cx: &mut Cx, os: &OsFacts, form: &ImportForm) {
+    cx.check(R_ARCH);
+    let declared = nonempty(&form.architecture);
+    match nonempty(&os.arch) {
+        Some(a) => match normalize_arch(a) {
+            None => cx.fail(
+                Code::InvalidImageArchitectureUnsupported,
+                R_ARCH,
+                format!(
+                    "the image's binaries are {}: only 32-bit and 64-bit x86 (i386, x86_64) are \
+                     supported (R-ARCH)",
+                    clip(a)
+                ),
+                vec![format!(
+                    "architecture from ELF headers/registry: {}",
+                    clip(a)
+                )],
+                vec!["Import an x86 (i386 or x86_64) system".into()],
+            ),
+            Some(n) => {
+                if let Some(d) = declared {
+                    if normalize_arch(d).is_some_and(|dn| dn != n) {
+                        cx.warn(
+                            R_ARCH,
+                            format!(
+                                "declared Architecture '{}' but the image's binaries are {} \
+                                 (R-ARCH)",
+                                clip(d),
+                                clip(a)
+                            ),
+                            vec![
+                                format!("import form: Architecture={}", clip(d)),
+                                format!("detected: {}", clip(a)),
+                            ],
+                            vec![format!("Declare Architecture={n}")],
+                        );
+                    }
+                }
+            }
+        },
+        None => cx.warn(
+            R_ARCH,
+            match declared {
+                Some(d) => format!(
+                    "the image's architecture was not detected, so the declared '{}' could \
+                     not be confirmed (R-ARCH)",
+                    clip(d)
+                ),
+                None => "the image's architecture was not detected; it must be i386 or x86_64 \
+                         (R-ARCH)"
+                    .into(),
+            },
+            vec![],
+            vec![ARCH_CHECK.into()],
+        ),
+    }
+}
+
+/// R-VIRTIO.
+fn check_virtio(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool, major: Option<&str>) {
+    cx.check(R_VIRTIO);
+    match g.virtio {
+        Some(true) => {}
+        Some(false) => {
+            let missing = if g.virtio_missing.is_empty() {
+                String::new()
+            } else {
+                format!(" (missing: {})", list(&g.virtio_missing))
+            };
+            let message = if windows {
+                format!(
+                    "the KVM virtio drivers are not installed{missing}; Windows does not ship \
+                     them (R-VIRTIO)"
+                )
+            } else {
+                format!(
+                    "the KVM virtio drivers are not available at boot in the kernel or \
+                     initramfs{missing} (R-VIRTIO)"
+                )
+            };
+            cx.fail(
+                Code::VirtioNotInstall,
+                R_VIRTIO,
+                message,
+                g.virtio_evidence.clone(),
+                fixes::virtio(family, &g.virtio_missing, major),
+            );
+        }
+        None => cx.warn(
+            R_VIRTIO,
+            "whether the virtio drivers are available at boot could not be established \
+             (R-VIRTIO)"
+                .into(),
+            g.virtio_evidence.clone(),
+            if windows {
+                vec![
+                    "Check in the running Windows that the viostor and netkvm services exist"
+                        .into(),
+                ]
+            } else {
+                vec![fixes::VIRTIO_CHECK.into()]
+            },
+        ),
+    }
+}
+
+/// R-CLOUDINIT.
+fn check_cloud_init(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) {
+    cx.check(R_CLOUDINIT);
+    let agent = if windows {
+        "cloudbase-init"
+    } else {
+        "cloud-init"
+    };
+    match g.cloud_init {
+        Some(true) => {}
+        Some(false) => cx.fail(
+            Code::CloudInitNotInstalled,
+            R_CLOUDINIT,
+            format!(
+                "{agent} is not installed, so the instance cannot be initialised at first \
+                 boot (R-CLOUDINIT)"
+            ),
+            g.cloud_init_evidence.clone(),
+            fixes::cloud_init(family),
+        ),
+        None => cx.warn(
+            R_CLOUDINIT,
+            format!("whether {agent} is installed could not be established (R-CLOUDINIT)"),
+            g.cloud_init_evidence.clone(),
+            cloud_init_check(windows),
+        ),
+    }
+}
+
+/// R-KERNEL (warning only).
+fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
+    cx.check(R_KERNEL);
+    if !g.kernel_hints.is_empty() {
+        cx.warn(
+            R_KERNEL,
+            "the kernel looks modified (not the distribution's stock kernel); the import may \
+             fail (R-KERNEL)"
+                .into(),
+            g.kernel_hints.clone(),
+            fixes::kernel(family),
+        );
+    }
+}
+
+/// R-NET (warnings only).
+fn check_net(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) {
+    cx.check(R_NET);
+    let nics: Vec<_> = g
+        .nics
+        .iter()
+        .filter(|n| !n.name.trim().eq_ignore_ascii_case("lo"))
+        .collect();
+    let where_ = |n: &crate::facts::NicFacts| match &n.source {
+        Some(s) => format!("{} ({})", clip(&n.name), clip(s)),
+        None => clip(&n.name),
+    };
+    let fix = || fixes::network(family);
+    if nics.len() > 1 {
+        cx.warn(
+            R_NET,
+            format!(
+                "{} network interfaces are configured; the instance gets one NIC, {} (R-NET)",
+                nics.len(),
+                if windows {
+                    "Local Area Connection"
+                } else {
+                    "eth0"
+                }
+            ),
+            nics.iter().map(|n| where_(n)).collect(),
+            fix(),
+        );
+    }
+    let statics: Vec<String> = nics
+        .iter()
+        .filter(|n| n.static_ip)
+        .map(|n| where_(n))
+        .collect();
+    if !statics.is_empty() {
+        cx.warn(
+            R_NET,
+            "a static IP address is configured; the instance's network configuration comes \
+             from DHCP and the metadata service (R-NET)"
+                .into(),
+            statics,
+            fix(),
+        );
+    }
+    if !windows {
+        let renamed: Vec<String> = nics
+            .iter()
+            .filter(|n| n.name.trim() != "eth0")
+            .map(|n| where_(n))
+            .collect();
+        if !renamed.is_empty() {
+            cx.warn(
+                R_NET,
+                "a network interface other than eth0 is configured; the instance's NIC is eth0 \
+                 (R-NET)"
+                    .into(),
+                renamed,
+                fix(),
+            );
+        }
+    }
+}
+
+const WINDOWS_PRODUCT_CHECK: &str = "Check the edition in the guest: `reg query \
+     \"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\" /v ProductName`";
+const OS_RELEASE_FIX: &str = "Make sure the image's root filesystem has /etc/os-release (or \
+     the distribution's release file) and declare OsType/OsVersion accordingly";
+const DESCRIBE_FIX: &str = "See the supported list with DescribeImportImageOs \
+     (`tccli cvm DescribeImportImageOs`); a release outside it may still import but is not \
+     supported";
+const ARCH_CHECK: &str = "Check it in the guest: `uname -m` or `file -L /bin/sh`";
+
+fn cloud_init_check(windows: bool) -> Vec<String> {
+    if windows {
+        vec![
+            "Check in the guest that the cloudbase-init service exists: \
+              `sc query cloudbase-init`"
+                .into(),
+        ]
+    } else {
+        vec![
+            "Check in the guest: `cloud-init --version`, or `rpm -q cloud-init` / \
+              `dpkg -s cloud-init`"
+                .into(),
+        ]
+    }
+}
+
+/// R-ACTIVATION (information).
+fn activation(cx: &mut Cx) {
+    if cx.checked.contains(&R_ACTIVATION) {
+        return;
+    }
+    cx.info(
+        R_ACTIVATION,
+        "imported Windows images get no Windows activation service; activate with your own \
+         licence (R-ACTIVATION)"
+            .into(),
+        vec!["Activate Windows with your own key/KMS after creating the instance".into()],
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+// ---------------------------------------------------------------------------------------
+
+fn declared(form: &ImportForm) -> Option<&'static SupportedOs> {
+    nonempty(&form.os_type).and_then(find_os)
+}
+
+fn is_windows(os: &OsFacts) -> bool {
+    os.os_type.trim().eq_ignore_ascii_case("windows")
+}
+
+fn is_linux(os: &OsFacts) -> bool {
+    os.os_type.trim().eq_ignore_ascii_case("linux")
+        || (os.os_type.trim().is_empty() && os.distro.is_some())
+}
+
+fn nonempty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn all_os_names() -> String {
+    rules::SUPPORTED_OS
+        .iter()
+        .map(|o| o.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A value cut to [`MAX_VALUE`] bytes.
+fn clip(s: &str) -> String {
+    clip_to(s, MAX_VALUE)
+}
+
+/// `s` cut to `max` bytes at a character boundary, control characters (newlines, escapes
+/// from hostile guest files) shown as spaces so messages stay one line.
+fn clip_to(s: &str, max: usize) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let s = s.as_str();
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", s.get(..end).unwrap_or(""))
+}
+
+/// At most [`MAX_EVIDENCE`] lines, each clipped.
+fn cap(v: Vec<String>) -> Vec<String> {
+    let n = v.len();
+    let mut out: Vec<String> = v
+        .iter()
+        .take(MAX_EVIDENCE)
+        .map(|s| clip_to(s, MAX_TEXT))
+        .collect();
+    if n > MAX_EVIDENCE {
+        out.push(format!("… {} more", n - MAX_EVIDENCE));
+    }
+    out
+}
+
+/// A comma-separated, capped list of values.
+fn list(v: &[String]) -> String {
+    let mut s = v
+        .iter()
+        .take(8)
+        .map(|x| clip(x))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if v.len() > 8 {
+        s.push_str(&format!(", … {} more", v.len() - 8));
+    }
+    clip_to(&s, 2 * MAX_VALUE)
+}
+
+/// Bytes with their GiB value, as `qemu-img info` would show it.
+fn size(bytes: u64) -> String {
+    format!("{bytes} bytes ({:.1} GiB)", bytes as f64 / GIB as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_respects_char_boundaries() {
+        let s = "é".repeat(MAX_TEXT);
+        let c = clip(&s);
+        assert!(c.len() <= MAX_VALUE + "…".len());
+        assert!(c.ends_with('…'));
+    }
+
+    #[test]
+    fn cap_counts_the_rest() {
+        let v: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        let c = cap(v);
+        assert_eq!(c.len(), MAX_EVIDENCE + 1);
+        assert_eq!(c.last().unwrap(), "… 68 more");
+    }
+
+    #[test]
+    fn size_shows_gib() {
+        assert_eq!(size(GIB), "1073741824 bytes (1.0 GiB)");
+    }
+}

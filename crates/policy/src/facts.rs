@@ -1,0 +1,143 @@
+//! What [`crate::decide()`] decides on: plain data the CLI and the service fill from the disk
+//! core (format facts), inspection (guest facts) and the import form.
+//!
+//! `None` / empty means "not established", never "absent": the policy reports a warning
+//! for an unknown fact instead of failing the import (see `RULES[..].when_unknown`).
+
+use serde::{Deserialize, Serialize};
+
+/// Facts about the image file (disk core: detection, safety checks, measurement).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FormatFacts {
+    /// The detected format by its `qemu-img` name (`raw`, `qcow2`, `vpc`/`vhd`, `vmdk`,
+    /// `vhdx`, `vdi`, `iso` …).
+    pub detected_format: Option<String>,
+    /// The disk core can read this image (format and variant supported, checks passed).
+    pub supported: bool,
+    /// The disk core's refusal (unsupported, corrupt or unsafe image), as its error message.
+    pub refusal: Option<String>,
+    /// Virtual disk size in bytes (R-SIZE-VIRTUAL).
+    pub virtual_size: Option<u64>,
+    /// Size once converted to qcow2: `imgport measure`'s `required` (R-SIZE-ACTUAL).
+    pub qcow2_required: Option<u64>,
+    /// Size of the image file itself.
+    pub file_size: Option<u64>,
+}
+
+impl FormatFacts {
+    /// A readable image of `format` with its measured sizes.
+    pub fn readable(format: &str, virtual_size: u64, qcow2_required: u64) -> FormatFacts {
+        FormatFacts {
+            detected_format: Some(format.to_string()),
+            supported: true,
+            refusal: None,
+            virtual_size: Some(virtual_size),
+            qcow2_required: Some(qcow2_required),
+            file_size: None,
+        }
+    }
+
+    /// An image the disk core refused, with its message.
+    pub fn refused(detected_format: Option<&str>, message: &str) -> FormatFacts {
+        FormatFacts {
+            detected_format: detected_format.map(str::to_string),
+            supported: false,
+            refusal: Some(message.to_string()),
+            ..FormatFacts::default()
+        }
+    }
+}
+
+/// The operating system found on the root filesystem.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OsFacts {
+    /// `linux` or `windows` (anything else is treated as unknown).
+    pub os_type: String,
+    /// Linux: os-release `ID` (`centos`, `ubuntu`, `sles` …).
+    pub distro: Option<String>,
+    /// Linux: os-release `ID_LIKE` words.
+    pub id_like: Vec<String>,
+    /// Linux: `VERSION_ID` (`7`, `16.04`); Windows: `CurrentVersion`/build, informative.
+    pub version: Option<String>,
+    /// `PRETTY_NAME`, or Windows `ProductName` (`Windows Server 2008 R2 Enterprise`).
+    pub product_name: Option<String>,
+    /// Userland architecture (`x86_64`, `i686`, `aarch64` …).
+    pub arch: Option<String>,
+}
+
+/// One configured network interface (R-NET).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NicFacts {
+    /// Interface name as configured (`eth0`, `ens3`); Windows: connection name.
+    pub name: String,
+    /// Configured with a static address rather than DHCP.
+    pub static_ip: bool,
+    /// Where the configuration was read (`/etc/sysconfig/network-scripts/ifcfg-eth0`).
+    pub source: Option<String>,
+}
+
+/// Facts established by inspecting the guest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GuestFacts {
+    /// `mbr`, `gpt` or `none` (no partition table); `None` when not read.
+    pub partition_table: Option<String>,
+    /// Number of partitions in the table, when read.
+    pub partition_count: Option<u32>,
+    /// A GPT whose protective MBR also holds real partitions (hybrid MBR).
+    pub hybrid_gpt: bool,
+    /// LVM2 physical volumes seen.
+    pub lvm_present: bool,
+    /// A Windows dynamic disk (LDM) seen.
+    pub dynamic_disk: bool,
+    /// Filesystems seen (`ext4`, `xfs`, `ntfs`, `swap`, `luks` …), on partitions or the
+    /// whole disk.
+    pub filesystems: Vec<String>,
+    /// Every byte of the virtual disk reads as zero.
+    pub all_zero: bool,
+    /// Inspection's conclusion about the disk's role when it found no OS root:
+    /// `install-iso`, `archive`, `data-disk`, `boot-only`, `swap-only`, `encrypted`,
+    /// `empty`, `wrong-file`; `os` when a root was found; `unreadable` when it could not
+    /// tell (a filesystem it cannot read).
+    pub classification: Option<String>,
+    /// Why inspection concluded that (what it read, where).
+    pub classification_evidence: Vec<String>,
+    /// The OS on the root filesystem.
+    pub os: Option<OsFacts>,
+    /// Filesystem of the root (`ext4`, `ntfs` …).
+    pub root_fs: Option<String>,
+    /// virtio block + net available at boot (Linux: kernel config / initramfs; Windows:
+    /// viostor + netkvm); `None` when it could not be established.
+    pub virtio: Option<bool>,
+    /// The virtio drivers found missing (`virtio_blk`, `viostor` …).
+    pub virtio_missing: Vec<String>,
+    pub virtio_evidence: Vec<String>,
+    /// cloud-init (Linux) / cloudbase-init (Windows) installed; `None` when unknown.
+    pub cloud_init: Option<bool>,
+    pub cloud_init_evidence: Vec<String>,
+    /// Signs of a modified (non-distribution) kernel, each with where it was seen.
+    pub kernel_hints: Vec<String>,
+    /// Network interfaces configured in the guest (loopback excluded or ignored).
+    pub nics: Vec<NicFacts>,
+}
+
+/// The import form (R-FLOW-FORM) and where the request comes from (R-REGION).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImportForm {
+    /// `OsType` as declared (`CentOS`, `Windows Server 2012`).
+    pub os_type: Option<String>,
+    /// `OsVersion` as declared (`7`, `-`).
+    pub os_version: Option<String>,
+    /// `Architecture` as declared (`x86_64`, `i386`).
+    pub architecture: Option<String>,
+    /// `Force`: waive R-VIRTIO and R-CLOUDINIT.
+    pub force: bool,
+    /// The region the import runs in (`ap-shanghai-fsi`).
+    pub region: Option<String>,
+    /// The region of the object storage the image URL points to.
+    pub source_region: Option<String>,
+}

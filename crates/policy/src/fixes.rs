@@ -1,0 +1,371 @@
+//! Fix texts: the concrete steps for each finding, per distribution family.
+
+use crate::rules::{MAX_ACTUAL_BYTES, MAX_VIRTUAL_BYTES, MBR_MAX_DISK_BYTES, MBR_MAX_PRIMARY};
+
+/// How fixes differ between guests: package manager and initramfs tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Debian, Ubuntu (apt, initramfs-tools).
+    Debian,
+    /// CentOS / RHEL and rebuilds (yum, dracut; mkinitrd on 5).
+    Rhel,
+    /// SUSE, openSUSE (zypper, dracut or mkinitrd).
+    Suse,
+    /// CoreOS / Flatcar (immutable; Ignition/coreos-cloudinit).
+    CoreOs,
+    Windows,
+    /// Not known: give every family's commands.
+    Unknown,
+}
+
+impl Family {
+    /// The family of a supported OS name (`SupportedOs::name`).
+    pub fn of_os_name(name: &str) -> Family {
+        match name {
+            "Ubuntu" | "Debian" => Family::Debian,
+            "CentOS" => Family::Rhel,
+            "SUSE" | "OpenSUSE" => Family::Suse,
+            "CoreOS" => Family::CoreOs,
+            n if n.starts_with("Windows") => Family::Windows,
+            _ => Family::Unknown,
+        }
+    }
+}
+
+const VIRTIO_MODULES: &str = "virtio_blk virtio_pci virtio_net virtio_scsi";
+
+/// How to see whether a Linux kernel has the virtio drivers.
+pub const VIRTIO_CHECK: &str = "Check the kernel in the guest (or a chroot): \
+     `grep -E 'CONFIG_VIRTIO_(BLK|NET|PCI)=' /boot/config-$(uname -r)` (=y built in, =m \
+     module); if they are not set, install the distribution's stock kernel, then rebuild \
+     the initramfs";
+
+/// The seed's Windows virtio driver package (public and internal mirrors).
+pub const WINDOWS_VIRTIO_URLS: &[&str] = &[
+    "http://mirrors.tencent.com/install/windows/virtio_64_1.0.9.exe",
+    "http://mirrors.tencentyun.com/install/windows/virtio_64_1.0.9.exe",
+];
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// R-VIRTIO: make the virtio drivers available at boot.
+pub fn virtio(family: Family, missing: &[String], major: Option<&str>) -> Vec<String> {
+    let mods = if missing.is_empty() || missing.iter().any(|m| !m.starts_with("virtio")) {
+        VIRTIO_MODULES.to_string()
+    } else {
+        missing.join(" ")
+    };
+    let check = VIRTIO_CHECK.to_string();
+    let debian = vec![
+        check.clone(),
+        format!(
+            "Debian/Ubuntu: `for m in {mods}; do echo $m >> /etc/initramfs-tools/modules; done`"
+        ),
+        "Debian/Ubuntu: `update-initramfs -u -k all`, then verify with \
+         `lsinitramfs /boot/initrd.img-$(uname -r) | grep virtio`"
+            .to_string(),
+    ];
+    let rhel = if major == Some("5") {
+        vec![
+            check.clone(),
+            "CentOS 5: `mkinitrd -f --with=virtio_blk --with=virtio_pci --with=virtio_net \
+             /boot/initrd-$(uname -r).img $(uname -r)`"
+                .to_string(),
+        ]
+    } else {
+        vec![
+            check.clone(),
+            format!(
+                "CentOS/RHEL: `dracut -f --add-drivers \"{mods}\" \
+                 /boot/initramfs-$(uname -r).img $(uname -r)`"
+            ),
+            format!(
+                "CentOS/RHEL: keep it for future kernels: `echo 'add_drivers+=\" {mods} \"' > \
+                 /etc/dracut.conf.d/virtio.conf`; verify with \
+                 `lsinitrd /boot/initramfs-$(uname -r).img | grep virtio`"
+            ),
+        ]
+    };
+    let suse = vec![
+        check.clone(),
+        format!(
+            "SUSE/openSUSE (dracut, SLES 12+): `dracut -f --add-drivers \"{mods}\"`; older \
+             releases: add them to INITRD_MODULES in /etc/sysconfig/kernel and run `mkinitrd`"
+        ),
+    ];
+    match family {
+        Family::Debian => debian,
+        Family::Rhel => rhel,
+        Family::Suse => suse,
+        Family::CoreOs => s(&[
+            "CoreOS ships virtio in its kernel; a missing driver means a modified image: \
+             rebuild it from an official CoreOS/Flatcar image",
+        ]),
+        Family::Windows => {
+            let mut v = vec![format!(
+                "Install the KVM virtio drivers in the running Windows before exporting it: \
+                 download {} (internal network: {}) and run it",
+                WINDOWS_VIRTIO_URLS[0], WINDOWS_VIRTIO_URLS[1]
+            )];
+            v.push(
+                "Check that the services viostor (disk) and netkvm (network) exist under \
+                 HKLM\\SYSTEM\\CurrentControlSet\\Services with Start=0 for viostor, then \
+                 export the system disk again"
+                    .to_string(),
+            );
+            v.push("Or import with Force and fix the instance yourself".to_string());
+            v
+        }
+        Family::Unknown => {
+            let mut v = debian;
+            v.extend(rhel.into_iter().skip(1));
+            v.extend(suse.into_iter().skip(1));
+            v
+        }
+    }
+}
+
+/// R-CLOUDINIT: install the first-boot agent and point it at the cloud's data source.
+pub fn cloud_init(family: Family) -> Vec<String> {
+    let datasource = "Point its data source at the cloud's metadata service: set \
+                      `datasource_list` in /etc/cloud/cloud.cfg.d/ as the cloud's cloud-init \
+                      guide describes, so the instance reads its configuration at first boot";
+    let force = "If cloud-init cannot be installed, import with Force and configure the \
+                 instance (network, password, hostname) yourself";
+    let mut v = match family {
+        Family::Debian => s(&["Debian/Ubuntu: `apt-get update && apt-get install -y cloud-init`"]),
+        Family::Rhel => s(&[
+            "CentOS/RHEL: `yum install -y cloud-init` (CentOS 6: enable EPEL first: \
+             `yum install -y epel-release`)",
+        ]),
+        Family::Suse => s(&["SUSE/openSUSE: `zypper install -y cloud-init`, then \
+             `systemctl enable cloud-init-local cloud-init cloud-config cloud-final`"]),
+        Family::CoreOs => s(&[
+            "CoreOS: use the image's own first-boot agent (coreos-cloudinit / Ignition) \
+             configured for the cloud's data source, or import with Force",
+        ]),
+        Family::Windows => {
+            return s(&[
+                "Install cloudbase-init (the MSI from https://cloudbase.it/cloudbase-init/) in \
+                 the running Windows before exporting it",
+                "Point it at the cloud's data source: set `metadata_services` in \
+                 C:\\Program Files\\Cloudbase Solutions\\Cloudbase-Init\\conf\\cloudbase-init.conf \
+                 as the cloud's cloudbase-init guide describes",
+                "Or import with Force and configure the instance yourself",
+            ])
+        }
+        Family::Unknown => s(&[
+            "Install cloud-init with the distribution's package manager: \
+             `apt-get install -y cloud-init` / `yum install -y cloud-init` / \
+             `zypper install -y cloud-init`",
+        ]),
+    };
+    v.push(datasource.to_string());
+    v.push(force.to_string());
+    v
+}
+
+/// R-FMT: convert to an accepted format.
+pub fn format() -> Vec<String> {
+    s(&[
+        "Convert the image: `qemu-img convert -p -O qcow2 SRC image.qcow2` (qcow2, raw, vhd \
+         and vmdk are accepted)",
+        "Check the result: `qemu-img info image.qcow2 | grep 'file format'`",
+    ])
+}
+
+/// R-FMT for an image that is corrupt or unsafe (refused by the disk core).
+pub fn refused() -> Vec<String> {
+    s(&[
+        "Check the file: `qemu-img check SRC` (qcow2/vhd/vmdk) and compare its size and \
+         checksum with the original; re-export it from the source machine if it is damaged",
+        "Write a fresh, self-contained copy: `qemu-img convert -p -O qcow2 SRC image.qcow2` \
+         (this also drops backing files and external extents)",
+    ])
+}
+
+/// R-SIZE-ACTUAL: shrink what the image stores, or migrate offline.
+pub fn actual_size() -> Vec<String> {
+    vec![
+        format!(
+            "Reduce the data to at most {} GiB: delete what the system disk does not need \
+             (logs, caches, data that belongs on a data disk)",
+            MAX_ACTUAL_BYTES >> 30
+        ),
+        "Drop free space: `virt-sparsify --in-place image` (or `fstrim -av` in the guest \
+         before exporting), then `imgport measure -O qcow2 image` to check again"
+            .to_string(),
+        format!(
+            "Or use offline instance migration, which accepts images up to {} GiB",
+            MAX_VIRTUAL_BYTES >> 30
+        ),
+    ]
+}
+
+/// R-SIZE-VIRTUAL: shrink the virtual disk.
+pub fn virtual_size() -> Vec<String> {
+    vec![
+        format!(
+            "Shrink the last partition's filesystem and the partition, then the disk to at \
+             most {} GiB: `virt-resize --shrink /dev/sdaN SRC DST` onto a smaller disk \
+             created with `qemu-img create -f qcow2 DST 100G`",
+            MAX_VIRTUAL_BYTES >> 30
+        ),
+        "Or move data partitions to a separate data disk and export only the system disk"
+            .to_string(),
+    ]
+}
+
+/// R-PART: a GPT disk.
+pub fn gpt(hybrid: bool, virtual_size: Option<u64>, partitions: Option<u32>) -> Vec<String> {
+    let mut v = Vec::new();
+    if hybrid {
+        v.push(
+            "The disk has a hybrid MBR: remove only the GPT structures and keep the MBR with \
+             `sgdisk --zap SRC.raw` (on a raw copy: `qemu-img convert -O raw SRC SRC.raw`), \
+             then check with `fdisk -l SRC.raw`"
+                .to_string(),
+        );
+    }
+    let too_big = virtual_size.is_some_and(|s| s > MBR_MAX_DISK_BYTES);
+    let too_many = partitions.is_some_and(|n| n > MBR_MAX_PRIMARY);
+    if too_big || too_many {
+        v.push(format!(
+            "This disk cannot be converted to MBR in place ({}): reinstall or copy the system \
+             onto a new MBR-partitioned disk",
+            if too_big {
+                "larger than 2 TiB"
+            } else {
+                "more than 4 partitions"
+            }
+        ));
+    } else {
+        v.push(
+            "Convert GPT to MBR on a raw copy (`qemu-img convert -O raw SRC SRC.raw`): \
+             `sgdisk -m 1:2:3 SRC.raw` listing up to 4 partitions to keep, or interactively \
+             `gdisk SRC.raw` → r (recovery) → g (convert to MBR) → w; possible only for disks \
+             up to 2 TiB with at most 4 partitions"
+                .to_string(),
+        );
+    }
+    v.push(
+        "A UEFI-booted system will not boot from MBR by itself: install a BIOS boot loader \
+         afterwards (Linux: `grub-install --target=i386-pc /dev/sdX` and \
+         `grub-mkconfig -o /boot/grub/grub.cfg` / `grub2-mkconfig -o /boot/grub2/grub.cfg`; \
+         Windows: `bcdboot C:\\Windows /s C: /f BIOS` and mark the partition active)"
+            .to_string(),
+    );
+    v
+}
+
+/// PartitionNotPresent: no partition information at all.
+pub fn no_partitions() -> Vec<String> {
+    s(&[
+        "Export the whole system disk (all partitions and the boot sector), not a single \
+         partition or filesystem: e.g. `qemu-img convert -O qcow2 /dev/sda image.qcow2` or \
+         the hypervisor's disk export",
+        "Check the result with `fdisk -l` / `qemu-img info` before uploading",
+    ])
+}
+
+/// RootPartitionNotFound, per inspection's classification.
+pub fn no_root(classification: &str) -> Vec<String> {
+    match classification {
+        "install-iso" | "archive" => s(&[
+            "This is an installation medium or archive, not a system disk: install the OS \
+             into a virtual machine, then export that machine's system disk",
+        ]),
+        "data-disk" => s(&[
+            "This is a data disk: export the system disk (the one holding / or C:\\Windows) \
+             instead",
+        ]),
+        "boot-only" => s(&[
+            "Only a boot partition is present: export the whole system disk including the \
+             root filesystem, not the /boot partition alone",
+        ]),
+        "swap-only" => s(&["Only swap is present: export the system disk instead"]),
+        "encrypted" => s(&[
+            "The root filesystem is encrypted (LUKS/BitLocker) and cannot be read or \
+             started by the import: decrypt it (e.g. `cryptsetup reencrypt --decrypt`, \
+             `manage-bde -off C:`) before exporting",
+        ]),
+        "windows-not-ntfs" => s(&[
+            "Windows must be installed on an NTFS partition of an MBR disk: reinstall or \
+             migrate the system onto NTFS",
+        ]),
+        "dynamic-disk" => s(&[
+            "Windows must be on a basic disk: convert the dynamic disk to basic (Disk \
+             Management cannot do it without deleting volumes; back up and recreate, or use \
+             a partition tool that converts in place), then export again",
+        ]),
+        _ => s(&[
+            "Check that the uploaded file is the system disk image (with its partitions and \
+             root filesystem), not an installation package, data disk, boot partition or \
+             another file",
+        ]),
+    }
+}
+
+/// R-NET: one NIC named eth0, DHCP.
+pub fn network(family: Family) -> Vec<String> {
+    let mut v = match family {
+        Family::Debian => s(&[
+            "Debian/Ubuntu (ifupdown): keep only `auto eth0` / `iface eth0 inet dhcp` in \
+             /etc/network/interfaces; Ubuntu 17.10+ (netplan): a single `eth0: {dhcp4: true}` \
+             in /etc/netplan/*.yaml",
+        ]),
+        Family::Rhel => s(&[
+            "CentOS/RHEL: keep only /etc/sysconfig/network-scripts/ifcfg-eth0 with \
+             DEVICE=eth0, BOOTPROTO=dhcp, ONBOOT=yes (remove HWADDR/UUID lines)",
+        ]),
+        Family::Suse => s(&[
+            "SUSE/openSUSE: keep only /etc/sysconfig/network/ifcfg-eth0 with BOOTPROTO='dhcp' \
+             and STARTMODE='auto'",
+        ]),
+        Family::Windows => s(&[
+            "Windows: set the network connection to obtain its address automatically (DHCP)",
+        ]),
+        _ => s(&["Configure a single interface, eth0, by DHCP"]),
+    };
+    if family != Family::Windows {
+        v.push(
+            "Use the kernel names the instance gets: add `net.ifnames=0 biosdevname=0` to the \
+             kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then regenerate \
+             grub.cfg) and remove MAC-bound udev rules \
+             (/etc/udev/rules.d/70-persistent-net.rules)"
+                .to_string(),
+        );
+    }
+    v
+}
+
+/// R-KERNEL: go back to the distribution's kernel.
+pub fn kernel(family: Family) -> Vec<String> {
+    let install = match family {
+        Family::Debian => {
+            "Debian/Ubuntu: `apt-get install -y linux-image-amd64` (Debian) or \
+                           `linux-image-generic` (Ubuntu)"
+        }
+        Family::Rhel => "CentOS/RHEL: `yum install -y kernel`",
+        Family::Suse => "SUSE/openSUSE: `zypper install -y kernel-default`",
+        _ => "Install the distribution's stock kernel package",
+    };
+    vec![
+        install.to_string(),
+        "Make it the default boot entry (`grub2-set-default` / GRUB_DEFAULT) and check that \
+         its initramfs contains the virtio drivers"
+            .to_string(),
+    ]
+}
+
+/// R-REGION: copy the object into the import region.
+pub fn region(region: &str) -> Vec<String> {
+    vec![
+        format!("Upload the image to a bucket in {region} and import from that object's URL"),
+        "Or copy the object across regions with the object storage's copy/replication tool, \
+         then use the new URL"
+            .to_string(),
+    ]
+}

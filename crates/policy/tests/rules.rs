@@ -1,0 +1,1179 @@
+//! Every rule: a passing case, a failing case (code + rule id) and the forced case.
+
+use imgport_policy::rules::{self, GIB, MAX_ACTUAL_BYTES, MAX_VIRTUAL_BYTES};
+use imgport_policy::*;
+
+// ---------------------------------------------------------------------------------------
+// Baselines: a clean CentOS 7 and a clean Windows Server 2012 R2 image.
+// ---------------------------------------------------------------------------------------
+
+fn fmt() -> FormatFacts {
+    FormatFacts {
+        file_size: Some(3 * GIB),
+        ..FormatFacts::readable("qcow2", 20 * GIB, 3 * GIB)
+    }
+}
+
+fn linux() -> GuestFacts {
+    GuestFacts {
+        partition_table: Some("mbr".into()),
+        partition_count: Some(2),
+        filesystems: vec!["xfs".into(), "xfs".into()],
+        classification: Some("os".into()),
+        os: Some(OsFacts {
+            os_type: "linux".into(),
+            distro: Some("centos".into()),
+            id_like: vec!["rhel".into(), "fedora".into()],
+            version: Some("7".into()),
+            product_name: Some("CentOS Linux 7 (Core)".into()),
+            arch: Some("x86_64".into()),
+        }),
+        root_fs: Some("xfs".into()),
+        virtio: Some(true),
+        virtio_evidence: vec!["/boot/config-3.10.0: CONFIG_VIRTIO_BLK=m".into()],
+        cloud_init: Some(true),
+        cloud_init_evidence: vec!["rpm: cloud-init".into()],
+        nics: vec![NicFacts {
+            name: "eth0".into(),
+            static_ip: false,
+            source: Some("/etc/sysconfig/network-scripts/ifcfg-eth0".into()),
+        }],
+        ..GuestFacts::default()
+    }
+}
+
+fn windows() -> GuestFacts {
+    GuestFacts {
+        partition_table: Some("mbr".into()),
+        filesystems: vec!["ntfs".into(), "ntfs".into()],
+        classification: Some("os".into()),
+        os: Some(OsFacts {
+            os_type: "windows".into(),
+            product_name: Some("Windows Server 2012 R2 Datacenter".into()),
+            version: Some("6.3".into()),
+            arch: Some("x86_64".into()),
+            ..OsFacts::default()
+        }),
+        root_fs: Some("ntfs".into()),
+        virtio: Some(true),
+        cloud_init: Some(true),
+        ..GuestFacts::default()
+    }
+}
+
+fn form() -> ImportForm {
+    ImportForm {
+        os_type: Some("CentOS".into()),
+        os_version: Some("7".into()),
+        architecture: Some("x86_64".into()),
+        ..ImportForm::default()
+    }
+}
+
+fn win_form() -> ImportForm {
+    ImportForm {
+        os_type: Some("Windows Server 2012".into()),
+        os_version: Some("-".into()),
+        architecture: Some("x86_64".into()),
+        ..ImportForm::default()
+    }
+}
+
+fn forced(mut f: ImportForm) -> ImportForm {
+    f.force = true;
+    f
+}
+
+/// The verdict fails with `code` and has an error finding for `rule` with that code.
+#[track_caller]
+fn assert_fails(v: &Verdict, code: Code, rule: &str) {
+    assert!(!v.importable, "{v:#?}");
+    assert!(v.codes.contains(&code), "{code} not in {:?}", v.codes);
+    assert!(
+        v.errors().any(|f| f.rule == rule && f.code == Some(code)),
+        "no {rule}/{code} error in {v:#?}"
+    );
+    for f in v.errors() {
+        assert!(!f.message.is_empty() && !f.fix.is_empty(), "{f:#?}");
+    }
+}
+
+/// Force does not waive this rule: still an error.
+#[track_caller]
+fn assert_not_waived(v: &Verdict, code: Code, rule: &str) {
+    assert_fails(v, code, rule);
+    assert!(v.findings.iter().all(|f| !f.waived), "{v:#?}");
+}
+
+/// No error, and no warning for `rule`.
+#[track_caller]
+fn assert_clean(v: &Verdict, rule: &str) {
+    assert!(v.importable, "{v:#?}");
+    assert!(v.codes.is_empty());
+    assert!(
+        v.for_rule(rule).all(|f| f.severity == Severity::Info),
+        "{rule}: {v:#?}"
+    );
+    assert!(
+        v.passed.iter().any(|p| p == rule),
+        "{rule} not passed: {v:?}"
+    );
+}
+
+#[test]
+fn clean_images_pass_every_rule() {
+    let v = decide(&fmt(), Some(&linux()), &form());
+    assert!(v.importable, "{v:#?}");
+    assert!(v.findings.is_empty(), "{v:#?}");
+    assert_eq!(v.first_code(), None);
+    for r in [
+        "R-FMT",
+        "R-SIZE-ACTUAL",
+        "R-SIZE-VIRTUAL",
+        "R-PART",
+        "R-ERR",
+        "R-OS",
+        "R-ARCH",
+        "R-VIRTIO",
+        "R-CLOUDINIT",
+        "R-KERNEL",
+        "R-NET",
+    ] {
+        assert!(v.passed.iter().any(|p| p == r), "{r}: {:?}", v.passed);
+    }
+
+    let v = decide(&fmt(), Some(&windows()), &win_form());
+    assert!(v.importable, "{v:#?}");
+    // Windows: only the activation notice.
+    assert_eq!(v.findings.len(), 1, "{v:#?}");
+    assert_eq!(v.findings[0].rule, "R-ACTIVATION");
+    assert_eq!(v.findings[0].severity, Severity::Info);
+}
+
+// ---------------------------------------------------------------------------------------
+// R-REGION
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn region() {
+    let mut f = form();
+    f.region = Some("ap-shanghai-fsi".into());
+    f.source_region = Some("ap-shanghai-fsi".into());
+    assert_clean(&decide(&fmt(), Some(&linux()), &f), "R-REGION");
+
+    f.source_region = Some("ap-guangzhou".into());
+    let v = decide(&fmt(), Some(&linux()), &f);
+    assert_fails(&v, Code::InvalidUrl, "R-REGION");
+    let e = v.errors().next().unwrap();
+    assert!(
+        e.message.contains("finance region ap-shanghai-fsi"),
+        "{}",
+        e.message
+    );
+    assert!(e.evidence.iter().any(|x| x.contains("ap-guangzhou")));
+    assert_eq!(v.first_code(), Some(Code::InvalidUrl));
+    assert_not_waived(
+        &decide(&fmt(), Some(&linux()), &forced(f.clone())),
+        Code::InvalidUrl,
+        "R-REGION",
+    );
+
+    // The service's synchronous check sees it too.
+    assert!(check_form(&f)
+        .iter()
+        .any(|e| e.code == Some(Code::InvalidUrl) && e.rule == "R-REGION"));
+
+    // Any other cross-region URL is invalid too (the service reads its own region only).
+    f.region = Some("ap-beijing".into());
+    let v = decide(&fmt(), Some(&linux()), &f);
+    assert_fails(&v, Code::InvalidUrl, "R-REGION");
+    assert!(v.errors().next().unwrap().message.contains("own region"));
+
+    // Unknown source region: not checked.
+    f.source_region = None;
+    let v = decide(&fmt(), Some(&linux()), &f);
+    assert!(v.importable);
+    assert!(!v.passed.iter().any(|p| p == "R-REGION"));
+}
+
+// ---------------------------------------------------------------------------------------
+// R-FMT
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn format() {
+    for ok in ["raw", "qcow2", "vmdk", "vpc", "vhd"] {
+        let f = FormatFacts::readable(ok, 10 * GIB, GIB);
+        assert_clean(&decide(&f, Some(&linux()), &form()), "R-FMT");
+    }
+    for bad in ["vhdx", "vdi", "iso", "qed"] {
+        let f = FormatFacts::readable(bad, 10 * GIB, GIB);
+        let v = decide(&f, Some(&linux()), &form());
+        assert_fails(&v, Code::InvalidFormatSize, "R-FMT");
+        assert!(v.errors().next().unwrap().fix[0].contains("qemu-img convert -p -O qcow2"));
+        assert_not_waived(
+            &decide(&f, Some(&linux()), &forced(form())),
+            Code::InvalidFormatSize,
+            "R-FMT",
+        );
+    }
+    // Refused by the disk core (corrupt / unsafe).
+    let f = FormatFacts::refused(
+        Some("qcow2"),
+        "qcow2: L1 table at offset 0x30000 beyond end of file",
+    );
+    let v = decide(&f, None, &form());
+    assert_fails(&v, Code::InvalidFormatSize, "R-FMT");
+    let e = v.errors().next().unwrap();
+    assert!(e.evidence.iter().any(|x| x.contains("L1 table")));
+    assert!(e.fix.iter().any(|x| x.contains("qemu-img check")));
+    assert_not_waived(
+        &decide(&f, None, &forced(form())),
+        Code::InvalidFormatSize,
+        "R-FMT",
+    );
+    // Readable-looking format, but the disk core cannot read this variant.
+    let mut f = fmt();
+    f.supported = false;
+    assert_fails(
+        &decide(&f, Some(&linux()), &form()),
+        Code::InvalidFormatSize,
+        "R-FMT",
+    );
+    // Unknown: warning only.
+    let v = decide(&FormatFacts::default(), Some(&linux()), &form());
+    assert!(v.importable, "{v:#?}");
+    assert!(v.for_rule("R-FMT").all(|f| f.severity == Severity::Warning));
+}
+
+// ---------------------------------------------------------------------------------------
+// R-SIZE-ACTUAL / R-SIZE-VIRTUAL
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn actual_size() {
+    let at_limit = FormatFacts::readable("raw", 100 * GIB, MAX_ACTUAL_BYTES);
+    assert_clean(&decide(&at_limit, Some(&linux()), &form()), "R-SIZE-ACTUAL");
+
+    let over = FormatFacts::readable("raw", 100 * GIB, MAX_ACTUAL_BYTES + 1);
+    let v = decide(&over, Some(&linux()), &form());
+    assert_fails(&v, Code::InvalidFormatSize, "R-SIZE-ACTUAL");
+    let e = v.errors().next().unwrap();
+    assert!(e.fix.iter().any(|x| x.contains("virt-sparsify --in-place")));
+    assert!(e.fix.iter().any(|x| x.contains("offline")));
+    assert!(e.message.contains("50.0 GiB"), "{}", e.message);
+    assert_not_waived(
+        &decide(&over, Some(&linux()), &forced(form())),
+        Code::InvalidFormatSize,
+        "R-SIZE-ACTUAL",
+    );
+
+    // Not measured: a qcow2 file's own size stands in for it …
+    let mut q = fmt();
+    q.qcow2_required = None;
+    q.file_size = Some(60 * GIB);
+    assert_fails(
+        &decide(&q, Some(&linux()), &form()),
+        Code::InvalidFormatSize,
+        "R-SIZE-ACTUAL",
+    );
+    // … but a raw file's size says nothing: warning.
+    let mut r = FormatFacts::readable("raw", 100 * GIB, 0);
+    r.qcow2_required = None;
+    r.file_size = Some(100 * GIB);
+    let v = decide(&r, Some(&linux()), &form());
+    assert!(v.importable, "{v:#?}");
+    assert!(v
+        .for_rule("R-SIZE-ACTUAL")
+        .all(|f| f.severity == Severity::Warning));
+}
+
+#[test]
+fn virtual_size() {
+    let at_limit = FormatFacts::readable("qcow2", MAX_VIRTUAL_BYTES, GIB);
+    assert_clean(
+        &decide(&at_limit, Some(&linux()), &form()),
+        "R-SIZE-VIRTUAL",
+    );
+
+    let over = FormatFacts::readable("qcow2", MAX_VIRTUAL_BYTES + 512, GIB);
+    let v = decide(&over, Some(&linux()), &form());
+    assert_fails(&v, Code::InvalidFormatSize, "R-SIZE-VIRTUAL");
+    assert_not_waived(
+        &decide(&over, Some(&linux()), &forced(form())),
+        Code::InvalidFormatSize,
+        "R-SIZE-VIRTUAL",
+    );
+
+    let mut unknown = fmt();
+    unknown.virtual_size = None;
+    let v = decide(&unknown, Some(&linux()), &form());
+    assert!(v.importable);
+    assert_eq!(v.for_rule("R-SIZE-VIRTUAL").count(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// R-PART
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn partitions() {
+    assert_clean(&decide(&fmt(), Some(&linux()), &form()), "R-PART");
+
+    // GPT.
+    let mut g = linux();
+    g.partition_table = Some("gpt".into());
+    g.partition_count = Some(3);
+    let v = decide(&fmt(), Some(&g), &form());
+    assert_fails(&v, Code::PartitionNotPresent, "R-PART");
+    let e = v.errors().next().unwrap();
+    assert!(e.message.contains("GPT is not supported"));
+    assert!(e.fix.iter().any(|x| x.contains("sgdisk -m")));
+    assert!(e.fix.iter().any(|x| x.contains("gdisk")));
+    assert!(e.fix.iter().any(|x| x.contains("UEFI")));
+    assert_not_waived(
+        &decide(&fmt(), Some(&g), &forced(form())),
+        Code::PartitionNotPresent,
+        "R-PART",
+    );
+    // Too many partitions to convert.
+    g.partition_count = Some(6);
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v
+        .errors()
+        .next()
+        .unwrap()
+        .fix
+        .iter()
+        .any(|x| x.contains("more than 4")));
+    // Hybrid GPT.
+    g.hybrid_gpt = true;
+    let v = decide(&fmt(), Some(&g), &form());
+    assert_fails(&v, Code::PartitionNotPresent, "R-PART");
+    assert!(v.errors().next().unwrap().fix[0].contains("hybrid MBR"));
+
+    // No partition table, no filesystem.
+    let g = GuestFacts {
+        partition_table: Some("none".into()),
+        ..GuestFacts::default()
+    };
+    let v = decide(&fmt(), Some(&g), &form());
+    assert_fails(&v, Code::PartitionNotPresent, "R-PART");
+    assert_eq!(
+        v.codes,
+        vec![Code::PartitionNotPresent],
+        "no duplicate root error"
+    );
+
+    // All-zero disk.
+    let g = GuestFacts {
+        all_zero: true,
+        ..GuestFacts::default()
+    };
+    let v = decide(&fmt(), Some(&g), &forced(form()));
+    assert_not_waived(&v, Code::PartitionNotPresent, "R-PART");
+    assert_eq!(v.codes, vec![Code::PartitionNotPresent]);
+
+    // Whole-disk filesystem: a warning.
+    let mut g = linux();
+    g.partition_table = Some("none".into());
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v.importable, "{v:#?}");
+    assert_eq!(v.for_rule("R-PART").count(), 1);
+
+    // Unknown: warning.
+    let mut g = linux();
+    g.partition_table = None;
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v.importable);
+    assert!(v
+        .for_rule("R-PART")
+        .all(|f| f.severity == Severity::Warning));
+
+    // Linux LVM is fine.
+    let mut g = linux();
+    g.lvm_present = true;
+    assert_clean(&decide(&fmt(), Some(&g), &form()), "R-PART");
+}
+
+#[test]
+fn windows_partitioning() {
+    // Dynamic disk.
+    let g = GuestFacts {
+        partition_table: Some("mbr".into()),
+        dynamic_disk: true,
+        filesystems: vec!["ldm".into()],
+        ..GuestFacts::default()
+    };
+    let v = decide(&fmt(), Some(&g), &win_form());
+    assert_fails(&v, Code::RootPartitionNotFound, "R-PART");
+    assert_not_waived(
+        &decide(&fmt(), Some(&g), &forced(win_form())),
+        Code::RootPartitionNotFound,
+        "R-PART",
+    );
+    // Windows on a non-NTFS root.
+    let mut g = windows();
+    g.root_fs = Some("vfat".into());
+    let v = decide(&fmt(), Some(&g), &win_form());
+    assert_fails(&v, Code::RootPartitionNotFound, "R-PART");
+    assert!(v.errors().next().unwrap().message.contains("NTFS"));
+    assert_not_waived(
+        &decide(&fmt(), Some(&g), &forced(win_form())),
+        Code::RootPartitionNotFound,
+        "R-PART",
+    );
+    // Windows on GPT.
+    let mut g = windows();
+    g.partition_table = Some("gpt".into());
+    let v = decide(&fmt(), Some(&g), &win_form());
+    assert_fails(&v, Code::PartitionNotPresent, "R-PART");
+    assert!(v
+        .errors()
+        .next()
+        .unwrap()
+        .fix
+        .iter()
+        .any(|x| x.contains("bcdboot")));
+}
+
+// ---------------------------------------------------------------------------------------
+// R-ERR: RootPartitionNotFound
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn root_partition() {
+    assert_clean(&decide(&fmt(), Some(&linux()), &form()), "R-ERR");
+    for (class, word) in [
+        ("install-iso", "installation"),
+        ("archive", "installation"),
+        ("data-disk", "data disk"),
+        ("boot-only", "boot partition"),
+        ("swap-only", "swap"),
+        ("encrypted", "encrypted"),
+        ("empty", "partitions"),
+        ("wrong-file", "system disk"),
+    ] {
+        let g = GuestFacts {
+            partition_table: Some("mbr".into()),
+            filesystems: vec!["ext4".into()],
+            classification: Some(class.into()),
+            classification_evidence: vec!["partition 1: ext4 without /etc, /usr".into()],
+            ..GuestFacts::default()
+        };
+        let v = decide(&fmt(), Some(&g), &form());
+        assert_fails(&v, Code::RootPartitionNotFound, "R-ERR");
+        let e = v.errors().next().unwrap();
+        assert!(e.message.contains(word), "{class}: {}", e.message);
+        assert_eq!(e.evidence, g.classification_evidence);
+        assert_not_waived(
+            &decide(&fmt(), Some(&g), &forced(form())),
+            Code::RootPartitionNotFound,
+            "R-ERR",
+        );
+        // No OS: no virtio/cloud-init noise.
+        assert_eq!(v.for_rule("R-VIRTIO").count(), 0);
+        assert_eq!(v.for_rule("R-CLOUDINIT").count(), 0);
+    }
+    // Unknown: no OS and no classification, or an unreadable filesystem → warning.
+    for class in [None, Some("unreadable")] {
+        let g = GuestFacts {
+            partition_table: Some("mbr".into()),
+            filesystems: vec!["btrfs".into()],
+            classification: class.map(str::to_string),
+            ..GuestFacts::default()
+        };
+        let v = decide(&fmt(), Some(&g), &form());
+        assert!(v.importable, "{v:#?}");
+        assert_eq!(v.for_rule("R-ERR").count(), 1);
+        assert_eq!(
+            v.for_rule("R-ERR").next().unwrap().severity,
+            Severity::Warning
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// R-OS
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn os_declared() {
+    assert_clean(&decide(&fmt(), Some(&linux()), &form()), "R-OS");
+    // Case-insensitive, major version, R2 alias.
+    let mut f = form();
+    f.os_type = Some("centos".into());
+    f.os_version = Some("7.9".into());
+    assert_clean(&decide(&fmt(), Some(&linux()), &f), "R-OS");
+    let mut f = win_form();
+    f.os_type = Some("Windows Server 2012 R2".into());
+    assert!(decide(&fmt(), Some(&windows()), &f).importable);
+
+    let mut f = form();
+    f.os_type = Some("Arch Linux".into());
+    let v = decide(&fmt(), Some(&linux()), &f);
+    assert_fails(&v, Code::InvalidImageOsTypeUnsupported, "R-OS");
+    assert!(v.errors().next().unwrap().fix[0].contains("CentOS"));
+    assert_not_waived(
+        &decide(&fmt(), Some(&linux()), &forced(f)),
+        Code::InvalidImageOsTypeUnsupported,
+        "R-OS",
+    );
+
+    let mut f = form();
+    f.os_version = Some("8".into());
+    let v = decide(&fmt(), Some(&linux()), &f);
+    assert_fails(&v, Code::InvalidImageOsVersionUnsupported, "R-OS");
+    assert!(v.errors().next().unwrap().fix[0].contains("5, 6, 7"));
+    assert_not_waived(
+        &decide(&fmt(), Some(&linux()), &forced(f.clone())),
+        Code::InvalidImageOsVersionUnsupported,
+        "R-OS",
+    );
+    // check_form alone gives the same (the service's synchronous check).
+    let errs = check_form(&f);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].code, Some(Code::InvalidImageOsVersionUnsupported));
+    assert!(check_form(&form()).is_empty());
+    // An empty OsVersion is "not declared" (the CLI's form), not an unsupported version.
+    let mut f = form();
+    f.os_version = Some(" ".into());
+    assert!(check_form(&f).is_empty());
+}
+
+#[test]
+fn os_detected() {
+    // Based on a supported family: Rocky → CentOS, Mint → Ubuntu.
+    let mut g = linux();
+    g.os.as_mut().unwrap().distro = Some("rocky".into());
+    g.os.as_mut().unwrap().version = Some("7.9".into());
+    assert!(decide(&fmt(), Some(&g), &form()).importable);
+
+    // Not based on a supported family.
+    let mut g = linux();
+    let os = g.os.as_mut().unwrap();
+    os.distro = Some("arch".into());
+    os.id_like = vec![];
+    os.product_name = Some("Arch Linux".into());
+    let v = decide(&fmt(), Some(&g), &ImportForm::default());
+    assert_fails(&v, Code::InvalidImageOsTypeUnsupported, "R-OS");
+    assert!(v.errors().next().unwrap().message.contains("Arch Linux"));
+    assert_not_waived(
+        &decide(&fmt(), Some(&g), &forced(ImportForm::default())),
+        Code::InvalidImageOsTypeUnsupported,
+        "R-OS",
+    );
+    // Windows Server 2019.
+    let mut g = windows();
+    g.os.as_mut().unwrap().product_name = Some("Windows Server 2019 Standard".into());
+    assert_fails(
+        &decide(&fmt(), Some(&g), &ImportForm::default()),
+        Code::InvalidImageOsTypeUnsupported,
+        "R-OS",
+    );
+
+    // A version outside the list is a warning (the seed names families only).
+    let mut g = linux();
+    let os = g.os.as_mut().unwrap();
+    os.distro = Some("ubuntu".into());
+    os.id_like = vec!["debian".into()];
+    os.version = Some("22.04".into());
+    let v = decide(&fmt(), Some(&g), &ImportForm::default());
+    assert!(v.importable, "{v:#?}");
+    let w = v.for_rule("R-OS").next().unwrap();
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("22.04"));
+
+    // Unknown distribution: warning.
+    let mut g = linux();
+    let os = g.os.as_mut().unwrap();
+    os.distro = None;
+    os.id_like = vec![];
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v.importable);
+    assert_eq!(v.for_rule("R-OS").count(), 1);
+}
+
+#[test]
+fn os_declared_vs_detected() {
+    // Declared CentOS, image is Debian: warning with both values.
+    let mut g = linux();
+    let os = g.os.as_mut().unwrap();
+    os.distro = Some("debian".into());
+    os.id_like = vec![];
+    os.version = Some("9".into());
+    os.product_name = Some("Debian GNU/Linux 9 (stretch)".into());
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v.importable);
+    let w = v.for_rule("R-OS").next().unwrap();
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(
+        w.message.contains("CentOS") && w.message.contains("Debian"),
+        "{}",
+        w.message
+    );
+    // Cloud-init fix follows the detected family.
+    g.cloud_init = Some(false);
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v.errors().next().unwrap().fix[0].contains("apt-get"));
+
+    // Declared Windows, image is Linux.
+    let v = decide(&fmt(), Some(&linux()), &win_form());
+    assert!(v
+        .for_rule("R-OS")
+        .any(|f| f.severity == Severity::Warning && f.message.contains("Windows Server 2012")));
+
+    // Declared version differs.
+    let mut f = form();
+    f.os_version = Some("6".into());
+    let v = decide(&fmt(), Some(&linux()), &f);
+    assert!(v
+        .for_rule("R-OS")
+        .any(|f| f.severity == Severity::Warning && f.message.contains("OsVersion '6'")));
+}
+
+// ---------------------------------------------------------------------------------------
+// R-ARCH
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn architecture() {
+    assert_clean(&decide(&fmt(), Some(&linux()), &form()), "R-ARCH");
+    let mut g = linux();
+    g.os.as_mut().unwrap().arch = Some("i686".into());
+    let mut f = form();
+    f.architecture = Some("i386".into());
+    assert_clean(&decide(&fmt(), Some(&g), &f), "R-ARCH");
+
+    // Detected non-x86.
+    let mut g = linux();
+    g.os.as_mut().unwrap().arch = Some("aarch64".into());
+    let v = decide(&fmt(), Some(&g), &ImportForm::default());
+    assert_fails(&v, Code::InvalidImageArchitectureUnsupported, "R-ARCH");
+    assert_not_waived(
+        &decide(&fmt(), Some(&g), &forced(ImportForm::default())),
+        Code::InvalidImageArchitectureUnsupported,
+        "R-ARCH",
+    );
+    // Declared non-x86.
+    let mut f = form();
+    f.architecture = Some("arm64".into());
+    assert_fails(
+        &decide(&fmt(), Some(&linux()), &f),
+        Code::InvalidImageArchitectureUnsupported,
+        "R-ARCH",
+    );
+    // Declared i386, detected x86_64: warning with both.
+    let mut f = form();
+    f.architecture = Some("i386".into());
+    let v = decide(&fmt(), Some(&linux()), &f);
+    assert!(v.importable);
+    let w = v.for_rule("R-ARCH").next().unwrap();
+    assert!(w.message.contains("i386") && w.message.contains("x86_64"));
+    // Unknown: warning.
+    let mut g = linux();
+    g.os.as_mut().unwrap().arch = None;
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v.importable);
+    assert_eq!(v.for_rule("R-ARCH").count(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// R-VIRTIO (waived by Force)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn virtio_linux() {
+    assert_clean(&decide(&fmt(), Some(&linux()), &form()), "R-VIRTIO");
+
+    let mut g = linux();
+    g.virtio = Some(false);
+    g.virtio_missing = vec!["virtio_blk".into(), "virtio_pci".into()];
+    g.virtio_evidence = vec!["/boot/initramfs-3.10.0.img: no virtio_blk.ko".into()];
+    let v = decide(&fmt(), Some(&g), &form());
+    assert_fails(&v, Code::VirtioNotInstall, "R-VIRTIO");
+    let e = v.errors().next().unwrap();
+    assert_eq!(e.evidence, g.virtio_evidence);
+    assert!(
+        e.fix
+            .iter()
+            .any(|x| x.contains("dracut -f --add-drivers \"virtio_blk virtio_pci\"")),
+        "{:#?}",
+        e.fix
+    );
+
+    let v = decide(&fmt(), Some(&g), &forced(form()));
+    assert!(v.importable, "{v:#?}");
+    let w = v.for_rule("R-VIRTIO").next().unwrap();
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.waived);
+    assert_eq!(w.code, Some(Code::VirtioNotInstall));
+    assert!(v.codes.is_empty());
+
+    // Per-family fixes.
+    let mut d = g.clone();
+    let os = d.os.as_mut().unwrap();
+    os.distro = Some("ubuntu".into());
+    os.version = Some("16.04".into());
+    let v = decide(&fmt(), Some(&d), &ImportForm::default());
+    let fix = &v.errors().next().unwrap().fix;
+    assert!(fix.iter().any(|x| x.contains("update-initramfs -u")));
+    assert!(fix
+        .iter()
+        .any(|x| x.contains("/etc/initramfs-tools/modules")));
+    let mut s = g.clone();
+    s.os.as_mut().unwrap().distro = Some("sles".into());
+    s.os.as_mut().unwrap().version = Some("12.5".into());
+    let v = decide(&fmt(), Some(&s), &ImportForm::default());
+    assert!(v
+        .errors()
+        .next()
+        .unwrap()
+        .fix
+        .iter()
+        .any(|x| x.contains("mkinitrd")));
+    let mut c5 = g.clone();
+    c5.os.as_mut().unwrap().version = Some("5.11".into());
+    let v = decide(&fmt(), Some(&c5), &ImportForm::default());
+    assert!(v
+        .errors()
+        .next()
+        .unwrap()
+        .fix
+        .iter()
+        .any(|x| x.contains("mkinitrd -f --with=virtio_blk")));
+
+    // Unknown (kernel not readable): warning, not VirtioNotInstall.
+    let mut g = linux();
+    g.virtio = None;
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v.importable);
+    assert!(v.codes.is_empty());
+    assert_eq!(
+        v.for_rule("R-VIRTIO").next().unwrap().severity,
+        Severity::Warning
+    );
+}
+
+#[test]
+fn virtio_windows() {
+    assert_clean(&decide(&fmt(), Some(&windows()), &win_form()), "R-VIRTIO");
+    let mut g = windows();
+    g.virtio = Some(false);
+    g.virtio_missing = vec!["viostor".into(), "netkvm".into()];
+    let v = decide(&fmt(), Some(&g), &win_form());
+    assert_fails(&v, Code::VirtioNotInstall, "R-VIRTIO");
+    let e = v.errors().next().unwrap();
+    assert!(e.message.contains("viostor"));
+    assert!(e.fix.iter().any(|x| x.contains("virtio_64_1.0.9.exe")));
+    assert!(e.fix.iter().any(|x| x.contains("mirrors.tencentyun.com")));
+    let v = decide(&fmt(), Some(&g), &forced(win_form()));
+    assert!(v.importable);
+    assert!(v.for_rule("R-VIRTIO").all(|f| f.waived));
+}
+
+// ---------------------------------------------------------------------------------------
+// R-CLOUDINIT (waived by Force)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn cloud_init() {
+    assert_clean(&decide(&fmt(), Some(&linux()), &form()), "R-CLOUDINIT");
+    let mut g = linux();
+    g.cloud_init = Some(false);
+    g.cloud_init_evidence = vec!["rpmdb: no cloud-init".into()];
+    let v = decide(&fmt(), Some(&g), &form());
+    assert_fails(&v, Code::CloudInitNotInstalled, "R-CLOUDINIT");
+    let fix = &v.errors().next().unwrap().fix;
+    assert!(fix[0].contains("yum install -y cloud-init"));
+    assert!(fix.iter().any(|x| x.contains("datasource")));
+    assert!(fix.iter().any(|x| x.contains("Force")));
+
+    let v = decide(&fmt(), Some(&g), &forced(form()));
+    assert!(v.importable);
+    let w = v.for_rule("R-CLOUDINIT").next().unwrap();
+    assert!(w.waived && w.severity == Severity::Warning);
+
+    // SUSE → zypper.
+    let mut s = g.clone();
+    s.os.as_mut().unwrap().distro = Some("opensuse-leap".into());
+    let v = decide(&fmt(), Some(&s), &ImportForm::default());
+    assert!(v
+        .errors()
+        .any(|e| e.fix[0].contains("zypper install -y cloud-init")));
+
+    // Windows → cloudbase-init.
+    let mut w = windows();
+    w.cloud_init = Some(false);
+    let v = decide(&fmt(), Some(&w), &win_form());
+    assert_fails(&v, Code::CloudInitNotInstalled, "R-CLOUDINIT");
+    let e = v.errors().next().unwrap();
+    assert!(e.message.contains("cloudbase-init"));
+    assert!(e.fix[0].contains("cloudbase-init"));
+    assert!(decide(&fmt(), Some(&w), &forced(win_form())).importable);
+
+    // Unknown: warning.
+    let mut g = linux();
+    g.cloud_init = None;
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v.importable);
+    assert_eq!(v.for_rule("R-CLOUDINIT").count(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// R-KERNEL, R-NET, R-ACTIVATION (warnings / information)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn kernel() {
+    assert_clean(&decide(&fmt(), Some(&linux()), &form()), "R-KERNEL");
+    let mut g = linux();
+    g.kernel_hints = vec!["/boot/vmlinuz-5.10.0-custom: not owned by any package".into()];
+    for f in [form(), forced(form())] {
+        let v = decide(&fmt(), Some(&g), &f);
+        assert!(v.importable);
+        let w = v.for_rule("R-KERNEL").next().unwrap();
+        assert_eq!(w.severity, Severity::Warning);
+        assert_eq!(w.evidence, g.kernel_hints);
+        assert!(w.fix[0].contains("yum install -y kernel"));
+    }
+}
+
+#[test]
+fn network() {
+    assert_clean(&decide(&fmt(), Some(&linux()), &form()), "R-NET");
+    let mut g = linux();
+    g.nics = vec![
+        NicFacts {
+            name: "lo".into(),
+            ..NicFacts::default()
+        },
+        NicFacts {
+            name: "ens3".into(),
+            static_ip: true,
+            source: Some("/etc/sysconfig/network-scripts/ifcfg-ens3".into()),
+        },
+        NicFacts {
+            name: "eth1".into(),
+            ..NicFacts::default()
+        },
+    ];
+    for f in [form(), forced(form())] {
+        let v = decide(&fmt(), Some(&g), &f);
+        assert!(v.importable);
+        let net: Vec<_> = v.for_rule("R-NET").collect();
+        assert_eq!(net.len(), 3, "{net:#?}");
+        assert!(net.iter().all(|f| f.severity == Severity::Warning));
+        assert!(net[0].message.starts_with("2 network interfaces"));
+        assert!(net[1].evidence[0].contains("ifcfg-ens3"));
+        assert!(net[2].evidence.iter().any(|e| e.contains("eth1")));
+        assert!(net[0].fix.iter().any(|x| x.contains("net.ifnames=0")));
+    }
+    // Windows: connection names are not eth0, that is fine.
+    let mut w = windows();
+    w.nics = vec![NicFacts {
+        name: "Ethernet".into(),
+        ..NicFacts::default()
+    }];
+    assert_clean(&decide(&fmt(), Some(&w), &win_form()), "R-NET");
+}
+
+#[test]
+fn activation() {
+    let v = decide(&fmt(), Some(&windows()), &win_form());
+    let i: Vec<_> = v.for_rule("R-ACTIVATION").collect();
+    assert_eq!(i.len(), 1);
+    assert_eq!(i[0].severity, Severity::Info);
+    assert!(v.importable);
+    assert_eq!(
+        decide(&fmt(), Some(&linux()), &form())
+            .for_rule("R-ACTIVATION")
+            .count(),
+        0
+    );
+    // Declared Windows, no guest facts about the OS yet.
+    let g = GuestFacts {
+        classification: Some("encrypted".into()),
+        partition_table: Some("mbr".into()),
+        ..GuestFacts::default()
+    };
+    assert_eq!(
+        decide(&fmt(), Some(&g), &win_form())
+            .for_rule("R-ACTIVATION")
+            .count(),
+        1
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Ordering, force scope, unknown facts, DescribeImportImageOs.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn codes_follow_the_pipeline() {
+    let mut f = form();
+    f.region = Some("ap-shenzhen-fsi".into());
+    f.source_region = Some("ap-guangzhou".into());
+    f.os_version = Some("99".into());
+    let mut g = linux();
+    g.partition_table = Some("gpt".into());
+    g.virtio = Some(false);
+    g.cloud_init = Some(false);
+    let big = FormatFacts::readable("vmdk", 600 * GIB, 60 * GIB);
+    let v = decide(&big, Some(&g), &f);
+    assert_eq!(
+        v.codes,
+        vec![
+            Code::InvalidUrl,
+            Code::InvalidFormatSize,
+            Code::PartitionNotPresent,
+            Code::InvalidImageOsVersionUnsupported,
+            Code::VirtioNotInstall,
+            Code::CloudInitNotInstalled,
+        ]
+    );
+    assert_eq!(v.first_code(), Some(Code::InvalidUrl));
+    // Errors come first, in code order; both size errors are reported.
+    let errs: Vec<_> = v.errors().collect();
+    assert_eq!(errs.len(), 7, "{errs:#?}");
+    assert!(v.findings[..7]
+        .iter()
+        .all(|f| f.severity == Severity::Error));
+    assert_eq!(v.for_rule("R-SIZE-ACTUAL").count(), 1);
+    assert_eq!(v.for_rule("R-SIZE-VIRTUAL").count(), 1);
+
+    // Force leaves every code but the two waived ones.
+    let v = decide(&big, Some(&g), &forced(f));
+    assert_eq!(
+        v.codes,
+        vec![
+            Code::InvalidUrl,
+            Code::InvalidFormatSize,
+            Code::PartitionNotPresent,
+            Code::InvalidImageOsVersionUnsupported,
+        ]
+    );
+    assert_eq!(v.findings.iter().filter(|f| f.waived).count(), 2);
+
+    // Serialised codes are the API's spelling.
+    let json = serde_json::to_value(&v).unwrap();
+    assert_eq!(json["codes"][3], "InvalidImageOsVersion.Unsupported");
+    assert_eq!(json["findings"][0]["severity"], "error");
+    assert_eq!(json["findings"][0]["rule"], "R-REGION");
+}
+
+#[test]
+fn force_waives_only_virtio_and_cloudinit() {
+    assert_eq!(rules::FORCE_WAIVES, &["R-VIRTIO", "R-CLOUDINIT"]);
+    for r in RULES {
+        assert_eq!(
+            r.force_waives,
+            ["R-VIRTIO", "R-CLOUDINIT"].contains(&r.id),
+            "{}",
+            r.id
+        );
+    }
+}
+
+#[test]
+fn no_guest_facts() {
+    let v = decide(&fmt(), None, &form());
+    assert!(v.importable);
+    assert_eq!(v.findings.len(), 1);
+    assert_eq!(v.findings[0].severity, Severity::Warning);
+    // A refused image: the skipped checks are only information.
+    let v = decide(
+        &FormatFacts::refused(Some("vhdx"), "VHDX is not supported"),
+        None,
+        &form(),
+    );
+    assert_eq!(v.codes, vec![Code::InvalidFormatSize]);
+    assert_eq!(
+        v.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Info)
+            .count(),
+        1
+    );
+    // Guest facts all unknown: warnings only, never a code.
+    let v = decide(
+        &FormatFacts::default(),
+        Some(&GuestFacts::default()),
+        &ImportForm::default(),
+    );
+    assert!(v.importable, "{v:#?}");
+    assert!(v.codes.is_empty());
+}
+
+#[test]
+fn rule_table_covers_every_finding_rule() {
+    let ids: Vec<_> = RULES.iter().map(|r| r.id).collect();
+    for id in [
+        "R-REGION",
+        "R-FMT",
+        "R-SIZE-ACTUAL",
+        "R-SIZE-VIRTUAL",
+        "R-PART",
+        "R-ERR",
+        "R-OS",
+        "R-ARCH",
+        "R-VIRTIO",
+        "R-CLOUDINIT",
+        "R-KERNEL",
+        "R-NET",
+        "R-ACTIVATION",
+    ] {
+        assert!(ids.contains(&id), "{id}");
+    }
+    assert_eq!(MAX_ACTUAL_BYTES, 50 * 1024 * 1024 * 1024);
+    assert_eq!(MAX_VIRTUAL_BYTES, 500 * 1024 * 1024 * 1024);
+}
+
+#[test]
+fn describe_import_image_os_shape() {
+    let d = describe_import_image_os();
+    let json = serde_json::to_value(&d).unwrap();
+    let obj = json.as_object().unwrap();
+    assert_eq!(
+        obj.keys().collect::<Vec<_>>(),
+        ["ImportImageOsListSupported", "ImportImageOsVersionSet"]
+    );
+    assert_eq!(
+        json["ImportImageOsListSupported"]["Linux"],
+        serde_json::json!(["CentOS", "CoreOS", "Debian", "OpenSUSE", "SUSE", "Ubuntu"])
+    );
+    assert_eq!(
+        json["ImportImageOsListSupported"]["Windows"],
+        serde_json::json!([
+            "Windows Server 2008",
+            "Windows Server 2012",
+            "Windows Server 2016"
+        ])
+    );
+    let set = json["ImportImageOsVersionSet"].as_array().unwrap();
+    assert_eq!(set.len(), 9);
+    for e in set {
+        let keys: Vec<_> = e.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["Architecture", "OsName", "OsVersions"]);
+        assert_eq!(e["Architecture"], serde_json::json!(["x86_64", "i386"]));
+    }
+    let centos = set.iter().find(|e| e["OsName"] == "CentOS").unwrap();
+    assert_eq!(centos["OsVersions"], serde_json::json!(["5", "6", "7"]));
+    let w = set
+        .iter()
+        .find(|e| e["OsName"] == "Windows Server 2016")
+        .unwrap();
+    assert_eq!(w["OsVersions"], serde_json::json!(["-"]));
+    // Round trip.
+    let back: ImportImageOs = serde_json::from_value(json).unwrap();
+    assert_eq!(back, d);
+    // Every listed (name, version) passes the form check.
+    for e in &d.import_image_os_version_set {
+        for ver in &e.os_versions {
+            let f = ImportForm {
+                os_type: Some(e.os_name.clone()),
+                os_version: Some(ver.clone()),
+                architecture: Some("i386".into()),
+                ..ImportForm::default()
+            };
+            assert!(check_form(&f).is_empty(), "{f:?}");
+        }
+    }
+}
+
+/// `decide` is total: no panic over combinations of facts, including hostile strings.
+#[test]
+fn decide_never_panics() {
+    let long = "é".repeat(3_000);
+    let strs: [Option<String>; 6] = [
+        None,
+        Some(String::new()),
+        Some("gpt".into()),
+        Some(long.clone()),
+        Some("\u{0}\u{feff}mbr".into()),
+        Some("centos\n\u{1b}[2Jevil".into()),
+    ];
+    let sizes = [None, Some(0), Some(u64::MAX), Some(MAX_ACTUAL_BYTES + 1)];
+    let oses = [
+        None,
+        Some(OsFacts::default()),
+        Some(OsFacts {
+            os_type: long.clone(),
+            distro: Some(long.clone()),
+            id_like: vec![long.clone(); 100],
+            version: Some(long.clone()),
+            product_name: Some(long.clone()),
+            arch: Some(long.clone()),
+        }),
+        linux().os,
+        windows().os,
+    ];
+    let mut n = 0;
+    for s in &strs {
+        for sz in sizes {
+            for os in &oses {
+                for tri in [None, Some(true), Some(false)] {
+                    for b in [false, true] {
+                        let fmt = FormatFacts {
+                            detected_format: s.clone(),
+                            supported: b,
+                            refusal: if b { None } else { s.clone() },
+                            virtual_size: sz,
+                            qcow2_required: sz,
+                            file_size: sz,
+                        };
+                        let g = GuestFacts {
+                            partition_table: s.clone(),
+                            partition_count: sz.map(|x| x as u32),
+                            hybrid_gpt: b,
+                            lvm_present: b,
+                            dynamic_disk: !b && tri == Some(true),
+                            filesystems: if b { vec![long.clone(); 50] } else { vec![] },
+                            all_zero: !b && tri == Some(false),
+                            classification: s.clone(),
+                            classification_evidence: vec![long.clone(); 100],
+                            os: os.clone(),
+                            root_fs: s.clone(),
+                            virtio: tri,
+                            virtio_missing: vec![long.clone(); 3],
+                            virtio_evidence: vec![],
+                            cloud_init: tri,
+                            cloud_init_evidence: vec![],
+                            kernel_hints: if b { vec![long.clone()] } else { vec![] },
+                            nics: vec![
+                                NicFacts {
+                                    name: long.clone(),
+                                    static_ip: b,
+                                    source: s.clone(),
+                                };
+                                3
+                            ],
+                        };
+                        let form = ImportForm {
+                            os_type: s.clone(),
+                            os_version: s.clone(),
+                            architecture: s.clone(),
+                            force: b,
+                            region: s.clone(),
+                            source_region: Some("ap-guangzhou".into()),
+                        };
+                        for guest in [None, Some(&g)] {
+                            let v = decide(&fmt, guest, &form);
+                            n += 1;
+                            assert_eq!(v.importable, v.codes.is_empty());
+                            for f in &v.findings {
+                                assert!(f.evidence.len() <= 33);
+                                assert!(f.evidence.iter().all(|e| !e.contains('\n')));
+                                assert!(!f.fix.is_empty(), "{f:#?}");
+                                assert!(!f.message.contains('\n'));
+                                assert!(f.message.len() < 1024, "{}", f.message);
+                                assert!(f.evidence.iter().all(|e| e.len() < 600));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(n > 1000);
+}

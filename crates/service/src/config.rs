@@ -1,0 +1,89 @@
+//! Service configuration: defaults, overridden by a TOML file, then by `IMGPORT_*`
+//! environment variables, then by command-line flags (applied by the CLI).
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How the service runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Cloud API + console address.
+    pub listen: SocketAddr,
+    /// S3/COS-compatible object store address.
+    pub storage_listen: SocketAddr,
+    /// State: `imgport.sqlite3`, `objects/`, `images/`.
+    pub data_dir: PathBuf,
+    /// The region this service is (R-REGION), e.g. `ap-guangzhou`.
+    pub region: String,
+    /// Regions whose buckets this service knows (a bucket lives in one of them).
+    pub regions: Vec<String>,
+    /// Concurrent import jobs.
+    pub workers: usize,
+    /// How long a worker's lease on a job lasts without renewal (seconds).
+    pub job_lease_secs: u64,
+    /// The storage endpoint as clients see it (for object URLs), e.g. `http://127.0.0.1:9001`.
+    pub storage_public_url: Option<String>,
+    /// Allowed clock skew for signed requests (seconds).
+    pub max_clock_skew_secs: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:9000".parse().expect("static address"),
+            storage_listen: "127.0.0.1:9001".parse().expect("static address"),
+            data_dir: PathBuf::from("./data"),
+            region: "ap-guangzhou".into(),
+            regions: vec![
+                "ap-guangzhou".into(),
+                "ap-shanghai".into(),
+                "ap-beijing".into(),
+                "ap-shanghai-fsi".into(),
+                "ap-shenzhen-fsi".into(),
+            ],
+            workers: 2,
+            job_lease_secs: 30,
+            storage_public_url: None,
+            max_clock_skew_secs: 300,
+        }
+    }
+}
+
+impl Config {
+    /// Load `path` (TOML) if given, then apply `IMGPORT_*` environment variables.
+    pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+        let mut c = match path {
+            Some(p) => toml::from_str(&std::fs::read_to_string(p)?)?,
+            None => Config::default(),
+        };
+        let env = |k: &str| std::env::var(format!("IMGPORT_{k}")).ok();
+        if let Some(v) = env("LISTEN") {
+            c.listen = v.parse()?;
+        }
+        if let Some(v) = env("STORAGE_LISTEN") {
+            c.storage_listen = v.parse()?;
+        }
+        if let Some(v) = env("DATA_DIR") {
+            c.data_dir = v.into();
+        }
+        if let Some(v) = env("REGION") {
+            c.region = v;
+        }
+        if let Some(v) = env("WORKERS") {
+            c.workers = v.parse()?;
+        }
+        if let Some(v) = env("STORAGE_PUBLIC_URL") {
+            c.storage_public_url = Some(v);
+        }
+        Ok(c)
+    }
+
+    /// The storage endpoint URL clients use.
+    pub fn storage_url(&self) -> String {
+        self.storage_public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.storage_listen))
+    }
+}

@@ -1,0 +1,47 @@
+//! `imgport serve`: the import service of SPEC.md (R-FLOW-*, R-ERR, R-REGION).
+//!
+//! One process with embedded defaults: the cloud API and console on `listen`, an
+//! S3/COS-compatible object store on `storage_listen`, state under `data_dir`
+//! (SQLite database, objects, images). Storage and database sit behind traits
+//! ([`objects::ObjectStore`], [`db::Db`]) so PostgreSQL and an external S3 store can
+//! replace them without touching the pipeline.
+//!
+//! Modules: [`config`], [`db`] (schema + typed queries, one file per table group),
+//! [`objects`] (object bytes), [`api`] (Tencent Cloud API 3.0 style actions, one file
+//! per action), [`s3`] (S3/COS REST), [`jobs`] (the durable import pipeline),
+//! [`messages`] (message centre).
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod jobs;
+pub mod objects;
+pub mod s3;
+
+pub use config::Config;
+
+use std::sync::Arc;
+
+/// Everything a request handler or a job worker needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: db::Db,
+    pub objects: Arc<dyn objects::ObjectStore>,
+}
+
+impl AppState {
+    /// Open (and create if needed) the data directory, database and object store.
+    pub fn open(config: Config) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let db = db::Db::open(&config.data_dir.join("imgport.sqlite3"))?;
+        let objects: Arc<dyn objects::ObjectStore> = Arc::new(objects::FsObjectStore::new(
+            config.data_dir.join("objects"),
+        )?);
+        Ok(AppState {
+            config: Arc::new(config),
+            db,
+            objects,
+        })
+    }
+}
