@@ -219,6 +219,52 @@ fn probe_vmdk(h: &[u8], _: &[u8], _: u64) -> Option<String> {
                 None
             }
         })
+        .or_else(|| {
+            qemu_vmdk_descriptor_probe(h)
+                .then(|| "VMDK descriptor text (a version= line after comments)".into())
+        })
+}
+
+/// qemu's `vmdk_probe` for text descriptors (block/vmdk.c): after `#` comment lines
+/// and space-only lines, the first line is `version=1` or `version=2`. Looks at the
+/// first 2048 bytes, as qemu's probe buffer.
+fn qemu_vmdk_descriptor_probe(h: &[u8]) -> bool {
+    let b = &h[..h.len().min(2048)];
+    let mut p = 0usize;
+    while p < b.len() {
+        match b[p] {
+            b'#' => {
+                while p < b.len() && b[p] != b'\n' {
+                    p += 1;
+                }
+                p += 1;
+            }
+            b' ' => {
+                while p < b.len() && b[p] == b' ' {
+                    p += 1;
+                }
+                if b.get(p) == Some(&b'\r') {
+                    p += 1;
+                }
+                if b.get(p) != Some(&b'\n') {
+                    return false;
+                }
+                p += 1;
+            }
+            _ => {
+                let rest = &b[p..];
+                return [
+                    &b"version=1\n"[..],
+                    b"version=2\n",
+                    b"version=1\r\n",
+                    b"version=2\r\n",
+                ]
+                .iter()
+                .any(|v| rest.starts_with(v));
+            }
+        }
+    }
+    false
 }
 
 /// VHD: the `conectix` footer copy at offset 0 (dynamic/differencing) or the footer
