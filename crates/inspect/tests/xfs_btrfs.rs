@@ -132,7 +132,8 @@ fn compare_tree(fs: &dyn FileSystem, inside: &str, host: &Path, skip: &[&str]) -
         match ty {
             FileType::Dir => n += compare_tree(fs, &p, &h, &[]),
             FileType::File => {
-                let want = std::fs::read(&h).unwrap();
+                let want =
+                    std::fs::read(&h).unwrap_or_else(|e| panic!("host file {}: {e}", h.display()));
                 assert_eq!(md.size, want.len() as u64, "size of {p}");
                 let got = fs
                     .read_file(&p, 1 << 30)

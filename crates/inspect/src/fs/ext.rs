@@ -1,12 +1,416 @@
-//! Read-only ext2/3/4 (via the `ext4-view` crate).
+//! Read-only ext2/3/4 through the `ext4-view` crate (pinned `=1.0.0`).
+//!
+//! `ext4-view` reads ext2, ext3 and ext4 alike (it requires the `filetype`
+//! feature, which mke2fs has set by default since 1.x, and refuses
+//! `inline_data`, `meta_bg`, `largedir`, `ea_inode`, `mmp`, compression and
+//! external journals with [`Error::Unsupported`]). It replays a journal that
+//! needs recovery in memory.
+//!
+//! Its `Ext4` handle is `Rc`-based (neither `Send` nor `Sync`), while
+//! [`FileSystem`] must be both; so each opened filesystem gets one worker thread
+//! that owns the `Ext4` and runs the requests sent to it over a channel. Open
+//! files (the streaming readers of [`FileSystem::open_file`]) live in that thread
+//! too, addressed by a handle. The thread ends when the filesystem and all its
+//! readers are dropped. Should `ext4-view` panic on damaged metadata, only that
+//! thread dies and every call returns [`Error::Corrupt`] (fuzzing aborts on the
+//! panic instead, so such bugs are still found).
+//!
+//! Contract details (see [`super`]): `ext4-view` follows symlinks in intermediate
+//! path components itself, so every lookup first checks that the parent path is
+//! symlink-free (one `canonicalize` of the parent; component by component only
+//! when that differs); a symlink in the middle is [`Error::NotADirectory`].
+//!
+//! Bounds, checked before `ext4-view` sees the superblock (it allocates the block
+//! group descriptor table by the superblock's counts): block size ≤ 64 KiB, the
+//! filesystem fits in the device, at least 256 blocks per group (mke2fs's
+//! minimum), at most [`MAX_GROUPS`] groups. Each request may read at most
+//! [`READ_BUDGET`] bytes from the device (a loop in damaged metadata ends).
 
-use super::{FileSystem, FsProbe};
+use super::{DirEntry, FileSystem, FileType, FsProbe, Metadata, MAX_DIR_ENTRIES};
 use crate::{Error, Result};
+use ext4_view::{Ext4, Ext4Error, Ext4Read};
 use imgport_disk::ReadAt;
-use std::sync::Arc;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::io::Read;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
 
-/// Open `dev` as ext.
+/// Most block groups accepted (2^21 groups of 128 MiB = 256 TiB at 4 KiB blocks).
+pub const MAX_GROUPS: u64 = 1 << 21;
+/// Most bytes one request (a lookup, a listing, one chunk of a file) may fetch.
+pub const READ_BUDGET: u64 = 512 << 20;
+/// Bytes a streaming reader fetches from the worker at once.
+const CHUNK: usize = 1 << 20;
+
+/// A request run in the worker thread.
+type Job = Box<dyn FnOnce(&mut Worker) + Send>;
+
+/// The worker thread's state.
+struct Worker {
+    fs: Ext4,
+    budget: Rc<Cell<u64>>,
+    files: HashMap<u64, ext4_view::File>,
+    next_handle: u64,
+}
+
+/// `ext4-view`'s view of the device: positioned reads with a per-request budget.
+struct DevReader {
+    dev: Arc<dyn ReadAt>,
+    budget: Rc<Cell<u64>>,
+}
+
+impl Ext4Read for DevReader {
+    fn read(
+        &mut self,
+        start_byte: u64,
+        dst: &mut [u8],
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
+        let n = dst.len() as u64;
+        let left = self.budget.get();
+        if n > left {
+            return Err(format!(
+                "read budget of {READ_BUDGET} bytes per request exhausted at offset {start_byte}"
+            )
+            .into());
+        }
+        self.budget.set(left - n);
+        self.dev.read_exact_at(dst, start_byte)?;
+        Ok(())
+    }
+}
+
+/// An ext2/3/4 filesystem served by a worker thread.
+struct ExtFs {
+    probe: FsProbe,
+    jobs: mpsc::Sender<Job>,
+}
+
+fn stopped() -> Error {
+    Error::corrupt(
+        "ext filesystem",
+        0,
+        "the ext4-view worker stopped (it panicked on damaged metadata)",
+    )
+}
+
+/// Run `f` in the worker and wait for its answer.
+fn call<R: Send + 'static>(
+    jobs: &mpsc::Sender<Job>,
+    f: impl FnOnce(&mut Worker) -> Result<R> + Send + 'static,
+) -> Result<R> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    jobs.send(Box::new(move |w: &mut Worker| {
+        w.budget.set(READ_BUDGET);
+        let _ = tx.send(f(w));
+    }))
+    .map_err(|_| stopped())?;
+    rx.recv().map_err(|_| stopped())?
+}
+
+/// Map an `ext4-view` error on `path` to ours.
+fn map_err(e: Ext4Error, path: &str) -> Error {
+    match e {
+        Ext4Error::NotFound => Error::NotFound(path.to_string()),
+        Ext4Error::NotADirectory => Error::NotADirectory(path.to_string()),
+        Ext4Error::IsADirectory | Ext4Error::IsASpecialFile => Error::NotAFile(path.to_string()),
+        Ext4Error::Incompatible(i) => Error::Unsupported(format!("ext filesystem: {i}")),
+        Ext4Error::Encrypted => Error::Unsupported(format!("{path}: encrypted (fscrypt) file")),
+        Ext4Error::Io(io) => Error::corrupt("ext filesystem", 0, format!("{path}: {io}")),
+        other => Error::corrupt("ext filesystem", 0, format!("{path}: {other}")),
+    }
+}
+
+/// Check the superblock fields that size `ext4-view`'s allocations and loops.
+fn check_superblock(dev: &dyn ReadAt) -> Result<()> {
+    let at = 1024u64;
+    if dev.size() < 2048 {
+        return Err(Error::corrupt("ext superblock", at, "device too small"));
+    }
+    let mut sb = vec![0u8; 1024];
+    dev.read_exact_at(&mut sb, at)?;
+    let u32_at = |o: usize| {
+        sb.get(o..o + 4)
+            .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    };
+    let bad = |d: String| Err(Error::corrupt("ext superblock", at, d));
+    if sb.get(0x38..0x3a) != Some(&[0x53, 0xef]) {
+        return bad("no ext magic 0xEF53".into());
+    }
+    let log = u32_at(0x18);
+    if log > 6 {
+        return bad(format!("block size 2^{} is over 64 KiB", log + 10));
+    }
+    let block = 1024u64 << log;
+    let blocks = (u64::from(u32_at(0x150)) << 32) | u64::from(u32_at(0x4));
+    match blocks.checked_mul(block) {
+        Some(bytes) if bytes <= dev.size() => {}
+        _ => {
+            return bad(format!(
+                "{blocks} blocks of {block} bytes do not fit in the {}-byte device",
+                dev.size()
+            ))
+        }
+    }
+    let per_group = u64::from(u32_at(0x20));
+    if per_group < 256 {
+        return bad(format!(
+            "{per_group} blocks per group (mke2fs's minimum is 256)"
+        ));
+    }
+    let groups = blocks.div_ceil(per_group);
+    if groups > MAX_GROUPS {
+        return bad(format!("{groups} block groups (limit {MAX_GROUPS})"));
+    }
+    Ok(())
+}
+
+/// Open `dev` as ext2/3/4.
 pub fn open(dev: Arc<dyn ReadAt>, probe: FsProbe) -> Result<Arc<dyn FileSystem>> {
-    let _ = (dev, probe);
-    Err(Error::Unsupported("ext reader not implemented yet".into()))
+    check_superblock(&*dev)?;
+    let (jobs, inbox) = mpsc::channel::<Job>();
+    let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<()>>(1);
+    std::thread::Builder::new()
+        .name("imgport-ext4".into())
+        .spawn(move || {
+            let budget = Rc::new(Cell::new(READ_BUDGET));
+            let reader = DevReader {
+                dev,
+                budget: Rc::clone(&budget),
+            };
+            let fs = match Ext4::load(Box::new(reader)) {
+                Ok(fs) => fs,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(map_err(e, "/")));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(()));
+            let mut w = Worker {
+                fs,
+                budget,
+                files: HashMap::new(),
+                next_handle: 0,
+            };
+            while let Ok(job) = inbox.recv() {
+                job(&mut w);
+            }
+        })
+        .map_err(|e| Error::Unsupported(format!("cannot start the ext reader thread: {e}")))?;
+    ready_rx.recv().map_err(|_| stopped())??;
+    Ok(Arc::new(ExtFs { probe, jobs }))
+}
+
+/// `/a//b/./c` → `["a", "b", "c"]`; `..` is refused (paths are resolved by the caller).
+fn components(path: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for c in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if c == ".." {
+            return Err(Error::NotFound(path.to_string()));
+        }
+        out.push(c.to_string());
+    }
+    Ok(out)
+}
+
+fn join(comps: &[String]) -> String {
+    let mut s = String::new();
+    for c in comps {
+        s.push('/');
+        s.push_str(c);
+    }
+    if s.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+fn file_type(t: ext4_view::FileType) -> FileType {
+    if t.is_regular_file() {
+        FileType::File
+    } else if t.is_dir() {
+        FileType::Dir
+    } else if t.is_symlink() {
+        FileType::Symlink
+    } else {
+        FileType::Other
+    }
+}
+
+impl Worker {
+    /// The normalised path after checking that none of its ancestors is a symlink
+    /// or a non-directory (literal lookup).
+    fn literal(&self, path: &str) -> Result<String> {
+        let comps = components(path)?;
+        let full = join(&comps);
+        if comps.len() < 2 {
+            return Ok(full);
+        }
+        let parent = join(&comps[..comps.len() - 1]);
+        if let Ok(canon) = self.fs.canonicalize(parent.as_str()) {
+            if canon.as_ref() == parent.as_bytes() {
+                return Ok(full);
+            }
+        }
+        for i in 1..comps.len() {
+            let prefix = join(&comps[..i]);
+            let md = self
+                .fs
+                .symlink_metadata(prefix.as_str())
+                .map_err(|e| match e {
+                    Ext4Error::NotFound => Error::NotFound(full.clone()),
+                    e => map_err(e, &prefix),
+                })?;
+            if !md.is_dir() {
+                return Err(Error::NotADirectory(prefix));
+            }
+        }
+        Ok(full)
+    }
+
+    fn lstat(&self, path: &str) -> Result<(String, ext4_view::Metadata)> {
+        let p = self.literal(path)?;
+        let md = self
+            .fs
+            .symlink_metadata(p.as_str())
+            .map_err(|e| map_err(e, &p))?;
+        Ok((p, md))
+    }
+}
+
+impl FileSystem for ExtFs {
+    fn probe(&self) -> &FsProbe {
+        &self.probe
+    }
+
+    fn metadata(&self, path: &str) -> Result<Metadata> {
+        let path = path.to_string();
+        call(&self.jobs, move |w| {
+            let (_, md) = w.lstat(&path)?;
+            Ok(Metadata {
+                file_type: file_type(md.file_type()),
+                size: md.len(),
+            })
+        })
+    }
+
+    fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let path = path.to_string();
+        call(&self.jobs, move |w| {
+            let (p, md) = w.lstat(&path)?;
+            if !md.is_dir() {
+                return Err(Error::NotADirectory(p));
+            }
+            let mut out = Vec::new();
+            for e in w.fs.read_dir(p.as_str()).map_err(|e| map_err(e, &p))? {
+                let e = e.map_err(|e| map_err(e, &p))?;
+                let name = e.file_name();
+                let name = name.as_ref();
+                if name == b"." || name == b".." {
+                    continue;
+                }
+                if out.len() >= MAX_DIR_ENTRIES {
+                    return Err(Error::Limit {
+                        what: format!("entries of {p}"),
+                        limit: MAX_DIR_ENTRIES as u64,
+                    });
+                }
+                let ty = e.file_type().map_err(|e| map_err(e, &p))?;
+                out.push(DirEntry {
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    file_type: file_type(ty),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn read_link(&self, path: &str) -> Result<String> {
+        let path = path.to_string();
+        call(&self.jobs, move |w| {
+            let (p, md) = w.lstat(&path)?;
+            if !md.is_symlink() {
+                return Err(Error::corrupt("symlink", 0, format!("{p}: not a symlink")));
+            }
+            let target = w.fs.read_link(p.as_str()).map_err(|e| map_err(e, &p))?;
+            Ok(String::from_utf8_lossy(target.as_ref()).into_owned())
+        })
+    }
+
+    fn open_file(&self, path: &str) -> Result<Box<dyn Read + Send + '_>> {
+        let path = path.to_string();
+        let handle = call(&self.jobs, move |w| {
+            let (p, md) = w.lstat(&path)?;
+            if !md.file_type().is_regular_file() {
+                return Err(Error::NotAFile(p));
+            }
+            let file = w.fs.open(p.as_str()).map_err(|e| map_err(e, &p))?;
+            let h = w.next_handle;
+            w.next_handle += 1;
+            w.files.insert(h, file);
+            Ok((h, p))
+        })?;
+        Ok(Box::new(ExtFileReader {
+            jobs: self.jobs.clone(),
+            handle: handle.0,
+            path: handle.1,
+            buf: Vec::new(),
+            at: 0,
+        }))
+    }
+}
+
+/// A streaming reader over a file held open in the worker.
+struct ExtFileReader {
+    jobs: mpsc::Sender<Job>,
+    handle: u64,
+    path: String,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ExtFileReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at >= self.buf.len() {
+            let (h, path) = (self.handle, self.path.clone());
+            let want = out.len().clamp(64 << 10, CHUNK);
+            self.buf = call(&self.jobs, move |w| {
+                let f = w
+                    .files
+                    .get_mut(&h)
+                    .ok_or_else(|| Error::corrupt("ext filesystem", 0, "file handle gone"))?;
+                let mut data = vec![0u8; want];
+                let mut got = 0;
+                while got < want {
+                    let n = f
+                        .read_bytes(data.get_mut(got..).unwrap_or_default())
+                        .map_err(|e| map_err(e, &path))?;
+                    if n == 0 {
+                        break;
+                    }
+                    got += n;
+                }
+                data.truncate(got);
+                Ok(data)
+            })
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+            self.at = 0;
+        }
+        let avail = self.buf.get(self.at..).unwrap_or_default();
+        let n = avail.len().min(out.len());
+        out.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(avail.get(..n).unwrap_or_default());
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl Drop for ExtFileReader {
+    fn drop(&mut self) {
+        let h = self.handle;
+        let _ = self.jobs.send(Box::new(move |w: &mut Worker| {
+            w.files.remove(&h);
+        }));
+    }
 }

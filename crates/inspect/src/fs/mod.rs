@@ -21,6 +21,7 @@ use std::sync::Arc;
 pub mod btrfs;
 mod ext;
 mod fat;
+mod io_adapter;
 pub mod memfs;
 mod ntfs;
 mod probe;

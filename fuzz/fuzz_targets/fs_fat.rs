@@ -1,0 +1,22 @@
+//! Any sparse device (see `common/sparse_dev.rs`) as FAT12/16/32 (fatfs): open, a bounded
+//! walk of the tree (listings, lstat, symlink targets) and bounded file reads.
+#![no_main]
+
+#[path = "common/sparse_dev.rs"]
+mod sparse_dev;
+
+use imgport_inspect::fs::{self, FsKind, FsProbe};
+use libfuzzer_sys::fuzz_target;
+use std::sync::Arc;
+
+fuzz_target!(|data: &[u8]| {
+    let dev = Arc::new(sparse_dev::SparseDev::parse(data));
+    let probe = FsProbe {
+        kind: FsKind::Fat32,
+        uuid: None,
+        label: None,
+    };
+    if let Ok(Some(fs)) = fs::open(dev, &probe) {
+        sparse_dev::walk(&*fs);
+    }
+});
