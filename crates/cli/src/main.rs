@@ -1,9 +1,12 @@
 //! `imgport`: check, inspect, measure and convert disk images for cloud import.
 
+mod cmd_check;
 mod cmd_convert;
 mod cmd_info;
+mod cmd_inspect;
 mod cmd_measure;
 mod output;
+mod source;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +24,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Every import rule the image breaks, with the service's error code, evidence and fix.
+    Check(cmd_check::Args),
+    /// What is inside: partitions, LVM, filesystems, OS, kernels, virtio, cloud-init.
+    Inspect(cmd_inspect::Args),
     /// Format facts of an image: format, subformat, virtual size, cluster size (R-FMT).
     Info(cmd_info::Args),
     /// Convert to qcow2 (or raw): parallel compression, zero-skipping, atomic, verifiable.
@@ -32,6 +39,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(a) => cmd_check::run(a),
+        Command::Inspect(a) => cmd_inspect::run(a),
         Command::Convert(a) => cmd_convert::run(a),
         Command::Info(a) => cmd_info::run(a),
         Command::Measure(a) => cmd_measure::run(a),

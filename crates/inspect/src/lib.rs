@@ -7,13 +7,16 @@
 //! - [`fs`]: filesystem identification and read-only file access ([`fs::FileSystem`]).
 //! - [`guest`]: a guest's file tree (mounts from fstab, symlinks resolved inside the guest).
 //! - [`linux`] / [`windows`]: OS facts (R-OS, R-ARCH, R-VIRTIO, R-CLOUDINIT, R-KERNEL).
+//! - [`inspector`]: all of the above composed into one [`inspector::Report`].
 
 mod error;
 pub mod fs;
 pub mod guest;
+pub mod inspector;
 pub mod linux;
 pub mod lvm;
 pub mod partition;
 pub mod windows;
 
 pub use error::{Error, Result};
+pub use inspector::{inspect, Report};

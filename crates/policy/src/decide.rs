@@ -296,7 +296,9 @@ fn check_format(cx: &mut Cx, f: &FormatFacts) -> bool {
         let fix = if accepted.is_some() {
             fixes::refused()
         } else {
-            fixes::format()
+            detected
+                .and_then(fixes::not_a_disk)
+                .unwrap_or_else(fixes::format)
         };
         cx.fail(
             Code::InvalidFormatSize,
@@ -505,6 +507,18 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
                 .into(),
             vec!["all sectors read as zero".into()],
             fixes::no_partitions(),
+        );
+        return true;
+    }
+    if g.classification.as_deref() == Some("truncated") {
+        cx.fail(
+            Code::PartitionNotPresent,
+            R_PART,
+            "the image is incomplete: its partitions run past the end of the disk, so the \
+             partition contents are missing (R-PART)"
+                .into(),
+            g.classification_evidence.clone(),
+            fixes::truncated(),
         );
         return true;
     }

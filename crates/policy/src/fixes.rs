@@ -176,6 +176,39 @@ pub fn format() -> Vec<String> {
     ])
 }
 
+/// R-FMT for a file that is not a disk image at all but what users upload by mistake:
+/// an installation ISO, or an archive (OVA, tar, compressed file). `None` for others.
+pub fn not_a_disk(detected: &str) -> Option<Vec<String>> {
+    match detected {
+        "iso9660" | "iso" => Some(s(&[
+            "This is an installation or live medium (ISO 9660), not a system disk: install \
+             the OS into a virtual machine, then export that machine's system disk \
+             (`qemu-img convert -O qcow2 …`)",
+        ])),
+        "ova" => Some(s(&[
+            "This is an OVA appliance (a tar of an OVF descriptor and disks): extract it \
+             (`tar xf FILE.ova`) and import the system disk's .vmdk",
+        ])),
+        "tar" | "gzip" | "xz" | "zstd" | "bzip2" | "zip" | "7z" => Some(s(&[
+            "This is an archive, not a disk image: extract it (e.g. `tar xf`, `gunzip`, \
+             `unxz`, `unzstd`, `unzip`) and import the disk image inside; an archive of a \
+             root filesystem must first be installed onto a partitioned disk",
+        ])),
+        _ => None,
+    }
+}
+
+/// R-PART for an image cut short (partitions past its end).
+pub fn truncated() -> Vec<String> {
+    s(&[
+        "The file is shorter than its partition table says: the export, copy or upload was \
+         interrupted. Export the disk again and compare sizes (`qemu-img info` on both ends) \
+         before uploading",
+        "For a raw image, its size must be at least the end of the last partition \
+         (`fdisk -l IMAGE`)",
+    ])
+}
+
 /// R-FMT for an image that is corrupt or unsafe (refused by the disk core).
 pub fn refused() -> Vec<String> {
     s(&[

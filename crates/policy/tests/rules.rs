@@ -374,6 +374,21 @@ fn partitions() {
     assert_not_waived(&v, Code::PartitionNotPresent, "R-PART");
     assert_eq!(v.codes, vec![Code::PartitionNotPresent]);
 
+    // A truncated image (partitions past its end): incomplete, forced or not.
+    let g = GuestFacts {
+        partition_table: Some("mbr".into()),
+        partition_count: Some(1),
+        classification: Some("truncated".into()),
+        classification_evidence: vec![
+            "partition 1 spans bytes 1048576..42991616 but the disk has 1000448 bytes".into(),
+        ],
+        ..GuestFacts::default()
+    };
+    let v = decide(&fmt(), Some(&g), &forced(form()));
+    assert_not_waived(&v, Code::PartitionNotPresent, "R-PART");
+    assert_eq!(v.codes, vec![Code::PartitionNotPresent]);
+    assert!(v.errors().next().unwrap().message.contains("incomplete"));
+
     // Whole-disk filesystem: a warning.
     let mut g = linux();
     g.partition_table = Some("none".into());

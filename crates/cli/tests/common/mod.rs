@@ -1,6 +1,8 @@
 //! Shared helpers for the CLI's integration tests: fixture building and running tools.
 #![allow(dead_code)]
 
+pub mod range_server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -46,6 +48,25 @@ pub fn build_fixtures(script: &str, subdir: &str) -> PathBuf {
 pub fn disk_fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| build_fixtures("disk-formats.sh", "disk"))
+}
+
+/// The Debian guest images (tests/fixtures/guest-images.sh: debootstrap, a few
+/// minutes the first time, then cached).
+pub fn guest_fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| build_fixtures("guest-images.sh", "guest"))
+}
+
+/// The Windows system-volume disks (tests/fixtures/windows.sh: hivex hives on NTFS).
+pub fn windows_fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| build_fixtures("windows.sh", "windows"))
+}
+
+/// Partition-table and LVM disks (tests/fixtures/partitions.sh).
+pub fn partition_fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| build_fixtures("partitions.sh", "partitions"))
 }
 
 /// Run the `imgport` binary.

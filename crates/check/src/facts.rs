@@ -1,0 +1,79 @@
+//! From an inspection [`Report`] to the policy's [`GuestFacts`]: the only place the
+//! inspector's vocabulary is translated into the rules' (R-PART, R-ERR, R-OS, R-ARCH,
+//! R-VIRTIO, R-CLOUDINIT, R-KERNEL, R-NET).
+
+use imgport_inspect::fs::FsKind;
+use imgport_inspect::linux::AddrMode;
+use imgport_inspect::Report;
+use imgport_policy::{GuestFacts, NicFacts, OsFacts};
+
+/// The name of a filesystem kind as the report and the rules spell it (`ext4`, `ntfs`).
+fn fs_name(k: FsKind) -> String {
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{k:?}").to_ascii_lowercase())
+}
+
+/// Translate `r`; `all_zero` comes from the disk core's allocation map (no data stored).
+pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
+    let mut classification_evidence = vec![r.classification.reason.clone()];
+    classification_evidence.extend(r.errors.iter().take(8).cloned());
+    let os = r.os.as_ref().map(|o| OsFacts {
+        os_type: o.os_type.clone(),
+        distro: o.distro.clone(),
+        id_like: o.id_like.clone(),
+        version: o.version.clone(),
+        product_name: o.product_name.clone(),
+        arch: o.arch.clone(),
+    });
+    let kernel_hints = r
+        .kernels
+        .iter()
+        .filter_map(|k| {
+            k.modified_hint
+                .as_ref()
+                .map(|h| format!("kernel {}: {h}", k.version))
+        })
+        .collect();
+    let nics = r
+        .linux
+        .as_ref()
+        .map(|l| {
+            l.network
+                .interfaces
+                .iter()
+                .map(|n| NicFacts {
+                    name: n.name.clone(),
+                    static_ip: n.mode == AddrMode::Static,
+                    source: Some(n.source.clone()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    GuestFacts {
+        partition_table: Some(r.partition_table.to_string()),
+        partition_count: Some(r.partitions.iter().filter(|p| !p.is_extended()).count() as u32),
+        hybrid_gpt: r.hybrid_mbr,
+        lvm_present: !r.lvm.is_empty() || r.filesystems.iter().any(|f| f.kind == FsKind::LvmPv),
+        dynamic_disk: r.dynamic_disk,
+        filesystems: r
+            .filesystems
+            .iter()
+            .filter(|f| f.kind != FsKind::Unknown)
+            .map(|f| fs_name(f.kind))
+            .collect(),
+        all_zero,
+        classification: Some(r.classification.kind.clone()),
+        classification_evidence,
+        os,
+        root_fs: r.root.as_ref().map(|root| fs_name(root.filesystem)),
+        virtio: r.virtio,
+        virtio_missing: r.virtio_missing.clone(),
+        virtio_evidence: r.virtio_evidence.clone(),
+        cloud_init: r.cloud_init,
+        cloud_init_evidence: r.cloud_init_evidence.clone(),
+        kernel_hints,
+        nics,
+    }
+}

@@ -1,0 +1,154 @@
+//! The pre-flight engine: one image source → format facts, measured sizes, guest
+//! inspection, and the policy [`Verdict`] — the same answer for `imgport check` and the
+//! import service (ImportImage `DryRun` and the import job), so the two never disagree.
+//!
+//! Pure composition of the core crates: no network or database of its own. A remote
+//! image is checked through [`imgport_disk::HttpSource`] range reads by the caller.
+
+mod error;
+mod facts;
+
+pub use error::Error;
+pub use facts::guest_facts;
+
+use imgport_disk::{Allocation, ImageInfo, Measure, ReadAt, VirtualDisk};
+use imgport_inspect::Report;
+use imgport_policy::{FormatFacts, GuestFacts, ImportForm, Verdict};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The phases of a check, in order (for progress display).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Detect the format and open it (R-FMT).
+    Format,
+    /// Walk the mapping tables and measure the qcow2 size (R-SIZE-*).
+    Measure,
+    /// Partitions, filesystems, OS facts.
+    Inspect,
+    /// Apply the rules.
+    Policy,
+}
+
+/// Everything a check established, and the verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// What was checked (file path or URL, as the source describes itself).
+    pub source: String,
+    /// Size of the image file in bytes.
+    pub image_size: u64,
+    /// The disk core's format facts, when the image could be opened.
+    pub info: Option<ImageInfo>,
+    /// `qemu-img measure -O qcow2` equivalent (R-SIZE-ACTUAL).
+    pub measure: Option<Measure>,
+    pub allocation: Option<Allocation>,
+    /// Facts handed to the policy.
+    pub format: FormatFacts,
+    pub guest: Option<GuestFacts>,
+    /// The full inspection report (partitions, filesystems, kernels, evidence …).
+    pub inspection: Option<Report>,
+    pub verdict: Verdict,
+    /// Bytes read from the image file (or fetched from the URL) by the whole check.
+    pub bytes_read: u64,
+    pub elapsed_ms: u64,
+}
+
+/// Check the image readable through `src` against the import rules, with `form` as the
+/// import form. `Err` only when the image could not be read at all (I/O): a refused or
+/// broken image is a verdict (`InvalidFormatSize`), not an error.
+pub fn check(src: Arc<dyn ReadAt>, form: &ImportForm) -> Result<CheckReport, Error> {
+    check_with_progress(src, form, &mut |_| {})
+}
+
+/// [`check`], calling `progress` as each phase starts.
+pub fn check_with_progress(
+    src: Arc<dyn ReadAt>,
+    form: &ImportForm,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<CheckReport, Error> {
+    let started = Instant::now();
+    let read_before = src.bytes_read();
+    let mut report = CheckReport {
+        source: src.describe(),
+        image_size: src.size(),
+        info: None,
+        measure: None,
+        allocation: None,
+        format: FormatFacts::default(),
+        guest: None,
+        inspection: None,
+        verdict: Verdict::default(),
+        bytes_read: 0,
+        elapsed_ms: 0,
+    };
+    progress(Phase::Format);
+    let readable = open_and_measure(&src, &mut report, progress)?;
+    if let Some(Readable { disk, all_zero }) = readable {
+        progress(Phase::Inspect);
+        let inspection = imgport_inspect::inspect(disk);
+        report.guest = Some(guest_facts(&inspection, all_zero));
+        report.inspection = Some(inspection);
+    }
+    progress(Phase::Policy);
+    report.verdict = imgport_policy::decide(&report.format, report.guest.as_ref(), form);
+    report.bytes_read = src.bytes_read().saturating_sub(read_before);
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// A readable image: its guest view, and whether nothing is stored as data.
+struct Readable {
+    disk: Arc<dyn ReadAt>,
+    all_zero: bool,
+}
+
+/// Open the image, walk its tables and measure it. `Ok(None)`: refused (recorded in
+/// `report.format`).
+fn open_and_measure(
+    src: &Arc<dyn ReadAt>,
+    report: &mut CheckReport,
+    progress: &mut dyn FnMut(Phase),
+) -> Result<Option<Readable>, Error> {
+    let refuse = |report: &mut CheckReport, e: imgport_disk::Error| -> Result<_, Error> {
+        if e.is_io() {
+            return Err(Error::Read(e));
+        }
+        let detected = e.detected_format();
+        report.format = FormatFacts::refused(detected.as_deref(), &e.to_string());
+        report.format.file_size = Some(src.size());
+        Ok(None)
+    };
+    let disk: Arc<dyn VirtualDisk> = match imgport_disk::open(src.clone()) {
+        Ok(d) => Arc::from(d),
+        Err(e) => return refuse(report, e),
+    };
+    report.info = Some(disk.info().clone());
+    progress(Phase::Measure);
+    // The allocation walk validates every mapping-table entry: a corrupt or truncated
+    // table is refused here, as the import would refuse it (R-FMT).
+    let allocation = match imgport_disk::allocation(&*disk) {
+        Ok(a) => a,
+        Err(e) => return refuse(report, e),
+    };
+    let measure = match imgport_disk::measure(&*disk, imgport_disk::measure::DEFAULT_CLUSTER_SIZE) {
+        Ok(m) => m,
+        Err(e) => return refuse(report, e),
+    };
+    let info = disk.info();
+    report.format = FormatFacts::readable(
+        &info.format.to_string(),
+        info.virtual_size,
+        measure.required,
+    );
+    report.format.file_size = Some(info.file_size);
+    report.measure = Some(measure);
+    report.allocation = Some(allocation);
+    // Nothing stored as data: every byte of the guest reads as zero (R-PART).
+    let all_zero = allocation.data == 0;
+    Ok(Some(Readable {
+        disk: disk as Arc<dyn ReadAt>,
+        all_zero,
+    }))
+}

@@ -1,0 +1,392 @@
+//! `imgport check` end to end through the binary (issue 5): every error code from a
+//! real fixture image (built by the checked-in fixture scripts with debootstrap,
+//! qemu-img, sfdisk/sgdisk, mkfs.*, cryptsetup, hivex), the JSON shape, exit statuses,
+//! `--force`, directories, and remote checks by range reads against a local server —
+//! including servers that misbehave, which must give "could not check" (exit 2), never
+//! a verdict.
+
+mod common;
+
+use common::range_server::{Mode, RangeServer};
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn check(args: &[&str]) -> (i32, Value) {
+    let mut a = vec!["check", "--json"];
+    a.extend_from_slice(args);
+    let out = imgport(&a);
+    (out.status.code().unwrap_or(-1), json(&out))
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn codes(v: &Value) -> Vec<String> {
+    v["verdict"]["codes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no verdict.codes in {v:#}"))
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The error findings of `v` for `code`, with their rule ids.
+fn finding<'a>(v: &'a Value, code: &str) -> &'a Value {
+    v["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == code && f["severity"] == "error")
+        .unwrap_or_else(|| panic!("no error finding {code} in {v:#}"))
+}
+
+/// Checks `file` and asserts the first (pipeline) code, the rule, and exit status 1.
+fn assert_code(file: &Path, extra: &[&str], code: &str, rule: &str) -> Value {
+    let mut args = extra.to_vec();
+    args.push(path(file));
+    let (status, v) = check(&args);
+    assert_eq!(status, 1, "{}: exit status; {v:#}", file.display());
+    assert_eq!(v["verdict"]["importable"], false);
+    assert_eq!(
+        codes(&v).first().map(String::as_str),
+        Some(code),
+        "{}: {:?}",
+        file.display(),
+        codes(&v)
+    );
+    let f = finding(&v, code);
+    assert_eq!(f["rule"], rule, "{f:#}");
+    assert!(!f["message"].as_str().unwrap().is_empty());
+    assert!(!f["fix"].as_array().unwrap().is_empty(), "a fix for {code}");
+    v
+}
+
+fn guest(name: &str) -> PathBuf {
+    guest_fixtures().join(name)
+}
+
+#[test]
+fn a_clean_debian_image_is_importable_with_facts_and_evidence() {
+    let img = guest("debian12-cloud.qcow2");
+    let (status, v) = check(&[path(&img)]);
+    assert_eq!(status, 0, "{v:#}");
+    assert_eq!(v["verdict"]["importable"], true);
+    assert!(codes(&v).is_empty());
+    // The facts the verdict used are in the JSON.
+    assert_eq!(v["format"]["detected_format"], "qcow2");
+    assert_eq!(v["info"]["format"], "qcow2");
+    assert_eq!(v["guest"]["os"]["distro"], "debian");
+    assert_eq!(v["guest"]["os"]["version"], "12");
+    assert_eq!(v["guest"]["os"]["arch"], "x86_64");
+    assert_eq!(v["guest"]["partition_table"], "mbr");
+    assert_eq!(v["guest"]["virtio"], true);
+    assert_eq!(v["guest"]["cloud_init"], true);
+    assert_eq!(v["inspection"]["root"]["volume"], "partition 1");
+    // measure's required size is the qemu-img one (R-SIZE-ACTUAL uses it).
+    let q: Value = serde_json::from_str(&run_ok(
+        "qemu-img",
+        &["measure", "--output=json", "-O", "qcow2", path(&img)],
+    ))
+    .unwrap();
+    assert_eq!(v["measure"]["required"], q["required"]);
+    assert_eq!(v["format"]["qcow2_required"], q["required"]);
+    // Passed rules are listed; metadata only was read.
+    let passed: Vec<&str> = v["verdict"]["passed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for r in [
+        "R-FMT",
+        "R-SIZE-ACTUAL",
+        "R-SIZE-VIRTUAL",
+        "R-PART",
+        "R-VIRTIO",
+        "R-CLOUDINIT",
+    ] {
+        assert!(passed.contains(&r), "{r} passed: {passed:?}");
+    }
+    let read = v["bytes_read"].as_u64().unwrap();
+    let size = v["image_size"].as_u64().unwrap();
+    assert!(read * 100 / size < 6, "read {read} of {size}");
+}
+
+#[test]
+fn linux_failures_have_their_codes() {
+    assert_code(
+        &guest("debian12-novirtio.qcow2"),
+        &[],
+        "VirtioNotInstall",
+        "R-VIRTIO",
+    );
+    let v = assert_code(
+        &guest("debian12-nocloud.qcow2"),
+        &[],
+        "CloudInitNotInstalled",
+        "R-CLOUDINIT",
+    );
+    let f = finding(&v, "CloudInitNotInstalled");
+    assert!(
+        f["fix"]
+            .to_string()
+            .contains("apt-get install -y cloud-init"),
+        "Debian fix: {f:#}"
+    );
+    assert_code(
+        &guest("debian12-gpt.qcow2"),
+        &[],
+        "PartitionNotPresent",
+        "R-PART",
+    );
+    for (img, what) in [
+        ("data-disk.qcow2", "data-disk"),
+        ("boot-only.qcow2", "boot-only"),
+        ("swap-only.qcow2", "swap-only"),
+        ("luks-root.qcow2", "encrypted"),
+    ] {
+        let v = assert_code(&guest(img), &[], "RootPartitionNotFound", "R-ERR");
+        assert_eq!(v["guest"]["classification"], what, "{img}");
+        assert!(!finding(&v, "RootPartitionNotFound")["evidence"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
+    let v = assert_code(
+        &guest("zero-disk.qcow2"),
+        &[],
+        "PartitionNotPresent",
+        "R-PART",
+    );
+    assert_eq!(v["guest"]["all_zero"], true);
+}
+
+#[test]
+fn declared_os_and_architecture_are_checked() {
+    let img = guest("debian12-cloud.qcow2");
+    assert_code(
+        &img,
+        &["--os-type", "Plan9"],
+        "InvalidImageOsType.Unsupported",
+        "R-OS",
+    );
+    assert_code(
+        &img,
+        &["--os-type", "Debian", "--os-version", "12"],
+        "InvalidImageOsVersion.Unsupported",
+        "R-OS",
+    );
+    assert_code(
+        &img,
+        &["--arch", "arm64"],
+        "InvalidImageArchitecture.Unsupported",
+        "R-ARCH",
+    );
+    // A supported declaration that contradicts the detected OS: a warning with both.
+    let (status, v) = check(&["--os-type", "CentOS", "--os-version", "7", path(&img)]);
+    assert_eq!(status, 0, "{v:#}");
+    let warned = v["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| {
+            f["severity"] == "warning"
+                && f["rule"] == "R-OS"
+                && f["message"].as_str().unwrap().contains("CentOS")
+        });
+    assert!(warned, "declared vs detected warning: {v:#}");
+}
+
+#[test]
+fn force_waives_only_virtio_and_cloud_init() {
+    let (status, v) = check(&["--force", path(&guest("debian12-nocloud.qcow2"))]);
+    assert_eq!(status, 0, "{v:#}");
+    let waived = v["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "CloudInitNotInstalled")
+        .expect("the waived finding stays visible");
+    assert_eq!(waived["severity"], "warning");
+    assert_eq!(waived["waived"], true);
+    let (status, _) = check(&["--force", path(&guest("debian12-novirtio.qcow2"))]);
+    assert_eq!(status, 0);
+    // Not waived: partitions, format.
+    assert_code(
+        &guest("debian12-gpt.qcow2"),
+        &["--force"],
+        "PartitionNotPresent",
+        "R-PART",
+    );
+    assert_code(
+        &disk_fixtures().join("bad-backing.qcow2"),
+        &["--force"],
+        "InvalidFormatSize",
+        "R-FMT",
+    );
+}
+
+#[test]
+fn windows_images() {
+    let w = windows_fixtures();
+    let (status, v) = check(&[path(&w.join("win2016.raw"))]);
+    assert_eq!(status, 0, "{v:#}");
+    assert_eq!(v["guest"]["os"]["os_type"], "windows");
+    // R-ACTIVATION: imported Windows gets no activation service.
+    assert!(v["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule"] == "R-ACTIVATION" && f["severity"] == "info"));
+    assert_code(
+        &w.join("win2012r2.raw"),
+        &[],
+        "VirtioNotInstall",
+        "R-VIRTIO",
+    );
+    assert_code(
+        &w.join("win2008r2.raw"),
+        &[],
+        "CloudInitNotInstalled",
+        "R-CLOUDINIT",
+    );
+    assert_code(
+        &w.join("win10.raw"),
+        &[],
+        "InvalidImageOsType.Unsupported",
+        "R-OS",
+    );
+}
+
+#[test]
+fn format_and_size_failures() {
+    let d = disk_fixtures();
+    for f in [
+        "refused-vhdx.vhdx",
+        "refused-vdi.vdi",
+        "refused-iso.iso",
+        "refused-tar.tar",
+        "bad-backing.qcow2",
+        "bad-datafile.qcow2",
+        "bad-trunc.qcow2",
+        "bad-descriptor.vmdk",
+        "bad-qcow2-vhd.img",
+    ] {
+        assert_code(&d.join(f), &[], "InvalidFormatSize", "R-FMT");
+    }
+    // An installer ISO is told apart from a format problem in its fix.
+    let v = assert_code(
+        &d.join("refused-iso.iso"),
+        &[],
+        "InvalidFormatSize",
+        "R-FMT",
+    );
+    assert!(finding(&v, "InvalidFormatSize")["fix"]
+        .to_string()
+        .contains("installation"));
+    // R-SIZE-VIRTUAL: a sparse 600 GiB qcow2 (instant to make, tiny on disk).
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.qcow2");
+    run_ok(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", path(&big), "600G"],
+    );
+    let v = assert_code(&big, &[], "InvalidFormatSize", "R-SIZE-VIRTUAL");
+    assert!(v["bytes_read"].as_u64().unwrap() < 4 << 20);
+    // A truncated disk (partition past its end) is incomplete.
+    assert_code(&d.join("odd.raw"), &[], "PartitionNotPresent", "R-PART");
+}
+
+#[test]
+fn could_not_check_is_exit_2() {
+    let out = imgport(&["check", "--json", "/nonexistent/image.qcow2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["error"]["code"], "CouldNotCheck");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nonexistent"));
+    let out = imgport(&["check"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+}
+
+#[test]
+fn a_directory_gives_a_summary_and_the_worst_status() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        guest("debian12-cloud.qcow2"),
+        dir.path().join("a-good.qcow2"),
+    )
+    .unwrap();
+    std::fs::copy(guest("swap-only.qcow2"), dir.path().join("b-swap.qcow2")).unwrap();
+    std::fs::write(dir.path().join(".hidden"), b"x").unwrap();
+    let out = imgport(&["check", path(dir.path())]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("IMAGE") && text.contains("RESULT"), "{text}");
+    assert!(text.contains("a-good.qcow2") && text.contains("importable"));
+    assert!(text.contains("b-swap.qcow2") && text.contains("RootPartitionNotFound"));
+    assert!(!text.contains(".hidden"));
+    // Human report: fixes and evidence are shown.
+    assert!(
+        text.contains("fix:") && text.contains("evidence:"),
+        "{text}"
+    );
+    // JSON: an array.
+    let out = imgport(&["check", "--json", path(dir.path())]);
+    let v = json(&out);
+    assert_eq!(v.as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn remote_check_by_range_reads_agrees_with_local() {
+    for name in ["debian12-cloud.qcow2", "debian12-novirtio.qcow2"] {
+        let img = guest(name);
+        let (lstatus, local) = check(&[path(&img)]);
+        let server = RangeServer::start(img.clone(), Mode::Good);
+        let (rstatus, remote) = check(&[&server.url]);
+        assert_eq!(lstatus, rstatus, "{remote:#}");
+        assert_eq!(codes(&local), codes(&remote));
+        assert_eq!(local["guest"], remote["guest"]);
+        assert_eq!(local["measure"], remote["measure"]);
+        let size = std::fs::metadata(&img).unwrap().len();
+        let fetched = remote["bytes_read"].as_u64().unwrap();
+        assert!(
+            fetched <= server.sent(),
+            "reported {fetched}, server sent {}",
+            server.sent()
+        );
+        // Metadata, the kernel's initramfs and a few files: a small share.
+        assert!(
+            server.sent() * 100 / size < 8,
+            "{name}: fetched {} of {size}",
+            server.sent()
+        );
+    }
+}
+
+#[test]
+fn misbehaving_servers_give_could_not_check() {
+    let img = guest("debian12-cloud.qcow2");
+    for mode in [
+        Mode::NoRange,
+        Mode::WrongContentRange,
+        Mode::ShortBody,
+        Mode::RedirectElsewhere,
+        Mode::HugeLength,
+    ] {
+        let server = RangeServer::start(img.clone(), mode);
+        let (status, v) = check(&[&server.url]);
+        assert_eq!(status, 2, "{mode:?} must not give a verdict: {v:#}");
+        assert_eq!(v["error"]["code"], "CouldNotCheck", "{mode:?}");
+        // Never downloads the whole image to find out.
+        assert!(
+            server.sent() < std::fs::metadata(&img).unwrap().len() / 2,
+            "{mode:?}: sent {}",
+            server.sent()
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! What a disk is when no OS root was found (SPEC R-ERR: the known causes of
+//! `RootPartitionNotFound` — an installation medium, a data disk, a boot partition
+//! alone, a wrong file — and of `PartitionNotPresent`: nothing on the disk).
+//!
+//! The kinds are the vocabulary of the policy crate's `GuestFacts::classification`.
+
+use super::Report;
+use crate::fs::FsKind;
+use crate::guest::Volume;
+use imgport_disk::ReadAt;
+use serde::Serialize;
+
+/// Bytes at the start of a disk or volume checked for "nothing written here".
+const BLANK_PROBE: u64 = 1 << 20;
+
+/// The disk's role, with the reason.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Classification {
+    /// `os` (a root was found); else `install-iso`, `encrypted`, `swap-only`,
+    /// `boot-only`, `data-disk`, `empty` (partitions without any content),
+    /// `blank` (no partition table, no filesystem, nothing in the first MiB),
+    /// `truncated` (partitions run past the end of the disk: an incomplete image),
+    /// `wrong-file` (content we do not recognise as a disk at all), `unreadable`
+    /// (a filesystem or LVM layout we cannot read, so we cannot tell).
+    pub kind: String,
+    pub reason: String,
+}
+
+fn class(kind: &str, reason: String) -> Classification {
+    Classification {
+        kind: kind.into(),
+        reason,
+    }
+}
+
+fn kind_name(k: FsKind) -> String {
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{k:?}"))
+}
+
+/// Classify the disk described by `r` (its volumes opened as `volumes`).
+pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classification {
+    if let Some(root) = &r.root {
+        let os =
+            r.os.as_ref()
+                .and_then(|o| o.product_name.clone().or(o.distro.clone()))
+                .unwrap_or_else(|| "an operating system".into());
+        return class(
+            "os",
+            format!(
+                "{os} root on {} ({})",
+                root.volume,
+                kind_name(root.filesystem)
+            ),
+        );
+    }
+    let known: Vec<_> = r
+        .filesystems
+        .iter()
+        .filter(|f| !matches!(f.kind, FsKind::Unknown | FsKind::LvmPv))
+        .collect();
+    if let Some(f) = known.iter().find(|f| f.kind == FsKind::Iso9660) {
+        return class(
+            "install-iso",
+            format!(
+                "{} holds an ISO 9660 filesystem{}: an installation or live medium, not an installed system",
+                f.volume,
+                f.label.as_deref().map(|l| format!(" labelled '{l}'")).unwrap_or_default()
+            ),
+        );
+    }
+    if let Some(f) = known
+        .iter()
+        .find(|f| matches!(f.kind, FsKind::Luks | FsKind::Bitlocker))
+    {
+        let what = if f.kind == FsKind::Luks {
+            "LUKS"
+        } else {
+            "BitLocker"
+        };
+        let others = if known.len() > 1 {
+            format!(
+                "; the other filesystems ({}) hold no OS root",
+                list(&known, Some(f.volume.as_str()))
+            )
+        } else {
+            String::new()
+        };
+        return class(
+            "encrypted",
+            format!(
+                "{} is {what}-encrypted: its contents cannot be inspected{others}",
+                f.volume
+            ),
+        );
+    }
+    if !r.lvm.is_empty() {
+        let lvs_read = volumes.iter().any(|v| v.name.starts_with("lv "));
+        if !lvs_read {
+            return class(
+                "unreadable",
+                format!(
+                    "LVM volume group(s) {} whose logical volumes could not be read",
+                    r.lvm
+                        .iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    }
+    // Partitions that end past the end of the disk: the image was cut short (an
+    // interrupted copy or upload), so the missing part may hold the root.
+    let cut: Vec<String> = r
+        .partitions
+        .iter()
+        .filter(|p| !p.is_extended() && p.start.saturating_add(p.size) > disk.size())
+        .map(|p| {
+            format!(
+                "partition {} spans bytes {}..{} but the disk has {} bytes",
+                p.number,
+                p.start,
+                p.start.saturating_add(p.size),
+                disk.size()
+            )
+        })
+        .collect();
+    if !cut.is_empty() {
+        return class(
+            "truncated",
+            format!("the image is incomplete (cut short): {}", cut.join("; ")),
+        );
+    }
+    if known.is_empty() {
+        if r.partitions.is_empty() {
+            return if starts_blank(disk) {
+                class(
+                    "blank",
+                    "no partition table and no filesystem; the first MiB of the disk is all zeros"
+                        .into(),
+                )
+            } else {
+                class(
+                    "wrong-file",
+                    "no partition table and no recognisable filesystem or disk structure".into(),
+                )
+            };
+        }
+        let blank: Vec<_> = volumes
+            .iter()
+            .filter(|v| v.probe.kind == FsKind::Unknown && v.name.starts_with("partition "))
+            .collect();
+        if !blank.is_empty()
+            && blank
+                .iter()
+                .all(|v| volume_starts_blank(disk, v.offset, v.size))
+        {
+            return class(
+                "empty",
+                format!(
+                    "{} partition(s), none with a filesystem (their first MiB is all zeros)",
+                    r.partitions.len()
+                ),
+            );
+        }
+        return class(
+            "unreadable",
+            format!(
+                "{} partition(s) with content we do not recognise as a filesystem",
+                r.partitions.len()
+            ),
+        );
+    }
+    if known.iter().all(|f| f.kind == FsKind::Swap) {
+        return class(
+            "swap-only",
+            format!("only swap space ({})", list(&known, None)),
+        );
+    }
+    let unreadable: Vec<_> = known
+        .iter()
+        .filter(|f| f.kind.is_readable() && !f.readable)
+        .collect();
+    for v in volumes {
+        let Some(fs) = &v.fs else { continue };
+        let Ok(entries) = fs.read_dir("/") else {
+            continue;
+        };
+        let boot_like = entries.iter().any(|e| {
+            e.name.starts_with("vmlinuz")
+                || e.name.starts_with("initrd")
+                || e.name.starts_with("initramfs")
+                || matches!(e.name.as_str(), "grub" | "grub2" | "loader" | "syslinux")
+        });
+        let root_like = entries
+            .iter()
+            .any(|e| e.name == "etc" || e.name == "Windows");
+        if boot_like && !root_like {
+            if !unreadable.is_empty() {
+                break;
+            }
+            let names: Vec<&str> = entries.iter().take(8).map(|e| e.name.as_str()).collect();
+            return class(
+                "boot-only",
+                format!(
+                    "{} holds a boot partition ({} …) but no root filesystem was found",
+                    v.name,
+                    names.join(", ")
+                ),
+            );
+        }
+    }
+    if !unreadable.is_empty() {
+        return class(
+            "unreadable",
+            format!(
+                "filesystem(s) that could not be read: {}",
+                unreadable
+                    .iter()
+                    .map(|f| format!(
+                        "{} on {} ({})",
+                        kind_name(f.kind),
+                        f.volume,
+                        f.error.as_deref().unwrap_or("error")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        );
+    }
+    class(
+        "data-disk",
+        format!(
+            "filesystems ({}) but no operating system root (no /etc with /usr or /bin, no Windows/System32/config)",
+            list(&known, None)
+        ),
+    )
+}
+
+fn list(fs: &[&super::FilesystemReport], except: Option<&str>) -> String {
+    fs.iter()
+        .filter(|f| Some(f.volume.as_str()) != except)
+        .map(|f| format!("{} on {}", kind_name(f.kind), f.volume))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn starts_blank(disk: &dyn ReadAt) -> bool {
+    volume_starts_blank(disk, 0, disk.size())
+}
+
+fn volume_starts_blank(disk: &dyn ReadAt, offset: u64, size: u64) -> bool {
+    let end = disk.size().min(offset.saturating_add(size));
+    let n = end.saturating_sub(offset).min(BLANK_PROBE) as usize;
+    let mut buf = vec![0u8; n];
+    disk.read_exact_at(&mut buf, offset).is_ok() && buf.iter().all(|&b| b == 0)
+}

@@ -1,0 +1,384 @@
+//! The inspector: from a virtual disk to a [`Report`] — partition table, LVM,
+//! filesystems, the OS root, and the facts the import rules ask about (R-PART, R-OS,
+//! R-ARCH, R-VIRTIO, R-CLOUDINIT, R-KERNEL, R-NET).
+//!
+//! It reads only the blocks it needs and never fails as a whole: a layer that cannot
+//! be read is recorded in [`Report::errors`] and the rest of the report still stands.
+//! When no OS root is found, [`classify`] says what the disk is instead (data disk,
+//! `/boot` only, swap only, encrypted, installation medium, empty), with the evidence
+//! the import service's `RootPartitionNotFound` / `PartitionNotPresent` need.
+
+mod classify;
+mod summary;
+
+pub use classify::Classification;
+
+use crate::fs::{self, FsKind, FsProbe};
+use crate::guest::{Evidence, Volume};
+use crate::linux::{self, LinuxFacts};
+use crate::lvm;
+use crate::partition::{self, Partition, PartitionTable, TableKind};
+use crate::windows::{self, WindowsFacts};
+use imgport_disk::ReadAt;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Most volumes (partitions + logical volumes) examined; the rest are reported only.
+pub const MAX_VOLUMES: usize = 128;
+
+/// Windows dynamic disk (LDM) partition types: MBR 0x42; GPT LDM metadata and data.
+const LDM_TYPES: &[&str] = &[
+    "0x42",
+    "5808c8aa-7e8f-42e0-85d2-e1e90434cfb3",
+    "af9b60a0-1431-4f62-bc68-3311714a69ad",
+];
+
+/// One filesystem (or other content) found on a volume.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilesystemReport {
+    /// `partition 1`, `lv vg0/root`, `whole disk`.
+    pub volume: String,
+    /// Offset on the virtual disk (0 for logical volumes).
+    pub offset: u64,
+    pub size: u64,
+    #[serde(rename = "type")]
+    pub kind: FsKind,
+    pub uuid: Option<String>,
+    pub label: Option<String>,
+    /// We opened it and can read files.
+    pub readable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The operating system, normalised for the rules (R-OS, R-ARCH).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OsReport {
+    /// `linux` or `windows`.
+    #[serde(rename = "type")]
+    pub os_type: String,
+    /// Lower-case id: `debian`, `ubuntu`, `centos`, `opensuse-leap`, `sles`, `windows` …
+    pub distro: Option<String>,
+    /// `ID_LIKE` words (Linux).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub id_like: Vec<String>,
+    /// `12`, `7`, `22.04`; Windows: the release (`2016`, `2008 R2`).
+    pub version: Option<String>,
+    pub product_name: Option<String>,
+    /// `x86_64`, `i386`, `aarch64` …
+    pub arch: Option<String>,
+}
+
+/// Where the OS root was found.
+#[derive(Debug, Clone, Serialize)]
+pub struct RootReport {
+    pub volume: String,
+    pub filesystem: FsKind,
+    /// Other filesystems mounted into the guest tree (from `/etc/fstab`).
+    pub mounts: Vec<MountReport>,
+}
+
+/// A filesystem mounted into the guest tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct MountReport {
+    pub mountpoint: String,
+    pub volume: String,
+}
+
+/// Everything inspection found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `mbr`, `gpt` or `none`.
+    pub partition_table: &'static str,
+    /// A GPT whose protective MBR also lists real partitions.
+    pub hybrid_mbr: bool,
+    pub partitions: Vec<Partition>,
+    /// A Windows dynamic (LDM) disk.
+    pub dynamic_disk: bool,
+    /// LVM2 volume groups (linear LVs are read; others are listed as unreadable).
+    pub lvm: Vec<lvm::VolumeGroup>,
+    pub filesystems: Vec<FilesystemReport>,
+    pub os: Option<OsReport>,
+    pub root: Option<RootReport>,
+    /// Linux kernels with per-kernel virtio evidence.
+    pub kernels: Vec<linux::Kernel>,
+    /// R-VIRTIO: `None` when it could not be established.
+    pub virtio: Option<bool>,
+    pub virtio_missing: Vec<String>,
+    pub virtio_evidence: Vec<String>,
+    /// R-CLOUDINIT: cloud-init (Linux) or cloudbase-init (Windows) installed.
+    pub cloud_init: Option<bool>,
+    pub cloud_init_evidence: Vec<String>,
+    /// What the disk is (an OS disk, or why not).
+    pub classification: Classification,
+    /// Full Linux facts (bootloader, network, packages …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linux: Option<LinuxFacts>,
+    /// Full Windows facts (edition, build, services, hives …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsFacts>,
+    /// What was read, where, and what it showed.
+    pub evidence: Vec<Evidence>,
+    /// Structures that could not be read (the rest of the report still stands).
+    pub errors: Vec<String>,
+    /// Bytes read from the image file by inspection.
+    pub bytes_read: u64,
+    pub elapsed_ms: u64,
+}
+
+/// Inspect the guest disk `disk` (a virtual disk from the disk core, read as guest bytes).
+pub fn inspect(disk: Arc<dyn ReadAt>) -> Report {
+    let started = Instant::now();
+    let read_before = disk.bytes_read();
+    let mut errors = Vec::new();
+    let mut evidence = Vec::new();
+    let table = match partition::read_partition_table(&*disk) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("partition table: {e}"));
+            PartitionTable {
+                kind: TableKind::None,
+                hybrid: false,
+                disk_id: None,
+                partitions: Vec::new(),
+                findings: Vec::new(),
+            }
+        }
+    };
+    for f in &table.findings {
+        evidence.push(Evidence::new("partition table", f.clone()));
+    }
+    let dynamic_disk = table
+        .partitions
+        .iter()
+        .any(|p| LDM_TYPES.contains(&p.type_id.to_ascii_lowercase().as_str()));
+
+    let mut found = Found::default();
+    if table.kind == TableKind::None {
+        found.open_volume("whole disk", 0, disk.clone());
+    } else {
+        for p in table.partitions.iter().filter(|p| !p.is_extended()) {
+            if found.volumes.len() >= MAX_VOLUMES {
+                found.errors.push(format!(
+                    "more than {MAX_VOLUMES} volumes: partition {} and later not examined",
+                    p.number
+                ));
+                break;
+            }
+            if p.start.saturating_add(p.size) > disk.size() {
+                found.errors.push(format!(
+                    "partition {} ends at byte {} past the end of the disk ({} bytes): read up to the end only",
+                    p.number,
+                    p.start.saturating_add(p.size),
+                    disk.size()
+                ));
+            }
+            let dev = partition::open_partition(disk.clone(), p);
+            found.open_volume(&format!("partition {}", p.number), p.start, dev);
+        }
+    }
+    let vgs = lvm::assemble(std::mem::take(&mut found.pvs));
+    for vg in &vgs {
+        for lv in &vg.lvs {
+            let name = format!("lv {}/{}", vg.name, lv.name);
+            if !lv.readable {
+                found.errors.push(format!(
+                    "{name}: {}",
+                    lv.reason.as_deref().unwrap_or("not readable")
+                ));
+                continue;
+            }
+            if found.volumes.len() >= MAX_VOLUMES {
+                found.errors.push(format!("{name}: volume limit reached"));
+                continue;
+            }
+            match lvm::open_lv(vg, lv) {
+                Ok(dev) => found.open_volume(&name, 0, dev),
+                Err(e) => found.errors.push(format!("{name}: {e}")),
+            }
+        }
+    }
+    errors.append(&mut found.errors);
+
+    let mut report = Report {
+        partition_table: match table.kind {
+            TableKind::Mbr => "mbr",
+            TableKind::Gpt => "gpt",
+            TableKind::None => "none",
+        },
+        hybrid_mbr: table.hybrid,
+        partitions: table.partitions,
+        dynamic_disk,
+        lvm: vgs,
+        filesystems: found.filesystems,
+        os: None,
+        root: None,
+        kernels: Vec::new(),
+        virtio: None,
+        virtio_missing: Vec::new(),
+        virtio_evidence: Vec::new(),
+        cloud_init: None,
+        cloud_init_evidence: Vec::new(),
+        classification: Classification::default(),
+        linux: None,
+        windows: None,
+        evidence,
+        errors,
+        bytes_read: 0,
+        elapsed_ms: 0,
+    };
+    inspect_windows_volumes(&mut report, &found.volumes);
+    if report.root.is_none() {
+        inspect_linux_volumes(&mut report, &found.volumes);
+    }
+    report.classification = classify::classify(&report, &found.volumes, &*disk);
+    report.bytes_read = disk.bytes_read().saturating_sub(read_before);
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+/// Volumes opened so far, with their reports.
+#[derive(Default)]
+struct Found {
+    volumes: Vec<Volume>,
+    filesystems: Vec<FilesystemReport>,
+    pvs: Vec<lvm::PhysicalVolume>,
+    errors: Vec<String>,
+}
+
+impl Found {
+    /// Probe `dev`; open it when we can read that filesystem; collect LVM PVs.
+    fn open_volume(&mut self, name: &str, offset: u64, dev: Arc<dyn ReadAt>) {
+        let size = dev.size();
+        let probe = match fs::probe(&*dev) {
+            Ok(p) => p,
+            Err(e) => {
+                self.errors.push(format!("{name}: {e}"));
+                FsProbe {
+                    kind: FsKind::Unknown,
+                    uuid: None,
+                    label: None,
+                }
+            }
+        };
+        if probe.kind == FsKind::LvmPv {
+            match lvm::scan_pv(dev.clone(), name) {
+                Ok(Some(pv)) => self.pvs.push(pv),
+                Ok(None) => {}
+                Err(e) => self.errors.push(format!("{name}: LVM: {e}")),
+            }
+        }
+        let (fs, error) = if probe.kind.is_readable() {
+            match fs::open(dev, &probe) {
+                Ok(fs) => (fs, None),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        } else {
+            (None, None)
+        };
+        if let Some(e) = &error {
+            self.errors.push(format!("{name}: {e}"));
+        }
+        self.filesystems.push(FilesystemReport {
+            volume: name.into(),
+            offset,
+            size,
+            kind: probe.kind,
+            uuid: probe.uuid.clone(),
+            label: probe.label.clone(),
+            readable: fs.is_some(),
+            error,
+        });
+        self.volumes.push(Volume {
+            name: name.into(),
+            offset,
+            size,
+            probe,
+            fs,
+        });
+    }
+}
+
+/// Windows: the first NTFS volume with `Windows/System32/config` hives.
+fn inspect_windows_volumes(report: &mut Report, volumes: &[Volume]) {
+    for v in volumes.iter().filter(|v| v.probe.kind == FsKind::Ntfs) {
+        let Some(fs) = &v.fs else { continue };
+        match windows::inspect_windows(&**fs) {
+            Ok(Some(w)) => {
+                report.os = Some(OsReport {
+                    os_type: "windows".into(),
+                    distro: Some("windows".into()),
+                    id_like: Vec::new(),
+                    version: w.version.clone(),
+                    product_name: w.product_name.clone(),
+                    arch: w.arch.map(|a| a.name().to_string()),
+                });
+                report.root = Some(RootReport {
+                    volume: v.name.clone(),
+                    filesystem: v.probe.kind,
+                    mounts: Vec::new(),
+                });
+                let s = summary::windows(&w);
+                report.virtio = s.virtio;
+                report.virtio_missing = s.virtio_missing;
+                report.virtio_evidence = s.virtio_evidence;
+                report.cloud_init = s.cloud_init;
+                report.cloud_init_evidence = s.cloud_init_evidence;
+                report.evidence.extend(w.evidence.iter().cloned());
+                report.windows = Some(w);
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => report
+                .errors
+                .push(format!("{}: Windows registry: {e}", v.name)),
+        }
+    }
+}
+
+/// Linux: the best root candidate (`/etc` with `/usr` or `/bin`) plus its fstab mounts.
+fn inspect_linux_volumes(report: &mut Report, volumes: &[Volume]) {
+    let Some((idx, guest, ev)) = linux::find_linux_root(volumes) else {
+        report.evidence.push(Evidence::new(
+            "volumes",
+            format!(
+                "no Linux root among {} volume(s): none has /etc with /usr or /bin",
+                volumes.len()
+            ),
+        ));
+        return;
+    };
+    report.evidence.extend(ev);
+    let facts = linux::inspect_linux(&guest);
+    let v = &volumes[idx];
+    report.root = Some(RootReport {
+        volume: v.name.clone(),
+        filesystem: v.probe.kind,
+        mounts: guest
+            .mounts()
+            .iter()
+            .map(|m| MountReport {
+                mountpoint: m.mountpoint.clone(),
+                volume: m.source.clone(),
+            })
+            .collect(),
+    });
+    report.os = Some(OsReport {
+        os_type: "linux".into(),
+        distro: facts.distro.clone(),
+        id_like: facts.id_like.clone(),
+        version: facts.version.clone(),
+        product_name: facts.product_name.clone(),
+        arch: facts.arch.map(|a| a.name().to_string()),
+    });
+    let s = summary::linux(&facts);
+    report.virtio = s.virtio;
+    report.virtio_missing = s.virtio_missing;
+    report.virtio_evidence = s.virtio_evidence;
+    report.cloud_init = s.cloud_init;
+    report.cloud_init_evidence = s.cloud_init_evidence;
+    report.kernels = facts.kernels.clone();
+    report.evidence.extend(facts.evidence.iter().cloned());
+    report.linux = Some(facts);
+}
