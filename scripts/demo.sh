@@ -14,3 +14,6 @@ $bin measure "$d/vmdk-stream.vmdk"
 $bin info --json "$d/big-4g.qcow2"
 $bin info "$d/bad-backing.qcow2" || true
 $bin info --json "$d/bad-iso-mbr.img" || true
+$bin inspect "$d/base.raw"
+$bin check "$d/qcow2-zlib.qcow2" || true
+$bin check "$d" || true
