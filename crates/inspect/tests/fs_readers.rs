@@ -13,41 +13,23 @@
 //! Damaged images (superblock fields broken by the script, and random corruption
 //! of the metadata a clean walk reads) must give errors, never panics or hangs.
 
+mod common;
+
+use common::hostile::{bounded_walk, corrupt_and_walk, Attack, Damaged};
 use imgport_disk::{FileSource, ReadAt};
 use imgport_inspect::fs::{self, FileSystem, FileType, FsKind, FsProbe};
 use imgport_inspect::Error;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 // ---------------------------------------------------------------- fixtures
 
 /// The fixture directory, built once per test process by the script.
 fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = std::env::var_os("IMGPORT_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                    .join(".cache/imgport/fixtures")
-            });
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/filesystems.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&base)
-            .output()
-            .expect("run filesystems.sh");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "filesystems.sh failed: {err}");
-        if !err.trim().is_empty() {
-            eprintln!("filesystems.sh: {err}");
-        }
-        base.join("filesystems")
-    })
+    DIR.get_or_init(|| common::build_fixtures("filesystems.sh", "filesystems"))
 }
 
 /// A fixture file, or `None` (with a loud message) when the script could not build it.
@@ -528,147 +510,26 @@ fn ntfs_flat_fallback_reads_root_files() {
 
 // ---------------------------------------------------------------- hostile input
 
-/// A device over a real image with some bytes replaced and/or a shorter size;
-/// records which ranges were read (to aim corruption at metadata).
-struct Damaged {
-    inner: Arc<dyn ReadAt>,
-    size: u64,
-    patches: Vec<(u64, u8)>,
-    reads: Mutex<Vec<(u64, usize)>>,
-}
-
-impl Damaged {
-    fn new(inner: Arc<dyn ReadAt>, size: u64, patches: Vec<(u64, u8)>) -> Self {
-        Damaged {
-            inner,
-            size,
-            patches,
-            reads: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-impl ReadAt for Damaged {
-    fn size(&self) -> u64 {
-        self.size
-    }
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> imgport_disk::Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .is_none_or(|e| e > self.size)
-        {
-            return Err(imgport_disk::Error::OutOfBounds {
-                what: "damaged".into(),
-                offset,
-                len: buf.len() as u64,
-                size: self.size,
-            });
-        }
-        self.inner.read_exact_at(buf, offset)?;
-        self.reads.lock().unwrap().push((offset, buf.len()));
-        for &(at, v) in &self.patches {
-            if at >= offset && at < offset + buf.len() as u64 {
-                buf[(at - offset) as usize] = v;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Walk the tree depth-first (at most `max` entries), reading links and the
-/// first 64 KiB of files; errors are fine, panics and hangs are not.
-fn bounded_walk(fs: &dyn FileSystem, max: usize) -> usize {
-    let mut queue = vec!["/".to_string()];
-    let mut seen = 0;
-    while let Some(dir) = queue.pop() {
-        let Ok(entries) = fs.read_dir(&dir) else {
-            continue;
-        };
-        for e in entries {
-            seen += 1;
-            if seen > max {
-                return seen;
-            }
-            let p = if dir == "/" {
-                format!("/{}", e.name)
-            } else {
-                format!("{dir}/{}", e.name)
-            };
-            let _ = fs.metadata(&p);
-            match e.file_type {
-                FileType::Dir => queue.push(p),
-                FileType::Symlink => {
-                    let _ = fs.read_link(&p);
-                }
-                FileType::File => {
-                    if let Ok(r) = fs.open_file(&p) {
-                        let _ = r.take(64 << 10).read_to_end(&mut Vec::new());
-                    }
-                }
-                FileType::Other => {}
-            }
-        }
-    }
-    seen
-}
-
-/// Tiny deterministic PRNG (xorshift64*).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-/// Corrupt random bytes of the metadata a clean walk read, many times over, and
-/// truncate the image at several points: every probe/open/walk must end without
-/// a panic.
+/// Corrupt the metadata a clean walk read, many times over, and truncate the
+/// image at several points: every probe/open/walk must end without a panic.
 fn hostile(path: &Path, kind: FsKind, rounds: usize) {
     let base = dev(path);
     let opener = |d: Arc<dyn ReadAt>| {
         let _ = fs::probe(&*d);
         fs::open(d, &probe_of(kind)).ok().flatten()
     };
-    let clean = Arc::new(Damaged::new(base.clone(), base.size(), vec![]));
-    let fs = opener(clean.clone()).expect("clean image opens");
-    bounded_walk(&*fs, 300);
-    drop(fs);
-    let mut reads = clean.reads.lock().unwrap().clone();
-    reads.retain(|&(_, len)| len <= 65536);
-    reads.sort();
-    reads.dedup();
-    assert!(!reads.is_empty());
-    let mut rng = Rng(0x1234_5678_9abc_def1 ^ kind as u64);
-    for round in 0..rounds {
-        let mut patches = Vec::new();
-        for _ in 0..1 + round % 8 {
-            let (off, len) = reads[(rng.next() % reads.len() as u64) as usize];
-            let at = off + rng.next() % len as u64;
-            patches.push((at, (rng.next() & 0xff) as u8));
-        }
-        let d = Arc::new(Damaged::new(base.clone(), base.size(), patches));
-        if let Some(fs) = opener(d) {
-            bounded_walk(&*fs, 300);
-        }
-    }
-    for cut in [
-        0u64,
-        512,
-        4096,
-        65536,
-        1 << 20,
-        8 << 20,
-        base.size() / 2,
-        base.size() - 4096,
-    ] {
-        let d = Arc::new(Damaged::new(base.clone(), cut.min(base.size()), vec![]));
-        if let Some(fs) = opener(d) {
-            bounded_walk(&*fs, 300);
-        }
-    }
+    let size = base.size();
+    let cuts = [0, 512, 4096, 65536, 1 << 20, 8 << 20, size / 2, size - 4096];
+    corrupt_and_walk(
+        base,
+        &opener,
+        &Attack {
+            rounds,
+            walk: 300,
+            seed: 0x1234_5678_9abc_def1 ^ kind as u64,
+            cuts: &cuts,
+        },
+    );
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! files at test time; `pvs`/`lvs` JSON and the filesystems' sha256 saved when the
 //! LVM fixtures were built (reading LVM back needs loop devices).
 
+mod common;
+
 use imgport_disk::{FileSource, MemSource, ReadAt, ReadAtExt};
 use imgport_inspect::fs::{self, FsKind};
 use imgport_inspect::lvm::{self, assemble, open_lv, scan_pv, PhysicalVolume};
@@ -43,27 +45,7 @@ macro_rules! require {
 /// The fixture directory, built once per test process by the script.
 fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = std::env::var_os("IMGPORT_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                    .join(".cache/imgport/fixtures")
-            });
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/partitions.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&base)
-            .output()
-            .expect("run partitions.sh");
-        assert!(
-            out.status.success(),
-            "partitions.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        base.join("partitions")
-    })
+    DIR.get_or_init(|| common::build_fixtures("partitions.sh", "partitions"))
 }
 
 /// A fixture file, or `None` (with a loud message) when the script could not build it here.
