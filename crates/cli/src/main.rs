@@ -37,6 +37,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Check(a) => cmd_check::run(a),
@@ -45,4 +46,22 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd_info::run(a),
         Command::Measure(a) => cmd_measure::run(a),
     }
+}
+
+/// `imgport check … | head`: a closed stdout ends the program quietly (as SIGPIPE
+/// would for a C tool) instead of a panic message; other panics keep the default report.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

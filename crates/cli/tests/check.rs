@@ -286,17 +286,42 @@ fn format_and_size_failures() {
     assert!(finding(&v, "InvalidFormatSize")["fix"]
         .to_string()
         .contains("installation"));
-    // R-SIZE-VIRTUAL: a sparse 600 GiB qcow2 (instant to make, tiny on disk).
-    let dir = tempfile::tempdir().unwrap();
-    let big = dir.path().join("big.qcow2");
-    run_ok(
-        "qemu-img",
-        &["create", "-q", "-f", "qcow2", path(&big), "600G"],
-    );
+    // R-SIZE-VIRTUAL: a sparse 600 GiB qcow2 (tiny on disk); R-SIZE-ACTUAL: 51 GiB of
+    // allocated clusters (qemu-img measure agrees it needs over 50 GiB as qcow2).
+    let big = size_fixtures().join("virtual-600g.qcow2");
     let v = assert_code(&big, &[], "InvalidFormatSize", "R-SIZE-VIRTUAL");
     assert!(v["bytes_read"].as_u64().unwrap() < 4 << 20);
+    let actual = size_fixtures().join("actual-51g.qcow2");
+    let v = assert_code(&actual, &[], "InvalidFormatSize", "R-SIZE-ACTUAL");
+    let q: Value = serde_json::from_str(&run_ok(
+        "qemu-img",
+        &["measure", "--output=json", "-O", "qcow2", path(&actual)],
+    ))
+    .unwrap();
+    assert_eq!(v["measure"]["required"], q["required"]);
+    assert!(q["required"].as_u64().unwrap() > 50 << 30);
     // A truncated disk (partition past its end) is incomplete.
     assert_code(&d.join("odd.raw"), &[], "PartitionNotPresent", "R-PART");
+}
+
+#[test]
+fn network_and_kernel_warnings_do_not_block() {
+    let (status, v) = check(&[path(&guest("debian12-netkernel.qcow2"))]);
+    assert_eq!(status, 0, "warnings only: {v:#}");
+    let warns: Vec<(&str, &str)> = v["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "warning")
+        .map(|f| (f["rule"].as_str().unwrap(), f["message"].as_str().unwrap()))
+        .collect();
+    let has = |rule: &str, text: &str| warns.iter().any(|(r, m)| *r == rule && m.contains(text));
+    assert!(has("R-KERNEL", "modified"), "{warns:#?}");
+    assert!(has("R-NET", "2 network interfaces"), "{warns:#?}");
+    assert!(has("R-NET", "static IP"), "{warns:#?}");
+    assert!(has("R-NET", "other than eth0"), "{warns:#?}");
+    let hints = v["guest"]["kernel_hints"].as_array().unwrap();
+    assert!(hints[0].as_str().unwrap().contains("6.1.0-50-custom"));
 }
 
 #[test]

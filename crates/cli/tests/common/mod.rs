@@ -69,6 +69,12 @@ pub fn partition_fixtures() -> &'static Path {
     DIR.get_or_init(|| build_fixtures("partitions.sh", "partitions"))
 }
 
+/// R-SIZE-* fixtures (tests/fixtures/size-limits.sh): 51 GiB allocated, 600 GiB virtual.
+pub fn size_fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| build_fixtures("size-limits.sh", "size"))
+}
+
 /// Run the `imgport` binary.
 pub fn imgport(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_imgport"))
