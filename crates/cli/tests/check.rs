@@ -252,6 +252,20 @@ fn windows_images() {
         "CloudInitNotInstalled",
         "R-CLOUDINIT",
     );
+    // R-PART for Windows: a dynamic (LDM) disk, and Windows on FAT32 instead of NTFS.
+    assert_code(
+        &w.join("win2016-dynamic.raw"),
+        &[],
+        "RootPartitionNotFound",
+        "R-PART",
+    );
+    let v = assert_code(
+        &w.join("win2016-fat32.raw"),
+        &[],
+        "RootPartitionNotFound",
+        "R-PART",
+    );
+    assert_eq!(v["guest"]["root_fs"], "fat32");
     assert_code(
         &w.join("win10.raw"),
         &[],

@@ -300,9 +300,14 @@ impl Found {
     }
 }
 
-/// Windows: the first NTFS volume with `Windows/System32/config` hives.
+/// Windows: the first volume with `Windows/System32/config` hives — NTFS volumes
+/// first; Windows found on another filesystem is reported as such (R-PART wants NTFS).
 fn inspect_windows_volumes(report: &mut Report, volumes: &[Volume]) {
-    for v in volumes.iter().filter(|v| v.probe.kind == FsKind::Ntfs) {
+    let ntfs_first = volumes
+        .iter()
+        .filter(|v| v.probe.kind == FsKind::Ntfs)
+        .chain(volumes.iter().filter(|v| v.probe.kind != FsKind::Ntfs));
+    for v in ntfs_first {
         let Some(fs) = &v.fs else { continue };
         match windows::inspect_windows(&**fs) {
             Ok(Some(w)) => {
