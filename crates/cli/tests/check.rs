@@ -146,6 +146,7 @@ fn linux_failures_have_their_codes() {
         ("boot-only.qcow2", "boot-only"),
         ("swap-only.qcow2", "swap-only"),
         ("luks-root.qcow2", "encrypted"),
+        ("installer-iso.qcow2", "install-iso"),
     ] {
         let v = assert_code(&guest(img), &[], "RootPartitionNotFound", "R-ERR");
         assert_eq!(v["guest"]["classification"], what, "{img}");

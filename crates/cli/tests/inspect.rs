@@ -123,6 +123,15 @@ const LINUX: &[Expect] = &[
         cloud_init: None,
     },
     Expect {
+        file: "installer-iso.qcow2",
+        table: "none",
+        class: "install-iso",
+        os: None,
+        root: None,
+        virtio: None,
+        cloud_init: None,
+    },
+    Expect {
         file: "zero-disk.qcow2",
         table: "none",
         class: "blank",
