@@ -5,6 +5,7 @@ mod cmd_convert;
 mod cmd_info;
 mod cmd_inspect;
 mod cmd_measure;
+mod cmd_serve;
 mod output;
 mod source;
 
@@ -32,6 +33,10 @@ enum Command {
     Info(cmd_info::Args),
     /// Convert to qcow2 (or raw): parallel compression, zero-skipping, atomic, verifiable.
     Convert(cmd_convert::Args),
+    /// The import service: cloud API, object storage, import jobs, message centre.
+    Serve(cmd_serve::Args),
+    /// Manage accounts of the import service.
+    Account(cmd_serve::AccountArgs),
     /// Size of the image once converted to qcow2, as `qemu-img measure -O qcow2` (R-SIZE-ACTUAL).
     Measure(cmd_measure::Args),
 }
@@ -43,6 +48,8 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd_check::run(a),
         Command::Inspect(a) => cmd_inspect::run(a),
         Command::Convert(a) => cmd_convert::run(a),
+        Command::Serve(a) => cmd_serve::run(a),
+        Command::Account(a) => cmd_serve::account(a),
         Command::Info(a) => cmd_info::run(a),
         Command::Measure(a) => cmd_measure::run(a),
     }

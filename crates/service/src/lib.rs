@@ -15,8 +15,10 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod jobs;
+pub mod metrics;
 pub mod objects;
 pub mod s3;
+pub mod server;
 
 pub use config::Config;
 
@@ -28,6 +30,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: db::Db,
     pub objects: Arc<dyn objects::ObjectStore>,
+    /// Wakes idle job workers when a job is queued.
+    wake: Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
 }
 
 impl AppState {
@@ -38,10 +42,39 @@ impl AppState {
         let objects: Arc<dyn objects::ObjectStore> = Arc::new(objects::FsObjectStore::new(
             config.data_dir.join("objects"),
         )?);
+        std::fs::create_dir_all(config.data_dir.join("images"))?;
         Ok(AppState {
             config: Arc::new(config),
             db,
             objects,
+            wake: Arc::default(),
         })
+    }
+
+    /// Where image `id`'s qcow2 is stored.
+    pub fn image_path(&self, id: &str) -> std::path::PathBuf {
+        let safe: String = id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        self.config
+            .data_dir
+            .join("images")
+            .join(format!("{safe}.qcow2"))
+    }
+
+    /// Wake the job workers (a job was queued).
+    pub fn wake_workers(&self) {
+        let (m, c) = &*self.wake;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        c.notify_all();
+    }
+
+    /// Block until woken or `timeout` passes (a job worker with nothing to do).
+    pub fn wait_for_work(&self, timeout: std::time::Duration) {
+        let (m, c) = &*self.wake;
+        let g = m.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = *g;
+        let _ = c.wait_timeout_while(g, timeout, |n| *n == seen);
     }
 }

@@ -6,13 +6,21 @@
 //! `SELECT … FOR UPDATE SKIP LOCKED` there.
 
 pub mod accounts;
+pub mod images;
+pub mod messages;
+pub mod objects;
 
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// Schemas of every table group, applied in order at open (idempotent).
-const SCHEMAS: &[&str] = &[accounts::SCHEMA];
+const SCHEMAS: &[&str] = &[
+    accounts::SCHEMA,
+    images::SCHEMA,
+    messages::SCHEMA,
+    objects::SCHEMA,
+];
 
 /// A handle to the database, cheap to clone, usable from any thread.
 #[derive(Clone)]

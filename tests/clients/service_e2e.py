@@ -1,0 +1,210 @@
+"""End-to-end test of `imgport serve` with the real clients (issue 7):
+boto3 (S3: bucket with a region, multipart upload, presigned GET) and
+tencentcloud-sdk-python (TC3-signed CVM actions). Run by crates/cli/tests/service.rs.
+
+usage: service_e2e.py API STORAGE SECRET_ID SECRET_KEY APP_ID DATA_DIR GOOD_IMAGE BAD_IMAGE IMGPORT
+"""
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from tencentcloud.common import credential
+from tencentcloud.common.common_client import CommonClient
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.cvm.v20170312 import cvm_client, models
+
+API, STORAGE, SID, SKEY, APP_ID, DATA, GOOD, BAD, IMGPORT = sys.argv[1:10]
+REGION = "ap-guangzhou"
+
+
+def profile():
+    hp = HttpProfile(protocol="http", endpoint=API, reqTimeout=60)
+    return ClientProfile(httpProfile=hp)
+
+
+def common(key=SKEY):
+    return CommonClient("cvm", "2017-03-12", credential.Credential(SID, key), REGION, profile=profile())
+
+
+def call(action, params, key=SKEY):
+    return common(key).call_json(action, params)["Response"]
+
+
+def expect_error(code, action, params, key=SKEY):
+    try:
+        r = call(action, params, key)
+    except TencentCloudSDKException as e:
+        assert e.code == code, f"{action}: expected {code}, got {e.code}: {e.message}"
+        return e.message
+    raise AssertionError(f"{action}: expected {code}, got success {r}")
+
+
+def step(msg):
+    print(f"-- {msg}", flush=True)
+
+
+# ---- the typed SDK client: DescribeImportImageOs ---------------------------------
+step("DescribeImportImageOs through the typed SDK client")
+cvm = cvm_client.CvmClient(credential.Credential(SID, SKEY), REGION, profile())
+os_resp = cvm.DescribeImportImageOs(models.DescribeImportImageOsRequest())
+names = [o.OsName for o in os_resp.ImportImageOsVersionSet]
+assert "CentOS" in names and "Debian" in names, names
+assert "Windows Server 2016" in os_resp.ImportImageOsListSupported.Windows or os_resp.ImportImageOsListSupported.Windows
+
+step("bad signatures and unknown keys are refused")
+expect_error("AuthFailure.SignatureFailure", "DescribeImages", {}, key="wrong-secret-key")
+try:
+    CommonClient("cvm", "2017-03-12", credential.Credential("AKIDnotakey", "x"), REGION, profile=profile()).call_json("DescribeImages", {})
+    raise AssertionError("unknown SecretId accepted")
+except TencentCloudSDKException as e:
+    assert e.code == "AuthFailure.SecretIdNotFound", e.code
+expect_error("InvalidAction", "NoSuchAction", {})
+
+# ---- S3 upload with boto3 --------------------------------------------------------
+step("boto3: bucket in a region, multipart upload, presigned GET")
+s3 = boto3.client(
+    "s3",
+    endpoint_url=f"http://{STORAGE}",
+    aws_access_key_id=SID,
+    aws_secret_access_key=SKEY,
+    region_name=REGION,
+    config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+)
+bucket = f"images-{APP_ID}"
+s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == REGION
+from boto3.s3.transfer import TransferConfig  # noqa: E402
+
+s3.upload_file(GOOD, bucket, "good.qcow2", Config=TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20))
+s3.upload_file(BAD, bucket, "nocloud.qcow2", Config=TransferConfig(multipart_threshold=1 << 40))
+head = s3.head_object(Bucket=bucket, Key="good.qcow2")
+import os  # noqa: E402
+
+assert head["ContentLength"] == os.path.getsize(GOOD), head
+assert head["ETag"].strip('"').endswith(f"-{-(-os.path.getsize(GOOD) // (64 << 20))}"), head["ETag"]
+listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+assert listed == ["good.qcow2", "nocloud.qcow2"], listed
+rng = s3.get_object(Bucket=bucket, Key="good.qcow2", Range="bytes=0-3")["Body"].read()
+assert rng == b"QFI\xfb", rng
+
+good_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "good.qcow2"}, ExpiresIn=3600)
+bad_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "nocloud.qcow2"}, ExpiresIn=3600)
+dry_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "nocloud.qcow2"}, ExpiresIn=600)
+req = urllib.request.Request(good_url, headers={"Range": "bytes=0-3"})
+assert urllib.request.urlopen(req).read() == b"QFI\xfb"
+for url in (good_url.replace("Signature=", "Signature=0"), f"http://{STORAGE}/{bucket}/good.qcow2"):
+    try:
+        urllib.request.urlopen(url)
+        raise AssertionError(f"{url} must be refused")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403, e.code
+
+# ---- the import form and the URL rules -------------------------------------------
+form = {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "9", "ImageName": "debian-good"}
+step("form and URL errors")
+expect_error("InvalidImageOsType.Unsupported", "ImportImage", {**form, "OsType": "Plan9", "ImageUrl": good_url})
+expect_error("InvalidImageOsVersion.Unsupported", "ImportImage", {**form, "OsVersion": "12", "ImageUrl": good_url})
+expect_error("MissingParameter", "ImportImage", {k: v for k, v in form.items() if k != "ImageName"} | {"ImageUrl": good_url})
+expect_error("InvalidParameterValue.TooLong", "ImportImage", {**form, "ImageName": "x" * 61, "ImageUrl": good_url})
+expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": "http://169.254.169.254/latest/meta-data"})
+expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": f"http://{STORAGE}/{bucket}/good.qcow2"})
+expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": f"http://{STORAGE}/{bucket}/missing.qcow2"})
+s3.create_bucket(Bucket=f"fsi-{APP_ID}", CreateBucketConfiguration={"LocationConstraint": "ap-shanghai-fsi"})
+s3.put_object(Bucket=f"fsi-{APP_ID}", Key="x.raw", Body=b"\0" * 512)
+fsi_url = s3.generate_presigned_url("get_object", Params={"Bucket": f"fsi-{APP_ID}", "Key": "x.raw"}, ExpiresIn=600)
+msg = expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": fsi_url})
+assert "finance" in msg, msg
+
+step("DryRun: the full pre-flight check by range reads")
+dry = call("ImportImage", {**form, "ImageUrl": dry_url, "DryRun": True})
+assert dry["DryRun"] is True and dry["Importable"] is False, dry
+assert dry["Codes"] == ["CloudInitNotInstalled"], dry["Codes"]
+assert any(f["rule"] == "R-CLOUDINIT" and f["fix"] for f in dry["Findings"]), dry["Findings"]
+# A dry run does not consume the signature.
+dry2 = call("ImportImage", {**form, "ImageUrl": dry_url, "DryRun": True})
+assert dry2["Codes"] == ["CloudInitNotInstalled"]
+
+# ---- subscriptions: bob unsubscribed, admin subscribed -----------------------------
+step("message subscriptions")
+subprocess.run([IMGPORT, "account", "add-user", APP_ID, "bob", "--data-dir", DATA], check=True, capture_output=True)
+call("ModifySubscription", {"UserName": "bob", "Subscribed": False})
+assert call("DescribeSubscription", {"UserName": "bob"})["Subscribed"] is False
+assert call("DescribeSubscription", {})["Subscribed"] is True
+
+# ---- imports -------------------------------------------------------------------------
+step("ImportImage: a good Debian image and one without cloud-init")
+good_id = call("ImportImage", {**form, "ImageUrl": good_url, "ImageDescription": "from boto3"})["ImageId"]
+bad_id = call("ImportImage", {**form, "ImageName": "debian-nocloud", "ImageUrl": bad_url})["ImageId"]
+assert good_id.startswith("img-") and bad_id.startswith("img-")
+step("a signed URL imports once")
+expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": good_url})
+
+deadline = time.time() + 600
+while True:
+    images = {i["ImageId"]: i for i in call("DescribeImages", {"ImageIds": [good_id, bad_id]})["ImageSet"]}
+    states = {k: (v["ImageState"], v["ImportPhase"], v["ImportProgress"]) for k, v in images.items()}
+    print("   ", states, flush=True)
+    if all(v["ImageState"] != "IMPORTING" for v in images.values()):
+        break
+    assert time.time() < deadline, f"imports did not finish: {states}"
+    time.sleep(2)
+good, bad = images[good_id], images[bad_id]
+assert good["ImageState"] == "NORMAL", good
+assert good["ImageSource"] == "EXTERNAL_IMPORT" and good["Architecture"] == "x86_64"
+assert good["ImageSize"] >= 1 and good["CreatedTime"].endswith("Z")
+assert bad["ImageState"] == "IMPORTFAILED", bad
+assert bad["ErrorCode"] == "CloudInitNotInstalled", bad
+assert "cloud-init" in bad["ErrorMessage"], bad["ErrorMessage"]
+
+step("filters, paging, rename")
+r = call("DescribeImages", {"Filters": [{"Name": "image-state", "Values": ["NORMAL"]}]})
+assert [i["ImageId"] for i in r["ImageSet"]] == [good_id], r
+assert call("DescribeImages", {"Limit": 1})["TotalCount"] == 2
+call("ModifyImageAttribute", {"ImageId": good_id, "ImageName": "debian-renamed"})
+assert call("DescribeImages", {"ImageIds": [good_id]})["ImageSet"][0]["ImageName"] == "debian-renamed"
+
+step("the stored qcow2 is sound and equals the source")
+stored = os.path.join(DATA, "images", f"{good_id}.qcow2")
+subprocess.run(["qemu-img", "check", stored], check=True, capture_output=True)
+subprocess.run(["qemu-img", "compare", GOOD, stored], check=True, capture_output=True)
+
+step("messages: the subscribed user has both, the unsubscribed none")
+m = call("DescribeMessages", {})
+codes = sorted((x["ImageId"], x["ErrorCode"]) for x in m["MessageSet"])
+assert codes == sorted([(good_id, None), (bad_id, "CloudInitNotInstalled")]), m
+assert m["UnreadCount"] == 2
+fail_msg = [x for x in m["MessageSet"] if x["ErrorCode"]][0]
+assert "CloudInitNotInstalled" in fail_msg["Title"] and "cloud-init" in fail_msg["Content"], fail_msg
+call("ReadMessage", {"MessageId": fail_msg["MessageId"]})
+assert call("DescribeMessages", {})["UnreadCount"] == 1
+assert call("DescribeMessages", {"UserName": "bob"})["TotalCount"] == 0
+
+step("DeleteImages removes the stored file")
+call("DeleteImages", {"ImageIds": [good_id]})
+assert not os.path.exists(stored)
+expect_error("InvalidImageId.NotFound", "DeleteImages", {"ImageIds": [good_id]})
+
+step("tenant isolation")
+other = json.loads(subprocess.run([IMGPORT, "account", "create", "other", "--data-dir", DATA], check=True, capture_output=True, text=True).stdout)
+oc = CommonClient("cvm", "2017-03-12", credential.Credential(other["SecretId"], other["SecretKey"]), REGION, profile=profile())
+assert oc.call_json("DescribeImages", {})["Response"]["TotalCount"] == 0
+s3o = boto3.client("s3", endpoint_url=f"http://{STORAGE}", aws_access_key_id=other["SecretId"], aws_secret_access_key=other["SecretKey"], region_name=REGION, config=Config(s3={"addressing_style": "path"}))
+try:
+    s3o.get_object(Bucket=bucket, Key="nocloud.qcow2")
+    raise AssertionError("another tenant read a private object")
+except s3o.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "AccessDenied", e.response
+
+step("health and metrics")
+assert urllib.request.urlopen(f"http://{API}/healthz").read() == b"ok\n"
+metrics = urllib.request.urlopen(f"http://{API}/metrics").read().decode()
+assert 'imgport_images{state="IMPORTFAILED"} 1' in metrics, metrics
+assert "imgport_jobs_total" in metrics
+print("service e2e: all passed", flush=True)
