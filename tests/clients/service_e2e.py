@@ -5,6 +5,7 @@ tencentcloud-sdk-python (TC3-signed CVM actions). Run by crates/cli/tests/servic
 usage: service_e2e.py API STORAGE SECRET_ID SECRET_KEY APP_ID DATA_DIR GOOD_IMAGE BAD_IMAGE IMGPORT
 """
 import json
+import os
 import subprocess
 import sys
 import time
@@ -58,6 +59,26 @@ names = [o.OsName for o in os_resp.ImportImageOsVersionSet]
 assert "CentOS" in names and "Debian" in names, names
 assert "Windows Server 2016" in os_resp.ImportImageOsListSupported.Windows or os_resp.ImportImageOsListSupported.Windows
 
+step("tccli (the real CLI) against the endpoint")
+TCCLI = os.path.join(os.path.dirname(sys.executable), "tccli")
+tenv = dict(os.environ, HOME=os.path.join(DATA, "tccli-home"))
+
+
+def tccli(*args, ok=True):
+    p = subprocess.run([TCCLI, "cvm", *args, "--endpoint", f"http://{API}", "--region", REGION, "--secretId", SID, "--secretKey", SKEY],
+                       capture_output=True, text=True, env=tenv)
+    if ok:
+        assert p.returncode == 0, f"tccli {args}: {p.stdout} {p.stderr}"
+        return json.loads(p.stdout)
+    return p
+
+
+r = tccli("DescribeImportImageOs")
+assert "CentOS" in r["ImportImageOsListSupported"]["Linux"], r
+assert tccli("DescribeImages")["TotalCount"] == 0
+p = tccli("ImportImage", "--Architecture", "x86_64", "--OsType", "Plan9", "--OsVersion", "1", "--ImageName", "x", "--ImageUrl", "http://example.com/x", ok=False)
+assert p.returncode != 0 and "InvalidImageOsType.Unsupported" in (p.stdout + p.stderr), p
+
 step("bad signatures and unknown keys are refused")
 expect_error("AuthFailure.SignatureFailure", "DescribeImages", {}, key="wrong-secret-key")
 try:
@@ -106,6 +127,25 @@ for url in (good_url.replace("Signature=", "Signature=0"), f"http://{STORAGE}/{b
     except urllib.error.HTTPError as e:
         assert e.code == 403, e.code
 
+step("cos-python-sdk-v5: COS signatures, virtual-host buckets (through a proxy), presigned URL")
+from qcloud_cos import CosConfig, CosS3Client  # noqa: E402
+
+cos = CosS3Client(CosConfig(Region=REGION, SecretId=SID, SecretKey=SKEY, Scheme="http", Proxies={"http": f"http://{STORAGE}"}))
+cbucket = f"cos-{APP_ID}"
+cos.create_bucket(Bucket=cbucket)
+cos.upload_file(Bucket=cbucket, Key="nocloud.qcow2", LocalFilePath=BAD, PartSize=64, MAXThread=4)
+chead = {k.lower(): v for k, v in cos.head_object(Bucket=cbucket, Key="nocloud.qcow2").items()}
+assert int(chead["content-length"]) == os.path.getsize(BAD), chead
+cos_url = cos.get_presigned_url(Bucket=cbucket, Key="nocloud.qcow2", Method="GET", Expired=600)
+assert cos_url.startswith(f"http://{cbucket}.cos.{REGION}.myqcloud.com/"), cos_url
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://{STORAGE}"}))
+assert opener.open(urllib.request.Request(cos_url, headers={"Range": "bytes=0-3"})).read() == b"QFI\xfb"
+try:
+    opener.open(cos_url.replace("q-signature=", "q-signature=0"))
+    raise AssertionError("a tampered COS signature was accepted")
+except urllib.error.HTTPError as e:
+    assert e.code == 403, e.code
+
 # ---- the import form and the URL rules -------------------------------------------
 form = {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "9", "ImageName": "debian-good"}
 step("form and URL errors")
@@ -121,6 +161,10 @@ s3.put_object(Bucket=f"fsi-{APP_ID}", Key="x.raw", Body=b"\0" * 512)
 fsi_url = s3.generate_presigned_url("get_object", Params={"Bucket": f"fsi-{APP_ID}", "Key": "x.raw"}, ExpiresIn=600)
 msg = expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": fsi_url})
 assert "finance" in msg, msg
+
+step("DryRun with a COS presigned URL")
+cdry = call("ImportImage", {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "9", "ImageName": "cos", "ImageUrl": cos_url, "DryRun": True})
+assert cdry["Codes"] == ["CloudInitNotInstalled"], cdry
 
 step("DryRun: the full pre-flight check by range reads")
 dry = call("ImportImage", {**form, "ImageUrl": dry_url, "DryRun": True})

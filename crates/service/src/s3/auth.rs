@@ -76,7 +76,22 @@ pub fn authenticate(
 ) -> Result<Caller, S3Error> {
     let query = sigv4::parse_query(uri.query().unwrap_or(""));
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    if let Some(auth) = header(headers, "authorization") {
+    if let Some(auth) =
+        header(headers, "authorization").filter(|a| a.starts_with("q-sign-algorithm="))
+    {
+        let fields = sigv4::parse_query(auth);
+        let sig = super::cos_auth::parse(&fields)
+            .ok_or_else(|| S3Error::denied("malformed COS Authorization"))?;
+        let path = cos_path(uri, headers);
+        return super::cos_auth::verify(state, &sig, method.as_str(), &path, &query, headers, now)
+            .map(Caller::Account);
+    }
+    if let Some(sig) = super::cos_auth::parse(&query) {
+        let path = cos_path(uri, headers);
+        return super::cos_auth::verify(state, &sig, method.as_str(), &path, &query, headers, now)
+            .map(Caller::Account);
+    }
+    if let Some(auth) = header(headers, "authorization").filter(|a| !a.is_empty()) {
         let rest = auth
             .strip_prefix("AWS4-HMAC-SHA256 ")
             .ok_or_else(|| S3Error::denied("only AWS4-HMAC-SHA256 signatures are accepted"))?;
@@ -178,4 +193,14 @@ pub fn presigned(
         return Err(S3Error::denied("Request is not yet valid"));
     }
     Ok(acct)
+}
+
+/// The object path a COS signature covers: the decoded key with a leading `/`
+/// (virtual-host style: the bucket is in the Host header).
+fn cos_path(uri: &Uri, headers: &HeaderMap) -> String {
+    let host = header(headers, "host");
+    match super::bucket_and_key(uri.path(), host) {
+        (_, Some(k)) => format!("/{k}"),
+        _ => "/".into(),
+    }
 }

@@ -47,10 +47,18 @@ pub async fn create_bucket(
         )
     })?;
     let text = String::from_utf8_lossy(&bytes);
+    // COS names the region in the host: BUCKET-APPID.cos.REGION.myqcloud.com.
+    let cos_region = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.split(':').next())
+        .and_then(|h| h.split_once(".cos.").map(|(_, r)| r.to_string()))
+        .and_then(|r| r.strip_suffix(".myqcloud.com").map(str::to_string));
     let region = xml::all(&text, "LocationConstraint")
         .first()
         .map(|s| s.to_string())
         .filter(|s| !s.is_empty())
+        .or(cos_region)
         .unwrap_or_else(|| st.config.region.clone());
     if !st.config.regions.contains(&region) {
         return Err(S3Error::new(

@@ -7,6 +7,7 @@
 pub mod auth;
 mod body;
 mod buckets;
+pub mod cos_auth;
 pub use buckets::iso8601 as buckets_iso8601;
 pub mod import_url;
 mod multipart;
