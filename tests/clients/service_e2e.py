@@ -162,6 +162,11 @@ fsi_url = s3.generate_presigned_url("get_object", Params={"Bucket": f"fsi-{APP_I
 msg = expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": fsi_url})
 assert "finance" in msg, msg
 
+step("an expired signed URL is InvalidUrl")
+short_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "nocloud.qcow2"}, ExpiresIn=1)
+time.sleep(2.5)
+assert "expired" in expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": short_url})
+
 step("DryRun with a COS presigned URL")
 cdry = call("ImportImage", {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "9", "ImageName": "cos", "ImageUrl": cos_url, "DryRun": True})
 assert cdry["Codes"] == ["CloudInitNotInstalled"], cdry
@@ -179,6 +184,27 @@ assert dry2["Codes"] == ["CloudInitNotInstalled"]
 step("message subscriptions")
 subprocess.run([IMGPORT, "account", "add-user", APP_ID, "bob", "--data-dir", DATA], check=True, capture_output=True)
 call("ModifySubscription", {"UserName": "bob", "Subscribed": False})
+expect_error("InvalidParameterValue", "ModifySubscription", {"Subscribed": True, "WebhookUrl": "http://169.254.169.254/hook"})
+# The admin user also gets a webhook on a local listener.
+import http.server  # noqa: E402
+import threading  # noqa: E402
+
+hooks = []
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        hooks.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+hook_srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+threading.Thread(target=hook_srv.serve_forever, daemon=True).start()
+call("ModifySubscription", {"Subscribed": True, "WebhookUrl": f"http://127.0.0.1:{hook_srv.server_port}/imgport"})
 assert call("DescribeSubscription", {"UserName": "bob"})["Subscribed"] is False
 assert call("DescribeSubscription", {})["Subscribed"] is True
 
@@ -230,6 +256,8 @@ call("ReadMessage", {"MessageId": fail_msg["MessageId"]})
 assert call("DescribeMessages", {})["UnreadCount"] == 1
 assert call("DescribeMessages", {"UserName": "bob"})["TotalCount"] == 0
 
+assert sorted(h["ImageId"] for h in hooks) == sorted([good_id, bad_id]), hooks
+
 step("DeleteImages removes the stored file")
 call("DeleteImages", {"ImageIds": [good_id]})
 assert not os.path.exists(stored)
@@ -245,6 +273,17 @@ try:
     raise AssertionError("another tenant read a private object")
 except s3o.exceptions.ClientError as e:
     assert e.response["Error"]["Code"] == "AccessDenied", e.response
+
+step("RequestLimitExceeded under a burst")
+limited = 0
+for _ in range(120):
+    try:
+        call("DescribeImportImageOs", {})
+    except TencentCloudSDKException as e:
+        assert e.code == "RequestLimitExceeded", e.code
+        limited += 1
+assert limited > 0, "no request was limited"
+time.sleep(1.5)
 
 step("health and metrics")
 assert urllib.request.urlopen(f"http://{API}/healthz").read() == b"ok\n"

@@ -101,6 +101,12 @@ fn run(
         )
     })?;
     let a = tc3::parse(&auth)?;
+    if !rate_ok(&a.secret_id) {
+        return Err(ApiError::new(
+            "RequestLimitExceeded",
+            format!("The request frequency exceeds the limit of {RATE_PER_SEC} requests per second for this SecretId; retry later."),
+        ));
+    }
     let account = st.db.account_by_secret_id(&a.secret_id)?.ok_or_else(|| {
         ApiError::new(
             "AuthFailure.SecretIdNotFound",
@@ -189,6 +195,34 @@ fn run(
             "InvalidAction",
             format!("The action `{action}` does not exist."),
         )),
+    }
+}
+
+/// Requests per second allowed per SecretId (token bucket; bursts of the same size).
+pub const RATE_PER_SEC: f64 = 50.0;
+
+/// Token bucket per SecretId (`RequestLimitExceeded` when empty). Bounded: at most
+/// 10 000 keys are tracked; the oldest are forgotten.
+fn rate_ok(secret_id: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static BUCKETS: Mutex<Option<HashMap<String, (f64, Instant)>>> = Mutex::new(None);
+    let mut g = BUCKETS.lock().unwrap_or_else(|e| e.into_inner());
+    let map = g.get_or_insert_with(HashMap::new);
+    if map.len() > 10_000 {
+        map.clear();
+    }
+    let now = Instant::now();
+    let key: String = secret_id.chars().take(128).collect();
+    let (tokens, last) = map.entry(key).or_insert((RATE_PER_SEC, now));
+    *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * RATE_PER_SEC).min(RATE_PER_SEC);
+    *last = now;
+    if *tokens >= 1.0 {
+        *tokens -= 1.0;
+        true
+    } else {
+        false
     }
 }
 
