@@ -17,6 +17,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # run LABEL CMD… → "wall_s peak_rss_MiB"
 run() {
   local label=$1; shift
+  # Fresh outputs, no dirty pages of the previous run: each tool pays for its own writes.
+  case "${@: -1}" in "$tmp"/*.qcow2) rm -f "${@: -1}" ;; esac
   sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
   /usr/bin/time -f "%e %M" -o "$tmp/t" "$@" > "$tmp/out" 2>/dev/null || true
   read -r wall rss < "$tmp/t"
