@@ -15,15 +15,26 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
 fixtures=${IMGPORT_FIXTURES:-$HOME/.cache/imgport/fixtures}
 bash tests/fixtures/disk-formats.sh "$fixtures" >/dev/null
+# Disk budget: one shared seed directory (each fixture cut to -max_len), and a scratch
+# corpus per target that is deleted after its run (FUZZ_KEEP_CORPUS=1 keeps them in
+# fuzz/corpus/ for real fuzzing). CI ran out of disk when every target kept its own
+# copy of every fixture plus what the fuzzer added.
+max_len=1048576
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/imgport-fuzz.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+seeds=$scratch/seeds
+mkdir "$seeds"
+find "$fixtures/disk" -maxdepth 1 -type f -size -8M -print0 |
+  while IFS= read -r -d '' f; do head -c "$max_len" "$f" >"$seeds/$(basename "$f")"; done
 cd fuzz
 cargo +nightly fuzz build -O 2>&1 | tail -3
 for t in "${targets[@]}"; do
-  corpus=corpus/$t
+  if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then corpus=corpus/$t; else corpus=$scratch/run-$t; fi
   mkdir -p "$corpus"
-  # Seed with small fixtures (the fuzzer truncates to -max_len anyway).
-  find "$fixtures/disk" -maxdepth 1 -type f -size -8M -exec cp -n {} "$corpus/" \; 2>/dev/null || true
   echo "-- $t (${secs}s)"
-  cargo +nightly fuzz run -O "$t" "$corpus" -- -max_total_time="$secs" -max_len=1048576 -rss_limit_mb=2048 -timeout=10 2>&1 | grep -E "^(#[0-9]+\s+DONE|Done|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)" || true
+  # New inputs go to the first directory; the seeds are read only.
+  cargo +nightly fuzz run -O "$t" "$corpus" "$seeds" -- -max_total_time="$secs" -max_len=$max_len -rss_limit_mb=2048 -timeout=10 2>&1 | grep -E "^(#[0-9]+\s+DONE|Done|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)" || true
+  [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ] || rm -rf "$corpus"
   if ls artifacts/"$t"/crash-* artifacts/"$t"/timeout-* artifacts/"$t"/oom-* >/dev/null 2>&1; then
     echo "fuzz target $t found a failing input:" >&2; ls artifacts/"$t" >&2; exit 1
   fi
