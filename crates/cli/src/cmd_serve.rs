@@ -1,6 +1,11 @@
-//! `imgport serve`: the import service with embedded defaults (SQLite + a local object
-//! store under `--data-dir`), and `imgport account create NAME`.
+//! `imgport serve`: the import service (issue 7) with embedded defaults — SQLite and a
+//! local object store under `--data-dir`. Configuration: defaults, then `--config`
+//! (TOML), then `IMGPORT_*` variables, then flags. The first start creates the `admin`
+//! account and prints its credentials once, with a copy-paste walkthrough (tccli and
+//! boto3). Logs go to stderr (`RUST_LOG`, default `info`); SIGTERM / ctrl-c stop it
+//! gracefully.
 
+use imgport_service::server::Started;
 use imgport_service::Config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,25 +14,26 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 pub struct Args {
     /// Cloud API (+ console) address.
-    #[arg(long)]
+    #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
     /// S3/COS-compatible object store address.
-    #[arg(long)]
+    #[arg(long, value_name = "ADDR")]
     storage_listen: Option<SocketAddr>,
     /// State directory (SQLite database, objects, images).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// TOML configuration file (flags override it; IMGPORT_* variables override the file).
-    #[arg(long)]
+    /// TOML configuration file (IMGPORT_* variables override it; flags override both).
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Concurrent import jobs.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     workers: Option<usize>,
-    /// The region this service is (R-REGION).
-    #[arg(long)]
+    /// The region this service is (R-REGION), e.g. ap-guangzhou.
+    #[arg(long, value_name = "REGION")]
     region: Option<String>,
 }
 
+/// The configuration: file, environment, then flags.
 fn load(a: &Args) -> anyhow::Result<Config> {
     let mut c = Config::load(a.config.as_deref())?;
     if let Some(v) = a.listen {
@@ -40,12 +46,105 @@ fn load(a: &Args) -> anyhow::Result<Config> {
         c.data_dir = v.clone();
     }
     if let Some(v) = a.workers {
+        if v == 0 {
+            anyhow::bail!("--workers must be at least 1");
+        }
         c.workers = v;
     }
     if let Some(v) = &a.region {
         c.region = v.clone();
     }
+    if !c.regions.contains(&c.region) {
+        c.regions.push(c.region.clone());
+    }
     Ok(c)
+}
+
+/// The banner: where the service listens; on the first start the admin credentials
+/// and the walkthrough. The first line's format is parsed by tests and scripts.
+fn banner(s: &Started) -> String {
+    let mut out = format!(
+        "imgport serve: API and console on http://{}, object storage on http://{}\n",
+        s.api, s.storage
+    );
+    out.push_str(&format!(
+        "region {}, {} import worker(s), data in {}\n",
+        s.region,
+        s.workers,
+        s.data_dir.display()
+    ));
+    match &s.new_admin {
+        Some(a) => out.push_str(&walkthrough(s, a)),
+        None => out.push_str(
+            "(`imgport account create NAME` makes an account; the walkthrough is in the README)\n",
+        ),
+    }
+    out
+}
+
+/// Marks the start of the walkthrough's commands in the banner.
+pub const WALKTHROUGH_START: &str = "# 1. Point tccli at this service";
+
+/// The first-start text: credentials, then commands a user can paste into a shell as
+/// they are (flush left, so the here-documents end where they should).
+fn walkthrough(s: &Started, a: &imgport_service::server::NewAdmin) -> String {
+    let (api, st, region, app) = (s.api, s.storage, &s.region, a.app_id);
+    let (id, key, name) = (&a.secret_id, &a.secret_key, &a.name);
+    format!(
+        r#"
+First start: created account `{name}` (AppId {app}). Its credentials are shown only now:
+  SecretId:  {id}
+  SecretKey: {key}
+
+Walkthrough: paste the commands below into a shell, in a directory holding the disk image
+disk.qcow2 (CentOS 7 here; `tccli cvm DescribeImportImageOs` lists the other systems).
+They need `pip install tccli boto3`. Check an image locally first: imgport check disk.qcow2
+
+{WALKTHROUGH_START}
+tccli configure set secretId {id} secretKey {key} region {region}
+tccli configure set cvm.endpoint http://{api}
+
+# 2. Upload the image with boto3 and sign a URL for it (valid 1 hour, good for one import)
+URL=$(python3 - <<'EOF'
+import boto3
+from botocore.config import Config
+s3 = boto3.client('s3', endpoint_url='http://{st}', region_name='{region}',
+                  aws_access_key_id='{id}', aws_secret_access_key='{key}',
+                  config=Config(s3={{'addressing_style': 'path'}}))
+s3.create_bucket(Bucket='images-{app}', CreateBucketConfiguration={{'LocationConstraint': '{region}'}})
+s3.upload_file('disk.qcow2', 'images-{app}', 'disk.qcow2')
+print(s3.generate_presigned_url('get_object', Params={{'Bucket': 'images-{app}', 'Key': 'disk.qcow2'}}, ExpiresIn=3600))
+EOF
+)
+
+# 3. A small client for the answers tccli does not print (DryRun verdicts, progress, messages)
+cat > imgport_call.py <<'EOF'
+import json, sys
+from tencentcloud.common import credential
+from tencentcloud.common.common_client import CommonClient
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+def value(v):
+    # JSON for lists, objects and booleans; everything else is a string ("7" stays "7")
+    return json.loads(v) if v[:1] in '[{{' or v in ('true', 'false') else v
+params = dict((k, value(v)) for k, v in (a.split('=', 1) for a in sys.argv[2:]))
+c = CommonClient('cvm', '2017-03-12', credential.Credential('{id}', '{key}'), '{region}',
+                 profile=ClientProfile(httpProfile=HttpProfile(protocol='http', endpoint='{api}')))
+print(json.dumps(c.call_json(sys.argv[1], params)['Response'], indent=2, ensure_ascii=False))
+EOF
+
+# 4. Pre-flight check without importing: every rule the image breaks, with evidence and fix
+python3 imgport_call.py ImportImage ImageUrl="$URL" ImageName=my-image OsType=CentOS OsVersion=7 Architecture=x86_64 DryRun=true
+
+# 5. Import it; wait until it is NORMAL (or IMPORTFAILED, with ErrorCode and ErrorMessage)
+tccli cvm ImportImage --ImageUrl "$URL" --ImageName my-image --OsType CentOS --OsVersion 7 --Architecture x86_64
+until tccli cvm DescribeImages --Filters '[{{"Name": "image-name", "Values": ["my-image"]}}]' | grep -E '"ImageState": "(NORMAL|IMPORTFAILED)"'; do sleep 2; done
+python3 imgport_call.py DescribeImages Filters='[{{"Name": "image-name", "Values": ["my-image"]}}]'
+
+# 6. The message centre: the import's success or failure message
+python3 imgport_call.py DescribeMessages
+"#
+    )
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -53,6 +152,7 @@ pub fn run(a: Args) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let config = match load(&a) {
         Ok(c) => c,
@@ -61,7 +161,6 @@ pub fn run(a: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let region = config.region.clone();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,24 +172,10 @@ pub fn run(a: Args) -> ExitCode {
         }
     };
     let r = rt.block_on(imgport_service::server::run(config, |s| {
-        println!("imgport serve: API and console on http://{}, object storage on http://{}", s.api, s.storage);
-        if let Some((name, id, key, app)) = &s.new_admin {
-            println!(
-                "\nFirst start: created account `{name}` (AppId {app}). Its credentials are shown only now:\n  SecretId:  {id}\n  SecretKey: {key}\n"
-            );
-            println!("Upload an image and import it (copy, paste, adjust the file name):\n");
-            println!("  export AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={key}");
-            println!("  aws --endpoint-url http://{} s3 mb s3://images-{app} --region {region}", s.storage);
-            println!("  aws --endpoint-url http://{} s3 cp disk.qcow2 s3://images-{app}/disk.qcow2", s.storage);
-            println!("  URL=$(aws --endpoint-url http://{} s3 presign s3://images-{app}/disk.qcow2)", s.storage);
-            println!("  # or with boto3: boto3.client('s3', endpoint_url='http://{}', region_name='{region}', config=Config(s3={{'addressing_style':'path'}}))", s.storage);
-            println!("  tccli configure set secretId {id} secretKey {key} region {region}");
-            println!("  tccli cvm ImportImage --endpoint {} --Architecture x86_64 --OsType CentOS --OsVersion 7 --ImageUrl \"$URL\" --ImageName my-image", s.api);
-            println!("  tccli cvm DescribeImages --endpoint {}", s.api);
-            println!("  (check first, locally: imgport check disk.qcow2)\n");
-        }
         use std::io::Write;
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner(s).as_bytes());
+        let _ = out.flush();
     }));
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,78 +186,45 @@ pub fn run(a: Args) -> ExitCode {
     }
 }
 
-#[derive(clap::Args)]
-pub struct AccountArgs {
-    #[command(subcommand)]
-    cmd: AccountCmd,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imgport_service::server::NewAdmin;
 
-#[derive(clap::Subcommand)]
-enum AccountCmd {
-    /// Create an account (tenant) and print its AppId, SecretId and SecretKey.
-    Create {
-        name: String,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-    /// Add a user (a message recipient) to an account.
-    AddUser {
-        app_id: i64,
-        name: String,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-}
-
-pub fn account(a: AccountArgs) -> ExitCode {
-    let (data_dir, config) = match &a.cmd {
-        AccountCmd::Create {
-            data_dir, config, ..
+    #[test]
+    fn the_first_banner_has_credentials_and_a_walkthrough() {
+        let mut s = Started {
+            api: "127.0.0.1:9000".parse().unwrap(),
+            storage: "127.0.0.1:9001".parse().unwrap(),
+            region: "ap-guangzhou".into(),
+            data_dir: "./data".into(),
+            workers: 2,
+            new_admin: Some(NewAdmin {
+                name: "admin".into(),
+                app_id: 1250000001,
+                secret_id: "AKIDX".into(),
+                secret_key: "KEY".into(),
+            }),
+        };
+        let b = banner(&s);
+        assert!(b.starts_with(
+            "imgport serve: API and console on http://127.0.0.1:9000, object storage on http://127.0.0.1:9001\n"
+        ));
+        for want in [
+            "(AppId 1250000001)",
+            "  SecretId:  AKIDX\n",
+            "  SecretKey: KEY\n",
+            "tccli configure set secretId AKIDX secretKey KEY region ap-guangzhou",
+            "\ntccli configure set cvm.endpoint http://127.0.0.1:9000\n",
+            "endpoint_url='http://127.0.0.1:9001'",
+            "Bucket='images-1250000001'",
+            "\ntccli cvm ImportImage --ImageUrl \"$URL\"",
+            "\nEOF\n",
+            WALKTHROUGH_START,
+        ] {
+            assert!(b.contains(want), "{want:?} missing:\n{b}");
         }
-        | AccountCmd::AddUser {
-            data_dir, config, ..
-        } => (data_dir, config),
-    };
-    let mut c = match Config::load(config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("imgport account: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(d) = data_dir {
-        c.data_dir = d.clone();
-    }
-    let r = (|| -> anyhow::Result<()> {
-        std::fs::create_dir_all(&c.data_dir)?;
-        let db = imgport_service::db::Db::open(&c.data_dir.join("imgport.sqlite3"))?;
-        match &a.cmd {
-            AccountCmd::Create { name, .. } => {
-                let acct = db.create_account(name, false)?;
-                println!(
-                    "{}",
-                    serde_json::json!({"Name": acct.name, "AppId": acct.app_id, "SecretId": acct.secret_id, "SecretKey": acct.secret_key})
-                );
-            }
-            AccountCmd::AddUser { app_id, name, .. } => {
-                let id = db.create_user(*app_id, name)?;
-                println!(
-                    "{}",
-                    serde_json::json!({"UserId": id, "AppId": app_id, "UserName": name})
-                );
-            }
-        }
-        Ok(())
-    })();
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("imgport account: {e}");
-            ExitCode::from(2)
-        }
+        s.new_admin = None;
+        assert!(!banner(&s).contains("SecretKey"));
     }
 }

@@ -1,5 +1,6 @@
 //! `imgport`: check, inspect, measure and convert disk images for cloud import.
 
+mod cmd_account;
 mod cmd_check;
 mod cmd_convert;
 mod cmd_info;
@@ -36,7 +37,7 @@ enum Command {
     /// The import service: cloud API, object storage, import jobs, message centre.
     Serve(cmd_serve::Args),
     /// Manage accounts of the import service.
-    Account(cmd_serve::AccountArgs),
+    Account(cmd_account::Args),
     /// Size of the image once converted to qcow2, as `qemu-img measure -O qcow2` (R-SIZE-ACTUAL).
     Measure(cmd_measure::Args),
 }
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd_inspect::run(a),
         Command::Convert(a) => cmd_convert::run(a),
         Command::Serve(a) => cmd_serve::run(a),
-        Command::Account(a) => cmd_serve::account(a),
+        Command::Account(a) => cmd_account::run(a),
         Command::Info(a) => cmd_info::run(a),
         Command::Measure(a) => cmd_measure::run(a),
     }

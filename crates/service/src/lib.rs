@@ -13,8 +13,11 @@
 
 pub mod api;
 pub mod config;
+pub mod console;
+pub mod cors;
 pub mod db;
 pub mod jobs;
+pub mod messages;
 pub mod metrics;
 pub mod objects;
 pub mod s3;

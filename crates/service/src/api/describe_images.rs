@@ -1,15 +1,57 @@
-//! `DescribeImages`: the account's images with the real field names (ImageId,
-//! ImageName, ImageState, ImageSource EXTERNAL_IMPORT, ImageSize in GB, OsName,
-//! Platform, Architecture, CreatedTime …) plus the import's progress, phase and failure.
+//! `DescribeImages` (R-FLOW-RESULT): the account's images in the request's region,
+//! with the real field names — ImageId, ImageName, ImageDescription, ImageState
+//! (IMPORTING / NORMAL / IMPORTFAILED), ImageType `PRIVATE_IMAGE`, ImageSource
+//! `EXTERNAL_IMPORT`, ImageSize (GB), OsName, Platform, Architecture, CreatedTime
+//! (ISO 8601), ImageCreator, IsSupportCloudinit, Tags — plus the import's progress:
+//! `ImportPhase`, `ImportProgress` (percent), `ImportBytesDone`/`ImportBytesTotal`,
+//! `ErrorCode`, `ErrorMessage`, `Findings` (the verdict's, with rule, evidence and
+//! fix), `ImportAttempts` and `ImportTimings` (per phase and attempt).
+//!
+//! Parameters: `ImageIds` (at most 100) or `Filters` (`image-id`, `image-name`,
+//! `image-state`, `image-type`, `platform`; not both), `Offset`, `Limit` (≤ 100).
 
 use super::error::ApiError;
-use super::{int_param, str_list, Ctx};
+use super::params::{image_id, int_param, str_list};
+use super::{iso8601, Ctx};
 use crate::db::images::{Image, ImageFilter};
-use crate::s3::buckets_iso8601 as iso8601;
 use serde_json::{json, Value};
 
-pub fn image_json(i: &Image) -> Value {
-    let findings: Value = serde_json::from_str(&i.findings).unwrap_or(json!([]));
+/// Parameters the action accepts.
+pub const PARAMS: &[&str] = &["ImageIds", "Filters", "Offset", "Limit", "InstanceType"];
+
+const MAX_FILTERS: usize = 10;
+const MAX_VALUES: usize = 100;
+
+/// The API view of an image.
+pub fn image_json(ctx: &Ctx<'_>, i: &Image) -> Value {
+    let findings: Value = serde_json::from_str(&i.findings).unwrap_or_else(|_| json!([]));
+    let tags: Value = serde_json::from_str(&i.tags).unwrap_or_else(|_| json!([]));
+    let no_cloudinit = findings
+        .as_array()
+        .is_some_and(|a| a.iter().any(|f| f["code"] == "CloudInitNotInstalled"));
+    let bits = if i.architecture == "i386" { 32 } else { 64 };
+    let os_name = if i.os_version == "-" || i.os_type.contains(&i.os_version) {
+        format!("{} {bits}-bit", i.os_type)
+    } else {
+        format!("{} {} {bits}-bit", i.os_type, i.os_version)
+    };
+    let timings: Vec<Value> = ctx
+        .state
+        .db
+        .job_phases(&i.image_id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| {
+            json!({
+                "Attempt": t.attempt,
+                "Phase": t.phase,
+                "StartedTime": iso8601(t.started_ms / 1000),
+                "DurationMs": t.elapsed_ms,
+                "Bytes": t.bytes,
+                "Outcome": t.outcome,
+            })
+        })
+        .collect();
     json!({
         "ImageId": i.image_id,
         "ImageName": i.name,
@@ -17,60 +59,104 @@ pub fn image_json(i: &Image) -> Value {
         "ImageState": i.state,
         "ImageType": "PRIVATE_IMAGE",
         "ImageSource": "EXTERNAL_IMPORT",
-        "ImageSize": (i.size_bytes + (1 << 30) - 1) >> 30,
-        "OsName": format!("{} {}", i.os_type, i.os_version),
+        "ImageSize": (i.virtual_size as u64).div_ceil(1 << 30),
+        "OsName": os_name,
         "Platform": i.os_type,
         "Architecture": i.architecture,
-        "CreatedTime": iso8601(i.created_at).replace(".000Z", "Z"),
+        "CreatedTime": iso8601(i.created_at),
         "ImageCreator": i.app_id.to_string(),
-        "IsSupportCloudinit": !i.force,
-        "ImportProgress": i.progress,
+        "IsSupportCloudinit": !no_cloudinit,
+        "Tags": tags,
         "ImportPhase": i.phase,
+        "ImportProgress": i.progress,
         "ImportBytesDone": i.bytes_done,
+        "ImportBytesTotal": i.bytes_total,
+        "ImportAttempts": i.attempts,
+        "StoredSize": i.size_bytes,
         "ErrorCode": i.error_code,
         "ErrorMessage": i.error_message,
         "Findings": findings,
+        "ImportTimings": timings,
     })
 }
 
-pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
+/// The filter of a request, or `None` when it can match nothing (an image-type other
+/// than PRIVATE_IMAGE).
+fn filter(ctx: &Ctx<'_>, p: &Value) -> Result<Option<ImageFilter>, ApiError> {
     let mut f = ImageFilter {
         ids: str_list(p, "ImageIds", 100)?,
+        region: Some(ctx.region.clone()),
         ..ImageFilter::default()
     };
-    if let Some(filters) = p.get("Filters").and_then(|v| v.as_array()) {
-        for flt in filters.iter().take(10) {
-            let name = flt.get("Name").and_then(|v| v.as_str()).unwrap_or("");
-            let values = str_list(flt, "Values", 100)?;
+    let has_filters = p.get("Filters").is_some_and(|v| !v.is_null());
+    if !f.ids.is_empty() && has_filters {
+        return Err(ApiError::new(
+            "InvalidParameter",
+            "ImageIds and Filters cannot be specified together.",
+        ));
+    }
+    for id in &f.ids {
+        image_id(id)?;
+    }
+    let mut matches_nothing = false;
+    if has_filters {
+        let filters = p
+            .get("Filters")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ApiError::bad_type("Filters", "must be a list of {Name, Values}"))?;
+        if filters.len() > MAX_FILTERS {
+            return Err(ApiError::invalid(
+                "Filters",
+                format!("at most {MAX_FILTERS} filters"),
+            ));
+        }
+        for flt in filters {
+            let name = flt
+                .get("Name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::missing("Filters.Name"))?;
+            let values = str_list(flt, "Values", MAX_VALUES)?;
+            if values.is_empty() {
+                return Err(ApiError::missing("Filters.Values"));
+            }
             match name {
-                "image-id" => f.ids.extend(values),
+                "image-id" => {
+                    for v in &values {
+                        image_id(v)?;
+                    }
+                    f.ids.extend(values)
+                }
                 "image-name" => f.names.extend(values),
                 "image-state" => f.states.extend(values),
+                "platform" => f.platforms.extend(values),
                 "image-type" => {
                     if !values.iter().any(|v| v == "PRIVATE_IMAGE") {
-                        return Ok(json!({"TotalCount": 0, "ImageSet": []}));
+                        matches_nothing = true;
                     }
                 }
                 other => {
-                    return Err(ApiError::invalid(
-                        "Filters.Name",
-                        format!("unknown filter `{other}`"),
-                    ))
+                    let other: String = other.chars().take(64).collect();
+                    return Err(ApiError::new(
+                        "InvalidFilter",
+                        format!("The filter `{other}` is not supported; use image-id, image-name, image-state, image-type or platform."),
+                    ));
                 }
             }
         }
     }
-    if !f.ids.is_empty() && p.get("Filters").is_some() && p.get("ImageIds").is_some() {
-        return Err(ApiError::new(
-            "InvalidParameter",
-            "ImageIds and Filters cannot be used together",
-        ));
-    }
-    let offset = int_param(p, "Offset", 0, 0, i64::MAX)?;
+    Ok((!matches_nothing).then_some(f))
+}
+
+pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
+    let f = filter(ctx, p)?;
+    let offset = int_param(p, "Offset", 0, 0, i64::from(u32::MAX))?;
     let limit = int_param(p, "Limit", 20, 0, 100)?;
+    let Some(f) = f else {
+        return Ok(json!({"TotalCount": 0, "ImageSet": []}));
+    };
     let (images, total) = ctx.state.db.images(ctx.account.app_id, &f, offset, limit)?;
     Ok(json!({
         "TotalCount": total,
-        "ImageSet": images.iter().map(image_json).collect::<Vec<_>>(),
+        "ImageSet": images.iter().map(|i| image_json(ctx, i)).collect::<Vec<_>>(),
     }))
 }

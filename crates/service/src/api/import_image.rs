@@ -1,41 +1,131 @@
-//! `ImportImage` (R-FLOW-FORM): validates the form against the supported list (the
-//! policy crate's `check_form`) and the URL (R-ERR InvalidUrl, R-REGION), then queues
-//! the import and returns the new ImageId at once; the image is IMPORTING until the job
-//! ends NORMAL or IMPORTFAILED. `DryRun=true` also runs the full pre-flight check
-//! (`imgport check`'s engine, by range reads of the object) and returns its verdict.
+//! `ImportImage` (R-FLOW-FORM): checks the form against the supported list (the policy
+//! crate's `check_form`: `InvalidImageOsType.Unsupported`,
+//! `InvalidImageOsVersion.Unsupported`, `InvalidImageArchitecture.Unsupported`), the
+//! name and description limits, and the URL (R-ERR `InvalidUrl`, R-REGION: an object of
+//! this cloud's store, public-read or validly presigned and unused, in a bucket of the
+//! request's region), then queues the import and returns the new `ImageId` at once;
+//! the image is IMPORTING until its job ends NORMAL or IMPORTFAILED.
+//!
+//! `DryRun=true` runs the same form and URL checks (without using up a signed URL) and
+//! the full pre-flight check — the `imgport check` engine reading the object by ranges
+//! — and returns the verdict (codes, findings with rule, evidence and fix) without
+//! importing. Parameters: ImageUrl, ImageName, OsType, OsVersion, Architecture,
+//! ImageDescription, DryRun, Force, TagSpecification, LicenseType, BootMode, ImageFamily.
 
 use super::error::ApiError;
-use super::{bool_param, req_str, str_param, Ctx};
+use super::params::{bool_param, req_str, str_param, text};
+use super::Ctx;
 use crate::db::images::NewImage;
 use crate::s3::import_url::resolve_import_url;
 use imgport_policy::{check_form, ImportForm, Severity};
 use serde_json::{json, Value};
 
+/// Parameters the action accepts.
+pub const PARAMS: &[&str] = &[
+    "ImageUrl",
+    "ImageName",
+    "OsType",
+    "OsVersion",
+    "Architecture",
+    "ImageDescription",
+    "DryRun",
+    "Force",
+    "TagSpecification",
+    "LicenseType",
+    "BootMode",
+    "ImageFamily",
+];
+
 /// Form limits (R-FLOW-FORM).
 pub const MAX_NAME: usize = 60;
 pub const MAX_DESCRIPTION: usize = 256;
+/// Longest ImageUrl accepted.
+const MAX_URL: usize = 4096;
+/// Tags per image, and their key / value lengths.
+const MAX_TAGS: usize = 50;
+const MAX_TAG_KEY: usize = 127;
+const MAX_TAG_VALUE: usize = 255;
+
+/// `TagSpecification: [{ResourceType: "image", Tags: [{Key, Value}]}]` as the stored
+/// JSON array of `{"Key","Value"}`.
+fn tags(p: &Value) -> Result<String, ApiError> {
+    let name = "TagSpecification";
+    let Some(spec) = p.get(name).filter(|v| !v.is_null()) else {
+        return Ok("[]".into());
+    };
+    let specs = spec
+        .as_array()
+        .ok_or_else(|| ApiError::bad_type(name, "must be a list"))?;
+    let mut out = Vec::new();
+    for s in specs.iter().take(MAX_TAGS + 1) {
+        let rt = s.get("ResourceType").and_then(Value::as_str).unwrap_or("");
+        if rt != "image" {
+            return Err(ApiError::invalid(
+                "TagSpecification.ResourceType",
+                format!(
+                    "must be `image`, got `{}`",
+                    rt.chars().take(32).collect::<String>()
+                ),
+            ));
+        }
+        let list = s
+            .get("Tags")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ApiError::bad_type("TagSpecification.Tags", "must be a list"))?;
+        for t in list.iter().take(MAX_TAGS + 1) {
+            let key = t.get("Key").and_then(Value::as_str).unwrap_or("");
+            let value = t.get("Value").and_then(Value::as_str).unwrap_or("");
+            if key.is_empty() {
+                return Err(ApiError::missing("TagSpecification.Tags.Key"));
+            }
+            text("Tag key", key, MAX_TAG_KEY)?;
+            text("Tag value", value, MAX_TAG_VALUE)?;
+            out.push(json!({"Key": key, "Value": value}));
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(ApiError::invalid(
+            name,
+            format!("at most {MAX_TAGS} tags per image"),
+        ));
+    }
+    Ok(Value::Array(out).to_string())
+}
+
+/// An optional parameter that must be one of `allowed`.
+fn one_of(p: &Value, name: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    match str_param(p, name)? {
+        Some(v) if !allowed.contains(&v) => Err(ApiError::invalid(
+            name,
+            format!("must be one of {}", allowed.join(", ")),
+        )),
+        _ => Ok(()),
+    }
+}
 
 pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
-    let url = req_str(p, "ImageUrl")?;
-    let name = req_str(p, "ImageName")?;
     let os_type = req_str(p, "OsType")?;
     let os_version = req_str(p, "OsVersion")?;
     let arch = req_str(p, "Architecture")?;
+    let url = req_str(p, "ImageUrl")?;
+    let name = req_str(p, "ImageName")?;
     let description = str_param(p, "ImageDescription")?.unwrap_or("");
     let dry_run = bool_param(p, "DryRun")?;
     let force = bool_param(p, "Force")?;
-    if name.chars().count() > MAX_NAME {
+    text("ImageName", name, MAX_NAME)?;
+    text("ImageDescription", description, MAX_DESCRIPTION)?;
+    if url.len() > MAX_URL {
         return Err(ApiError::new(
-            "InvalidParameterValue.TooLong",
-            format!("ImageName is longer than {MAX_NAME} characters"),
+            "InvalidUrl",
+            format!("InvalidUrl: the URL is longer than {MAX_URL} characters."),
         ));
     }
-    if description.chars().count() > MAX_DESCRIPTION {
-        return Err(ApiError::new(
-            "InvalidParameterValue.TooLong",
-            format!("ImageDescription is longer than {MAX_DESCRIPTION} characters"),
-        ));
+    one_of(p, "BootMode", &["Legacy BIOS", "UEFI"])?;
+    one_of(p, "LicenseType", &["TencentCloud", "BYOL"])?;
+    if let Some(f) = str_param(p, "ImageFamily")? {
+        text("ImageFamily", f, MAX_NAME)?;
     }
+    let tags = tags(p)?;
     let mut form = ImportForm {
         os_type: Some(os_type.into()),
         os_version: Some(os_version.into()),
@@ -52,49 +142,121 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
             .code
             .map(|c| c.as_str())
             .unwrap_or("InvalidParameterValue");
-        return Err(ApiError::new(code, f.message));
+        let fix = f.fix.first().map(|x| format!(" {x}")).unwrap_or_default();
+        return Err(ApiError::new(code, format!("{}.{fix}", f.message)));
     }
-    let src = resolve_import_url(ctx.state, url, &ctx.region, false)
-        .map_err(|e| ApiError::new("InvalidUrl", e.message()))?;
+    let invalid_url = |e: crate::s3::import_url::UrlError| ApiError::new("InvalidUrl", e.message());
+    let src = resolve_import_url(ctx.state, url, &ctx.region, false).map_err(invalid_url)?;
     form.source_region = Some(src.region.clone());
     if dry_run {
-        let reader = ctx
-            .state
-            .objects
-            .open(&src.blob)
-            .map_err(ApiError::internal)?;
-        let report = imgport_check::check(reader, &form).map_err(|e| {
-            ApiError::new("InternalError", format!("the image could not be read: {e}"))
-        })?;
-        let v = &report.verdict;
-        return Ok(json!({
-            "DryRun": true,
-            "Importable": v.importable,
-            "ErrorCode": v.first_code().map(|c| c.as_str()),
-            "Codes": v.codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-            "Findings": v.findings,
-            "Passed": v.passed,
-            "Facts": {"Format": report.format, "Guest": report.guest},
-            "BytesRead": report.bytes_read,
-            "ElapsedMs": report.elapsed_ms,
-        }));
+        return dry_run_check(ctx, &src.blob, &form);
     }
-    // Consume the single-use signature now (a second import with the URL fails).
-    let src = resolve_import_url(ctx.state, url, &ctx.region, true)
-        .map_err(|e| ApiError::new("InvalidUrl", e.message()))?;
-    let id = ctx.state.db.create_image(&NewImage {
-        app_id: ctx.account.app_id,
-        name,
-        description,
-        os_type,
-        os_version,
-        architecture: arch,
-        force,
-        region: &ctx.region,
-        source_url: url,
-        source_blob: &src.blob,
-    })?;
-    tracing::info!(image_id = %id, "import queued");
+    let (_, held) = ctx.state.db.images(
+        ctx.account.app_id,
+        &crate::db::images::ImageFilter::default(),
+        0,
+        0,
+    )?;
+    let quota = || {
+        ApiError::new(
+            "ImageQuotaLimitExceeded",
+            format!(
+                "The account holds {held} images; at most {} are allowed. Delete images you no longer need (DeleteImages).",
+                crate::db::images::QUOTA
+            ),
+        )
+    };
+    if held >= crate::db::images::QUOTA {
+        return Err(quota());
+    }
+    // Use up the single-use signature now: a second import with this URL is InvalidUrl.
+    let src = resolve_import_url(ctx.state, url, &ctx.region, true).map_err(invalid_url)?;
+    let id = ctx
+        .state
+        .db
+        .create_image(&NewImage {
+            app_id: ctx.account.app_id,
+            name,
+            description,
+            os_type,
+            os_version,
+            architecture: arch,
+            force,
+            region: &ctx.region,
+            source_url: url,
+            source_blob: &src.blob,
+            tags: &tags,
+            request_id: &ctx.request_id,
+        })?
+        .ok_or_else(quota)?;
+    tracing::info!(image_id = %id, bucket = %src.bucket, key = %src.key, "import queued");
     ctx.state.wake_workers();
     Ok(json!({ "ImageId": id }))
+}
+
+/// The pre-flight check of `DryRun`: the `imgport check` engine over the object.
+fn dry_run_check(ctx: &Ctx<'_>, blob: &str, form: &ImportForm) -> Result<Value, ApiError> {
+    let reader = ctx.state.objects.open(blob).map_err(|e| {
+        ApiError::new(
+            "InvalidUrl",
+            format!("InvalidUrl: the object behind ImageUrl could not be opened: {e}"),
+        )
+    })?;
+    let report = imgport_check::check(reader, form).map_err(|e| {
+        ApiError::new(
+            "InternalError",
+            format!("The image could not be checked (the stored object could not be read): {e}"),
+        )
+    })?;
+    let v = &report.verdict;
+    Ok(json!({
+        "DryRun": true,
+        "Importable": v.importable,
+        "ErrorCode": v.first_code().map(|c| c.as_str()),
+        "Codes": v.codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        "Findings": v.findings,
+        "Passed": v.passed,
+        "Facts": {"Format": report.format, "Guest": report.guest},
+        "ImageSize": report.image_size,
+        "BytesRead": report.bytes_read,
+        "ElapsedMs": report.elapsed_ms,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_specifications() {
+        assert_eq!(tags(&json!({})).unwrap(), "[]");
+        let t = tags(&json!({"TagSpecification": [{"ResourceType": "image", "Tags": [{"Key": "team", "Value": "web"}]}]})).unwrap();
+        assert_eq!(t, r#"[{"Key":"team","Value":"web"}]"#);
+        for bad in [
+            json!({"TagSpecification": "x"}),
+            json!({"TagSpecification": [{"ResourceType": "instance", "Tags": []}]}),
+            json!({"TagSpecification": [{"ResourceType": "image", "Tags": [{"Value": "v"}]}]}),
+            json!({"TagSpecification": [{"ResourceType": "image", "Tags": [{"Key": "k".repeat(200), "Value": "v"}]}]}),
+            json!({"TagSpecification": [{"ResourceType": "image", "Tags": vec![json!({"Key": "k", "Value": "v"}); 51]}]}),
+        ] {
+            assert!(tags(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn enumerations() {
+        assert!(one_of(
+            &json!({"BootMode": "UEFI"}),
+            "BootMode",
+            &["Legacy BIOS", "UEFI"]
+        )
+        .is_ok());
+        assert!(one_of(&json!({}), "BootMode", &["UEFI"]).is_ok());
+        assert_eq!(
+            one_of(&json!({"BootMode": "EFI"}), "BootMode", &["UEFI"])
+                .unwrap_err()
+                .code,
+            "InvalidParameterValue"
+        );
+    }
 }

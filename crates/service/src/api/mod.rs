@@ -1,21 +1,40 @@
-//! The cloud API (Tencent Cloud API 3.0 style, CVM version 2017-03-12): `POST /` with
-//! a JSON body, `X-TC-Action`, `X-TC-Version`, `X-TC-Region`, `X-TC-Timestamp` and a
-//! TC3-HMAC-SHA256 `Authorization`. Responses `{"Response":{…,"RequestId"}}`; errors
-//! are HTTP 200 with `{"Response":{"Error":{"Code","Message"},"RequestId"}}`.
-//! One file per action; [`messages`] holds the message-centre actions.
+//! The cloud API (Tencent Cloud API 3.0 style, CVM version 2017-03-12, R-FLOW-FORM,
+//! R-FLOW-RESULT, R-ERR): `POST /` with a JSON body and the headers `X-TC-Action`,
+//! `X-TC-Version`, `X-TC-Region`, `X-TC-Timestamp` and a TC3-HMAC-SHA256
+//! `Authorization` ([`tc3`]). Responses are `{"Response":{…,"RequestId"}}`; errors are
+//! HTTP 200 with `{"Response":{"Error":{"Code","Message"},"RequestId"}}` ([`error`]).
+//!
+//! A request is checked in this order: body size (`RequestSizeLimitExceeded`),
+//! `Authorization` (`AuthFailure.InvalidAuthorization`), rate per SecretId
+//! (`RequestLimitExceeded`), SecretId (`AuthFailure.SecretIdNotFound`), timestamp and
+//! signature (`AuthFailure.SignatureExpire` / `SignatureFailure`), action
+//! (`InvalidAction`), version (`NoSuchVersion`), region (`InvalidRegion`), body
+//! (`InvalidParameter`), parameters (`UnknownParameter`), then the action's own checks.
+//! Every action sees only the calling account's resources.
+//!
+//! One file per action: [`import_image`], [`describe_import_image_os`],
+//! [`describe_images`], [`delete_images`], [`modify_image_attribute`], and the message
+//! centre's [`describe_messages`], [`read_message`], [`describe_subscription`],
+//! [`modify_subscription`]. Also served here: `/healthz`, `/metrics`, `/openapi.json`.
 
-mod delete_images;
-mod describe_images;
-mod describe_import_image_os;
+pub mod delete_images;
+pub mod describe_images;
+pub mod describe_import_image_os;
+pub mod describe_messages;
+pub mod describe_subscription;
 pub mod error;
-mod import_image;
-mod messages;
-mod modify_image_attribute;
+pub mod import_image;
+pub mod modify_image_attribute;
+pub mod modify_subscription;
+mod openapi;
+pub mod params;
+mod ratelimit;
+pub mod read_message;
 pub mod tc3;
 
 use crate::db::accounts::Account;
 use crate::AppState;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
@@ -23,32 +42,170 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use error::ApiError;
 use serde_json::{json, Value};
+use std::time::Instant;
 
 /// Largest request body accepted.
-const MAX_BODY: usize = 1 << 20;
-/// The API version we implement.
+pub const MAX_BODY: usize = 1 << 20;
+/// The API version implemented.
 pub const VERSION: &str = "2017-03-12";
+/// The service named in the credential scope.
+pub const SERVICE: &str = "cvm";
 
 /// What an action runs with.
 pub struct Ctx<'a> {
     pub state: &'a AppState,
     pub account: Account,
+    /// `X-TC-Region` (empty for the message-centre actions when not sent).
     pub region: String,
     pub request_id: String,
 }
 
-/// The API routes: `POST /` (signed actions), `/healthz`, `/metrics`, `/openapi.json`.
+type Run = fn(&Ctx<'_>, &Value) -> Result<Value, ApiError>;
+
+/// An action: its name, its parameters, whether it needs a region, its code.
+struct Action {
+    name: &'static str,
+    params: &'static [&'static str],
+    regional: bool,
+    run: Run,
+}
+
+const ACTIONS: &[Action] = &[
+    Action {
+        name: "ImportImage",
+        params: import_image::PARAMS,
+        regional: true,
+        run: import_image::run,
+    },
+    Action {
+        name: "DescribeImportImageOs",
+        params: describe_import_image_os::PARAMS,
+        regional: true,
+        run: describe_import_image_os::run,
+    },
+    Action {
+        name: "DescribeImages",
+        params: describe_images::PARAMS,
+        regional: true,
+        run: describe_images::run,
+    },
+    Action {
+        name: "DeleteImages",
+        params: delete_images::PARAMS,
+        regional: true,
+        run: delete_images::run,
+    },
+    Action {
+        name: "ModifyImageAttribute",
+        params: modify_image_attribute::PARAMS,
+        regional: true,
+        run: modify_image_attribute::run,
+    },
+    Action {
+        name: "DescribeMessages",
+        params: describe_messages::PARAMS,
+        regional: false,
+        run: describe_messages::run,
+    },
+    Action {
+        name: "ReadMessage",
+        params: read_message::PARAMS,
+        regional: false,
+        run: read_message::run,
+    },
+    Action {
+        name: "DescribeSubscription",
+        params: describe_subscription::PARAMS,
+        regional: false,
+        run: describe_subscription::run,
+    },
+    Action {
+        name: "ModifySubscription",
+        params: modify_subscription::PARAMS,
+        regional: false,
+        run: modify_subscription::run,
+    },
+];
+
+/// The names of the actions (for the OpenAPI description and the walkthrough).
+pub fn action_names() -> Vec<&'static str> {
+    ACTIONS.iter().map(|a| a.name).collect()
+}
+
+/// The API routes: `POST /` (signed actions), `GET /healthz`, `GET /metrics`,
+/// `GET /openapi.json`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", post(handle))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(crate::metrics::handler))
-        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .with_state(state)
+}
+
+/// `GET /healthz`: `ok` when the database answers.
+async fn healthz(State(st): State<AppState>) -> Response {
+    let ok = tokio::task::spawn_blocking(move || st.db.account_count().is_ok())
+        .await
+        .unwrap_or(false);
+    if ok {
+        "ok\n".into_response()
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable\n",
+        )
+            .into_response()
+    }
 }
 
 fn header(h: &HeaderMap, n: &str) -> Option<String> {
     h.get(n).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// An ISO 8601 UTC time (`2024-05-01T12:00:00Z`), as the API's `CreatedTime`.
+pub fn iso8601(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A request id in UUID (v4) form.
+fn request_id() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-4{}-{:x}{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[13..16],
+        8 | (b[8] & 3),
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+fn reply(request_id: &str, result: &Result<Value, ApiError>) -> Response {
+    let resp = match result {
+        Ok(v) => {
+            let mut v = v.clone();
+            if !v.is_object() {
+                v = json!({});
+            }
+            v["RequestId"] = json!(request_id);
+            json!({ "Response": v })
+        }
+        Err(e) => {
+            json!({"Response": {"Error": {"Code": e.code, "Message": e.message}, "RequestId": request_id}})
+        }
+    };
+    Json(resp).into_response()
 }
 
 async fn handle(
@@ -56,32 +213,47 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    let request_id = uuid_like();
-    let action = header(&headers, "x-tc-action").unwrap_or_default();
+    let started = Instant::now();
+    let request_id = request_id();
+    let action: String = header(&headers, "x-tc-action")
+        .unwrap_or_default()
+        .chars()
+        .take(64)
+        .collect();
     let span = tracing::info_span!("api", request_id = %request_id, action = %action);
-    let _g = span.enter();
-    let st2 = st.clone();
-    let rid = request_id.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        run(&st2, &method, &uri, &headers, &body, &action, &rid)
-    })
-    .await
-    .unwrap_or_else(|e| Err(ApiError::internal(e)));
-    let resp = match result {
-        Ok(mut v) => {
-            v["RequestId"] = json!(request_id);
-            json!({ "Response": v })
-        }
-        Err(e) => {
-            tracing::info!(code = %e.code, "api error: {}", e.message);
-            json!({"Response": {"Error": {"Code": e.code, "Message": e.message}, "RequestId": request_id}})
+    let known = ACTIONS.iter().any(|a| a.name == action);
+    let result = match axum::body::to_bytes(body, MAX_BODY).await {
+        Err(_) => Err(ApiError::new(
+            "RequestSizeLimitExceeded",
+            format!("The request body is larger than {MAX_BODY} bytes."),
+        )),
+        Ok(body) => {
+            let (rid, act, span2) = (request_id.clone(), action.clone(), span.clone());
+            tokio::task::spawn_blocking(move || {
+                let _g = span2.enter();
+                run(&st, &method, &uri, &headers, &body, &act, &rid)
+            })
+            .await
+            .unwrap_or_else(|e| Err(ApiError::internal(e)))
         }
     };
-    Json(resp).into_response()
+    let _g = span.enter();
+    let code = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code.as_str(),
+    };
+    crate::metrics::api_request(&action, known, code);
+    let ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(_) => tracing::info!(ms, "ok"),
+        Err(e) => tracing::info!(code = %e.code, ms, "refused: {}", e.message),
+    }
+    reply(&request_id, &result)
 }
 
+/// Authenticate the request, find the action and run it.
 fn run(
     st: &AppState,
     method: &Method,
@@ -91,20 +263,20 @@ fn run(
     action: &str,
     request_id: &str,
 ) -> Result<Value, ApiError> {
-    if body.len() > MAX_BODY {
-        return Err(ApiError::new("InvalidParameter", "request body too large"));
-    }
     let auth = header(headers, "authorization").ok_or_else(|| {
         ApiError::new(
-            "AuthFailure.SignatureFailure",
-            "The request is not signed (no Authorization header)",
+            "AuthFailure.InvalidAuthorization",
+            "The request is not signed: the Authorization header is missing (TC3-HMAC-SHA256).",
         )
     })?;
     let a = tc3::parse(&auth)?;
-    if !rate_ok(&a.secret_id) {
+    if !ratelimit::allow(&a.secret_id) {
         return Err(ApiError::new(
             "RequestLimitExceeded",
-            format!("The request frequency exceeds the limit of {RATE_PER_SEC} requests per second for this SecretId; retry later."),
+            format!(
+                "The request rate exceeds {} requests per second for this SecretId; retry later.",
+                ratelimit::RATE_PER_SEC
+            ),
         ));
     }
     let account = st.db.account_by_secret_id(&a.secret_id)?.ok_or_else(|| {
@@ -113,17 +285,15 @@ fn run(
             "The SecretId is not found, please ensure that your SecretId is correct.",
         )
     })?;
-    let ts: i64 = header(headers, "x-tc-timestamp")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| ApiError::missing("X-TC-Timestamp"))?;
+    let ts =
+        header(headers, "x-tc-timestamp").ok_or_else(|| ApiError::missing("X-TC-Timestamp"))?;
+    let ts: i64 = ts
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::invalid("X-TC-Timestamp", "must be a Unix time in seconds"))?;
     let signed: Vec<(String, String)> = headers
         .iter()
-        .filter_map(|(k, v)| {
-            Some((
-                k.as_str().to_ascii_lowercase(),
-                v.to_str().ok()?.to_string(),
-            ))
-        })
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     tc3::verify(
         &account.secret_key,
@@ -134,30 +304,42 @@ fn run(
             headers: &signed,
             body,
         },
+        SERVICE,
         ts,
         crate::db::now(),
         st.config.max_clock_skew_secs,
     )?;
+    tracing::info!(app_id = account.app_id, "authenticated");
     if action.is_empty() {
         return Err(ApiError::missing("X-TC-Action"));
     }
-    let version = header(headers, "x-tc-version").unwrap_or_default();
-    if version != VERSION {
-        return Err(ApiError::new(
-            "InvalidParameterValue",
-            format!("X-TC-Version must be {VERSION}, got `{version}`"),
-        ));
+    let act = ACTIONS.iter().find(|x| x.name == action).ok_or_else(|| {
+        ApiError::new(
+            "InvalidAction",
+            format!("The action `{action}` does not exist."),
+        )
+    })?;
+    match header(headers, "x-tc-version") {
+        None => return Err(ApiError::missing("X-TC-Version")),
+        Some(v) if v != VERSION => {
+            let v: String = v.chars().take(32).collect();
+            return Err(ApiError::new(
+                "NoSuchVersion",
+                format!("The API version `{v}` does not exist; this service implements {VERSION}."),
+            ));
+        }
+        Some(_) => {}
     }
     let region = header(headers, "x-tc-region").unwrap_or_default();
-    let needs_region = !matches!(
-        action,
-        "DescribeMessages" | "ReadMessage" | "DescribeSubscription" | "ModifySubscription"
-    );
-    if needs_region && !st.config.regions.contains(&region) {
+    if region.is_empty() && act.regional {
+        return Err(ApiError::missing("X-TC-Region"));
+    }
+    if !region.is_empty() && !st.config.regions.contains(&region) {
+        let r: String = region.chars().take(64).collect();
         return Err(ApiError::new(
             "InvalidRegion",
             format!(
-                "The region `{region}` does not exist; known: {}",
+                "The region `{r}` does not exist; regions: {}.",
                 st.config.regions.join(", ")
             ),
         ));
@@ -165,152 +347,70 @@ fn run(
     let params: Value = if body.is_empty() {
         json!({})
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::new("InvalidParameter", format!("the body is not JSON: {e}")))?
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                "InvalidParameter",
+                format!("The request body is not valid JSON: {e}"),
+            )
+        })?
     };
     if !params.is_object() {
         return Err(ApiError::new(
             "InvalidParameter",
-            "the body must be a JSON object",
+            "The request body must be a JSON object.",
         ));
     }
+    params::check_known(&params, act.params)?;
     let ctx = Ctx {
         state: st,
         account,
         region,
         request_id: request_id.to_string(),
     };
-    crate::metrics::api_call(action);
-    match action {
-        "ImportImage" => import_image::run(&ctx, &params),
-        "DescribeImportImageOs" => describe_import_image_os::run(&ctx, &params),
-        "DescribeImages" => describe_images::run(&ctx, &params),
-        "DeleteImages" => delete_images::run(&ctx, &params),
-        "ModifyImageAttribute" => modify_image_attribute::run(&ctx, &params),
-        "DescribeMessages" => messages::describe_messages(&ctx, &params),
-        "ReadMessage" => messages::read_message(&ctx, &params),
-        "DescribeSubscription" => messages::describe_subscription(&ctx, &params),
-        "ModifySubscription" => messages::modify_subscription(&ctx, &params),
-        _ => Err(ApiError::new(
-            "InvalidAction",
-            format!("The action `{action}` does not exist."),
-        )),
-    }
+    (act.run)(&ctx, &params)
 }
 
-/// Requests per second allowed per SecretId (token bucket; bursts of the same size).
-pub const RATE_PER_SEC: f64 = 50.0;
-
-/// Token bucket per SecretId (`RequestLimitExceeded` when empty). Bounded: at most
-/// 10 000 keys are tracked; the oldest are forgotten.
-fn rate_ok(secret_id: &str) -> bool {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    use std::time::Instant;
-    static BUCKETS: Mutex<Option<HashMap<String, (f64, Instant)>>> = Mutex::new(None);
-    let mut g = BUCKETS.lock().unwrap_or_else(|e| e.into_inner());
-    let map = g.get_or_insert_with(HashMap::new);
-    if map.len() > 10_000 {
-        map.clear();
-    }
-    let now = Instant::now();
-    let key: String = secret_id.chars().take(128).collect();
-    let (tokens, last) = map.entry(key).or_insert((RATE_PER_SEC, now));
-    *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * RATE_PER_SEC).min(RATE_PER_SEC);
-    *last = now;
-    if *tokens >= 1.0 {
-        *tokens -= 1.0;
-        true
-    } else {
-        false
-    }
+/// The message-centre user a request is about: `UserName`, else the account's owner
+/// user (named like the account). Returns (user id, name).
+pub fn message_user(ctx: &Ctx<'_>, p: &Value) -> Result<(i64, String), ApiError> {
+    let name = params::str_param(p, "UserName")?
+        .unwrap_or(&ctx.account.name)
+        .to_string();
+    let id = ctx
+        .state
+        .db
+        .user_id(ctx.account.app_id, &name)?
+        .ok_or_else(|| {
+            let n: String = name.chars().take(64).collect();
+            ApiError::new(
+                "InvalidParameterValue.UserNotFound",
+                format!(
+                    "The user `{n}` does not exist in this account (imgport account add-user)."
+                ),
+            )
+        })?;
+    Ok((id, name))
 }
 
-/// A random request id in UUID layout.
-fn uuid_like() -> String {
-    let r = crate::db::random_id(32);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &r[..8],
-        &r[8..12],
-        &r[12..16],
-        &r[16..20],
-        &r[20..]
-    )
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// String parameter `name` of `p`.
-pub fn str_param<'a>(p: &'a Value, name: &str) -> Result<Option<&'a str>, ApiError> {
-    match p.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(ApiError::invalid(name, "must be a string")),
+    #[test]
+    fn request_ids_are_uuids() {
+        let id = request_id();
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+        assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
+        assert_ne!(request_id(), id);
     }
-}
 
-/// Required string parameter.
-pub fn req_str<'a>(p: &'a Value, name: &str) -> Result<&'a str, ApiError> {
-    str_param(p, name)?
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::missing(name))
-}
-
-/// Boolean parameter (JSON bool; `"true"` strings accepted as tccli may send them).
-pub fn bool_param(p: &Value, name: &str) -> Result<bool, ApiError> {
-    match p.get(name) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
-        Some(_) => Err(ApiError::invalid(name, "must be a boolean")),
+    #[test]
+    fn iso_times() {
+        assert_eq!(iso8601(1551113065), "2019-02-25T16:44:25Z");
     }
-}
-
-/// Integer parameter with bounds.
-pub fn int_param(p: &Value, name: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
-    let v = match p.get(name) {
-        None | Some(Value::Null) => return Ok(default),
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.parse().ok(),
-        Some(_) => None,
-    }
-    .ok_or_else(|| ApiError::invalid(name, "must be an integer"))?;
-    if v < min || v > max {
-        return Err(ApiError::invalid(
-            name,
-            format!("must be between {min} and {max}"),
-        ));
-    }
-    Ok(v)
-}
-
-/// String-array parameter.
-pub fn str_list(p: &Value, name: &str, max: usize) -> Result<Vec<String>, ApiError> {
-    match p.get(name) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(a)) if a.len() <= max => a
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| ApiError::invalid(name, "must be a list of strings"))
-            })
-            .collect(),
-        Some(Value::Array(_)) => Err(ApiError::invalid(name, format!("at most {max} values"))),
-        Some(_) => Err(ApiError::invalid(name, "must be a list of strings")),
-    }
-}
-
-/// The OpenAPI description of the non-Tencent endpoints.
-fn openapi() -> Value {
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "imgport service endpoints", "version": env!("CARGO_PKG_VERSION")},
-        "paths": {
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics: API calls by action, images by state, jobs by outcome and phase durations", "responses": {"200": {"description": "text/plain exposition format"}}}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
-            "/": {"post": {"summary": "Tencent Cloud API 3.0 actions (X-TC-Action; TC3-HMAC-SHA256): ImportImage, DescribeImportImageOs, DescribeImages, DeleteImages, ModifyImageAttribute, DescribeMessages, ReadMessage, DescribeSubscription, ModifySubscription", "responses": {"200": {"description": "{\"Response\": {...}}"}}}}
-        }
-    })
 }

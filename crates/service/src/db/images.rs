@@ -1,12 +1,11 @@
-//! Custom images and their import jobs (R-FLOW-ASYNC, R-FLOW-RESULT). An image row is
-//! also its job: `state` IMPORTING while a worker holds the lease, then NORMAL or
-//! IMPORTFAILED. Leases (`lease_owner`, `lease_until`) make jobs durable: a worker that
-//! dies leaves a job another worker (or the restarted server) takes after the lease
-//! expires (`UPDATE … WHERE lease_until < now`, `SELECT … FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL).
+//! Custom images (R-FLOW-RESULT): what `DescribeImages` lists. An image row is also the
+//! state of its import job (R-FLOW-ASYNC): `state` is IMPORTING until the job ends
+//! NORMAL or IMPORTFAILED; `phase`, `progress`, `bytes_*`, `findings` and the error
+//! are the job's progress and outcome. The lease columns and the queries that take,
+//! renew and end jobs live in [`super::jobs`]; per-phase timings in its `job_phases`.
 
 use super::{now, random_id, Db};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "
@@ -35,11 +34,46 @@ CREATE TABLE IF NOT EXISTS images (
     lease_until  INTEGER NOT NULL DEFAULT 0,
     created_at   INTEGER NOT NULL,
     updated_at   INTEGER NOT NULL,
-    finished_at  INTEGER
+    finished_at  INTEGER,
+    virtual_size INTEGER NOT NULL DEFAULT 0,
+    bytes_total  INTEGER NOT NULL DEFAULT 0,
+    tags         TEXT NOT NULL DEFAULT '[]',
+    request_id   TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS images_by_app ON images(app_id, created_at);
 CREATE INDEX IF NOT EXISTS images_by_state ON images(state, lease_until);
 ";
+
+/// Columns added after the first release of the table: (name, definition). A database
+/// created before them gets them on open ([`migrate`]).
+const ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("virtual_size", "INTEGER NOT NULL DEFAULT 0"),
+    ("bytes_total", "INTEGER NOT NULL DEFAULT 0"),
+    ("tags", "TEXT NOT NULL DEFAULT '[]'"),
+    ("request_id", "TEXT NOT NULL DEFAULT ''"),
+];
+
+/// Add the columns an older `images` table lacks (idempotent).
+pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
+    let have: Vec<String> = c
+        .prepare("SELECT name FROM pragma_table_info('images')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, def) in ADDED_COLUMNS {
+        if !have.iter().any(|h| h == name) {
+            c.execute_batch(&format!("ALTER TABLE images ADD COLUMN {name} {def}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Image states as DescribeImages spells them.
+pub const IMPORTING: &str = "IMPORTING";
+pub const NORMAL: &str = "NORMAL";
+pub const IMPORTFAILED: &str = "IMPORTFAILED";
+
+/// Custom images one account may hold (`ImageQuotaLimitExceeded` beyond).
+pub const QUOTA: i64 = 500;
 
 /// One image (and its import job).
 #[derive(Debug, Clone, Serialize)]
@@ -55,25 +89,34 @@ pub struct Image {
     pub region: String,
     pub source_url: String,
     pub source_blob: String,
-    /// IMPORTING, NORMAL, IMPORTFAILED.
     pub state: String,
+    /// The job's current phase; on failure, the phase that failed.
     pub phase: String,
     pub progress: i64,
+    /// Guest bytes converted so far (of `bytes_total`).
     pub bytes_done: i64,
+    pub bytes_total: i64,
+    /// Size of the stored qcow2 file.
     pub size_bytes: i64,
+    /// The guest disk's size (ImageSize, rounded up to GB).
+    pub virtual_size: i64,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     /// JSON array of policy findings.
     pub findings: String,
+    /// JSON array of `{"Key","Value"}` tags (TagSpecification).
+    pub tags: String,
     pub attempts: i64,
+    /// The API request that created the image (log correlation).
+    pub request_id: String,
     pub created_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
 }
 
-const COLS: &str = "image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, phase, progress, bytes_done, size_bytes, error_code, error_message, findings, attempts, created_at, updated_at, finished_at";
+pub(crate) const COLS: &str = "image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, phase, progress, bytes_done, bytes_total, size_bytes, virtual_size, error_code, error_message, findings, tags, attempts, request_id, created_at, updated_at, finished_at";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Image> {
+pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Image> {
     Ok(Image {
         image_id: r.get(0)?,
         app_id: r.get(1)?,
@@ -90,14 +133,18 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Image> {
         phase: r.get(12)?,
         progress: r.get(13)?,
         bytes_done: r.get(14)?,
-        size_bytes: r.get(15)?,
-        error_code: r.get(16)?,
-        error_message: r.get(17)?,
-        findings: r.get(18)?,
-        attempts: r.get(19)?,
-        created_at: r.get(20)?,
-        updated_at: r.get(21)?,
-        finished_at: r.get(22)?,
+        bytes_total: r.get(15)?,
+        size_bytes: r.get(16)?,
+        virtual_size: r.get(17)?,
+        error_code: r.get(18)?,
+        error_message: r.get(19)?,
+        findings: r.get(20)?,
+        tags: r.get(21)?,
+        attempts: r.get(22)?,
+        request_id: r.get(23)?,
+        created_at: r.get(24)?,
+        updated_at: r.get(25)?,
+        finished_at: r.get(26)?,
     })
 }
 
@@ -113,26 +160,62 @@ pub struct NewImage<'a> {
     pub region: &'a str,
     pub source_url: &'a str,
     pub source_blob: &'a str,
+    /// JSON array of `{"Key","Value"}`.
+    pub tags: &'a str,
+    pub request_id: &'a str,
 }
 
-/// Filters of DescribeImages.
-#[derive(Default)]
+/// Filters of DescribeImages (each list: any of its values; lists combine with AND).
+#[derive(Debug, Default)]
 pub struct ImageFilter {
     pub ids: Vec<String>,
     pub names: Vec<String>,
     pub states: Vec<String>,
+    pub platforms: Vec<String>,
+    /// Only images imported in this region (images are regional resources).
+    pub region: Option<String>,
+}
+
+/// Why an image could not be deleted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteRefused {
+    NotFound,
+    /// Still IMPORTING: its job owns the files.
+    Importing,
 }
 
 impl Db {
-    /// Record a new image in state IMPORTING with a queued job.
-    pub fn create_image(&self, n: &NewImage<'_>) -> rusqlite::Result<String> {
-        let id = format!("img-{}", random_id(8));
+    /// Record a new image in state IMPORTING with a queued job; `None` when the
+    /// account already holds [`QUOTA`] images.
+    pub fn create_image(&self, n: &NewImage<'_>) -> rusqlite::Result<Option<String>> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO images (image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,'IMPORTING',?12,?12)",
-                params![id, n.app_id, n.name, n.description, n.os_type, n.os_version, n.architecture, n.force as i64, n.region, n.source_url, n.source_blob, now()],
+            let tx = c.unchecked_transaction()?;
+            let held: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM images WHERE app_id = ?1",
+                [n.app_id],
+                |r| r.get(0),
             )?;
-            Ok(id.clone())
+            if held >= QUOTA {
+                return Ok(None);
+            }
+            // 36^8 ids: retry the rare collision instead of failing the request.
+            for _ in 0..8 {
+                let id = format!("img-{}", random_id(8));
+                let r = tx.execute(
+                    "INSERT INTO images (image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, tags, request_id, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,'IMPORTING',?12,?13,?14,?14)",
+                    params![id, n.app_id, n.name, n.description, n.os_type, n.os_version, n.architecture, n.force as i64, n.region, n.source_url, n.source_blob, n.tags, n.request_id, now()],
+                );
+                match r {
+                    Ok(_) => {
+                        tx.commit()?;
+                        return Ok(Some(id));
+                    }
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(rusqlite::Error::QueryReturnedNoRows)
         })
     }
 
@@ -160,7 +243,8 @@ impl Db {
         })
     }
 
-    /// Images of `app_id` matching `f`, newest first: (page, total).
+    /// Images of `app_id` matching `f`, newest first: (page, total). Filtering and
+    /// paging happen in SQL; the caller bounds the lists and `limit`.
     pub fn images(
         &self,
         app_id: i64,
@@ -168,32 +252,47 @@ impl Db {
         offset: i64,
         limit: i64,
     ) -> rusqlite::Result<(Vec<Image>, i64)> {
+        let mut sql = String::from(" FROM images WHERE app_id = ?");
+        let mut args: Vec<rusqlite::types::Value> = vec![app_id.into()];
+        if let Some(r) = &f.region {
+            sql.push_str(" AND region = ?");
+            args.push(r.clone().into());
+        }
+        for (col, values) in [
+            ("image_id", &f.ids),
+            ("name", &f.names),
+            ("state", &f.states),
+            ("os_type", &f.platforms),
+        ] {
+            if values.is_empty() {
+                continue;
+            }
+            sql.push_str(&format!(
+                " AND {col} IN ({})",
+                vec!["?"; values.len()].join(",")
+            ));
+            args.extend(values.iter().map(|v| v.clone().into()));
+        }
         self.with(|c| {
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*){sql}"),
+                params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?;
+            let mut page_args = args.clone();
+            page_args.push(limit.max(0).into());
+            page_args.push(offset.max(0).into());
             let mut st = c.prepare(&format!(
-                "SELECT {COLS} FROM images WHERE app_id = ?1 ORDER BY created_at DESC, image_id"
+                "SELECT {COLS}{sql} ORDER BY created_at DESC, image_id LIMIT ? OFFSET ?"
             ))?;
-            let all: Vec<Image> = st
-                .query_map([app_id], row)?
+            let page = st
+                .query_map(params_from_iter(page_args.iter()), row)?
                 .collect::<rusqlite::Result<_>>()?;
-            let keep = |i: &Image| {
-                (f.ids.is_empty() || f.ids.contains(&i.image_id))
-                    && (f.names.is_empty() || f.names.contains(&i.name))
-                    && (f.states.is_empty() || f.states.contains(&i.state))
-            };
-            let matching: Vec<Image> = all.into_iter().filter(keep).collect();
-            let total = matching.len() as i64;
-            Ok((
-                matching
-                    .into_iter()
-                    .skip(offset.max(0) as usize)
-                    .take(limit.max(0) as usize)
-                    .collect(),
-                total,
-            ))
+            Ok((page, total))
         })
     }
 
-    /// Rename / describe an image.
+    /// Rename / describe an image; false when the account has no such image.
     pub fn modify_image(
         &self,
         app_id: i64,
@@ -210,112 +309,172 @@ impl Db {
         })
     }
 
-    /// Delete an image row (the caller removes its stored file).
-    pub fn delete_image(&self, app_id: i64, id: &str) -> rusqlite::Result<bool> {
-        self.with(|c| {
-            Ok(c.execute(
-                "DELETE FROM images WHERE app_id = ?1 AND image_id = ?2",
-                params![app_id, id],
-            )? > 0)
-        })
-    }
-
-    /// Take the oldest job that is IMPORTING and not leased (or whose lease expired),
-    /// for `secs` seconds. At most `max_attempts` takes per job: a job taken that many
-    /// times (its workers kept dying) is failed instead.
-    pub fn lease_job(
+    /// Delete the image rows `ids` of `app_id` at once, none if any of them is missing
+    /// or still importing (the first such id is returned with the reason).
+    pub fn delete_images(
         &self,
-        owner: &str,
-        secs: i64,
-        max_attempts: i64,
-    ) -> rusqlite::Result<Option<Image>> {
+        app_id: i64,
+        ids: &[String],
+    ) -> rusqlite::Result<Result<(), (String, DeleteRefused)>> {
         self.with(|c| {
-            let t = now();
-            c.execute(
-                "UPDATE images SET state = 'IMPORTFAILED', phase = 'failed', error_code = 'InternalError', error_message = 'the import was interrupted too many times; please import again', lease_owner = NULL, finished_at = ?1, updated_at = ?1 WHERE state = 'IMPORTING' AND lease_until < ?1 AND attempts >= ?2",
-                params![t, max_attempts],
-            )?;
-            let id: Option<String> = c
-                .query_row(
-                    "SELECT image_id FROM images WHERE state = 'IMPORTING' AND lease_until < ?1 ORDER BY created_at LIMIT 1",
-                    [t],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(id) = id else { return Ok(None) };
-            let n = c.execute(
-                "UPDATE images SET lease_owner = ?2, lease_until = ?3, attempts = attempts + 1, updated_at = ?4 WHERE image_id = ?1 AND state = 'IMPORTING' AND lease_until < ?4",
-                params![id, owner, t + secs, t],
-            )?;
-            if n == 0 {
-                return Ok(None);
+            let tx = c.unchecked_transaction()?;
+            for id in ids {
+                let state: Option<String> = tx
+                    .query_row(
+                        "SELECT state FROM images WHERE app_id = ?1 AND image_id = ?2",
+                        params![app_id, id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match state.as_deref() {
+                    None => return Ok(Err((id.clone(), DeleteRefused::NotFound))),
+                    Some(IMPORTING) => return Ok(Err((id.clone(), DeleteRefused::Importing))),
+                    Some(_) => {}
+                }
             }
-            c.query_row(
-                &format!("SELECT {COLS} FROM images WHERE image_id = ?1"),
-                [&id],
-                row,
-            )
-            .optional()
+            for id in ids {
+                tx.execute(
+                    "DELETE FROM images WHERE app_id = ?1 AND image_id = ?2 AND state != 'IMPORTING'",
+                    params![app_id, id],
+                )?;
+                tx.execute("DELETE FROM job_phases WHERE image_id = ?1", [id])?;
+            }
+            tx.commit()?;
+            Ok(Ok(()))
         })
     }
 
-    /// Renew the lease and record progress; false when the lease was lost.
-    pub fn job_progress(
-        &self,
-        id: &str,
-        owner: &str,
-        secs: i64,
-        phase: &str,
-        progress: i64,
-        bytes_done: i64,
-    ) -> rusqlite::Result<bool> {
+    /// Whether `id` is a NORMAL image (its stored file is the image).
+    pub fn image_is_normal(&self, id: &str) -> rusqlite::Result<bool> {
         self.with(|c| {
-            let t = now();
-            Ok(c.execute(
-                "UPDATE images SET lease_until = ?3, phase = ?4, progress = ?5, bytes_done = ?6, updated_at = ?7 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
-                params![id, owner, t + secs, phase, progress, bytes_done, t],
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM images WHERE image_id = ?1 AND state = 'NORMAL'",
+                [id],
+                |r| r.get::<_, i64>(0),
             )? > 0)
         })
     }
 
-    /// End a job: NORMAL (with its stored size) or IMPORTFAILED (with code and message).
-    #[allow(clippy::too_many_arguments)]
-    pub fn finish_job(
-        &self,
-        id: &str,
-        owner: &str,
-        ok: bool,
-        size_bytes: i64,
-        code: Option<&str>,
-        message: Option<&str>,
-        findings_json: &str,
-    ) -> rusqlite::Result<bool> {
-        self.with(|c| {
-            let t = now();
-            Ok(c.execute(
-                "UPDATE images SET state = ?3, phase = ?4, progress = ?5, size_bytes = ?6, error_code = ?7, error_message = ?8, findings = ?9, lease_owner = NULL, lease_until = 0, finished_at = ?10, updated_at = ?10 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
-                params![
-                    id,
-                    owner,
-                    if ok { "NORMAL" } else { "IMPORTFAILED" },
-                    if ok { "done" } else { "failed" },
-                    if ok { 100 } else { 0 },
-                    size_bytes,
-                    code,
-                    message,
-                    findings_json,
-                    t
-                ],
-            )? > 0)
-        })
-    }
-
-    /// Jobs by state (metrics).
+    /// Images by state (metrics).
     pub fn image_state_counts(&self) -> rusqlite::Result<Vec<(String, i64)>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT state, COUNT(*) FROM images GROUP BY state")?;
+            let mut st =
+                c.prepare("SELECT state, COUNT(*) FROM images GROUP BY state ORDER BY state")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
+    }
+
+    /// Importing images by phase (metrics).
+    pub fn importing_phase_counts(&self) -> rusqlite::Result<Vec<(String, i64)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT phase, COUNT(*) FROM images WHERE state = 'IMPORTING' GROUP BY phase ORDER BY phase",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn new_image<'a>(app_id: i64, name: &'a str) -> NewImage<'a> {
+        NewImage {
+            app_id,
+            name,
+            description: "",
+            os_type: "CentOS",
+            os_version: "7",
+            architecture: "x86_64",
+            force: false,
+            region: "ap-guangzhou",
+            source_url: "http://127.0.0.1:9001/b/k",
+            source_blob: "blob",
+            tags: "[]",
+            request_id: "r",
+        }
+    }
+
+    #[test]
+    fn filters_and_pages_in_sql_per_tenant() {
+        let db = Db::open_in_memory().unwrap();
+        let a = db.create_account("a", false).unwrap().app_id;
+        let b = db.create_account("b", false).unwrap().app_id;
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let name = format!("n{i}");
+            ids.push(db.create_image(&new_image(a, &name)).unwrap().unwrap());
+        }
+        db.create_image(&new_image(b, "other")).unwrap().unwrap();
+        let (page, total) = db.images(a, &ImageFilter::default(), 1, 2).unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(page.len(), 2);
+        let f = ImageFilter {
+            names: vec!["n1".into(), "n3".into(), "other".into()],
+            ..Default::default()
+        };
+        let (page, total) = db.images(a, &f, 0, 100).unwrap();
+        assert_eq!(total, 2);
+        assert!(page.iter().all(|i| i.app_id == a));
+        let f = ImageFilter {
+            ids: vec![ids[0].clone()],
+            states: vec!["NORMAL".into()],
+            ..Default::default()
+        };
+        assert_eq!(db.images(a, &f, 0, 100).unwrap().1, 0);
+        let f = ImageFilter {
+            region: Some("ap-shanghai".into()),
+            ..Default::default()
+        };
+        assert_eq!(db.images(a, &f, 0, 100).unwrap().1, 0);
+        // Another tenant cannot see, rename or delete a's images.
+        assert!(db.image(b, &ids[0]).unwrap().is_none());
+        assert!(!db.modify_image(b, &ids[0], Some("x"), None).unwrap());
+        assert_eq!(
+            db.delete_images(b, &[ids[0].clone()]).unwrap(),
+            Err((ids[0].clone(), DeleteRefused::NotFound))
+        );
+        // Importing images cannot be deleted.
+        assert_eq!(
+            db.delete_images(a, &[ids[0].clone()]).unwrap(),
+            Err((ids[0].clone(), DeleteRefused::Importing))
+        );
+    }
+
+    #[test]
+    fn quota_bounds_the_images_of_an_account() {
+        let db = Db::open_in_memory().unwrap();
+        let a = db.create_account("a", false).unwrap().app_id;
+        db.with(|c| {
+            for i in 0..QUOTA {
+                c.execute(
+                    "INSERT INTO images (image_id, app_id, name, os_type, os_version, architecture, region, source_url, source_blob, state, created_at, updated_at) VALUES (?1, ?2, 'n', 'CentOS', '7', 'x86_64', 'r', 'u', 'b', 'NORMAL', 0, 0)",
+                    params![format!("img-q{i:07}"), a],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.create_image(&new_image(a, "one-more")).unwrap(), None);
+    }
+
+    #[test]
+    fn migrate_adds_columns_to_an_old_table() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE images (image_id TEXT PRIMARY KEY, state TEXT);")
+            .unwrap();
+        migrate(&c).unwrap();
+        migrate(&c).unwrap();
+        let n: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('images') WHERE name IN ('virtual_size','bytes_total','tags','request_id')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 4);
     }
 }

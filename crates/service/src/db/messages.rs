@@ -1,8 +1,10 @@
 //! The message centre (R-FLOW-ASYNC): in-site messages to the users of an account who
-//! are subscribed to the image-import service notices; unsubscribed users get none.
+//! are subscribed to the image-import service notices (unsubscribed users get none),
+//! subscriptions with an optional webhook, and the webhook outbox (deliveries are
+//! rows, retried with back-off, so a crash does not lose them).
 
 use super::{now, Db};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "
@@ -24,7 +26,25 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_user ON messages(user_id, message_id);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    delivery_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id  INTEGER NOT NULL,
+    url         TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'pending',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     INTEGER NOT NULL,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(state, next_at);
 ";
+
+/// The topic users subscribe to: the image service's import notices.
+pub const TOPIC: &str = "image-import";
+
+/// Messages kept per user; older ones are dropped when a new one arrives.
+pub const MAX_MESSAGES_PER_USER: i64 = 1000;
 
 /// One in-site message.
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +57,27 @@ pub struct Message {
     pub code: Option<String>,
     pub is_read: bool,
     pub created_at: i64,
+}
+
+/// What an import's end tells the subscribed users.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub title: String,
+    pub body: String,
+    /// The import's error code (None on success).
+    pub code: Option<String>,
+    /// The image's final state (NORMAL / IMPORTFAILED).
+    pub state: String,
+    pub image_name: String,
+}
+
+/// A webhook POST waiting to be made.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub delivery_id: i64,
+    pub url: String,
+    pub payload: String,
+    pub attempts: i64,
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
@@ -52,9 +93,73 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
+fn subscription_of(c: &Connection, user_id: i64) -> rusqlite::Result<(bool, Option<String>)> {
+    Ok(c.query_row(
+        "SELECT subscribed, webhook_url FROM subscriptions WHERE user_id = ?1",
+        [user_id],
+        |r| Ok((r.get::<_, i64>(0)? != 0, r.get(1)?)),
+    )
+    .optional()?
+    .unwrap_or((true, None)))
+}
+
+/// Write `n` about `image_id` to every subscribed user of `app_id` and queue their
+/// webhooks, inside the caller's transaction. Returns the number of recipients.
+pub(crate) fn deliver_tx(
+    tx: &Connection,
+    app_id: i64,
+    image_id: &str,
+    n: &Notice,
+) -> rusqlite::Result<usize> {
+    let users: Vec<(i64, String)> = {
+        let mut st =
+            tx.prepare("SELECT user_id, name FROM users WHERE app_id = ?1 ORDER BY user_id")?;
+        let rows = st.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let t = now();
+    let mut sent = 0;
+    for (user, name) in users {
+        let (subscribed, hook) = subscription_of(tx, user)?;
+        if !subscribed {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO messages (user_id, app_id, image_id, title, body, code, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+            params![user, app_id, image_id, n.title, n.body, n.code, t],
+        )?;
+        let message_id = tx.last_insert_rowid();
+        tx.execute(
+            "DELETE FROM messages WHERE user_id = ?1 AND message_id NOT IN (SELECT message_id FROM messages WHERE user_id = ?1 ORDER BY message_id DESC LIMIT ?2)",
+            params![user, MAX_MESSAGES_PER_USER],
+        )?;
+        if let Some(url) = hook {
+            let payload = serde_json::json!({
+                "Topic": TOPIC,
+                "MessageId": message_id,
+                "UserName": name,
+                "AppId": app_id,
+                "ImageId": image_id,
+                "ImageName": n.image_name,
+                "ImageState": n.state,
+                "ErrorCode": n.code,
+                "Title": n.title,
+                "Content": n.body,
+                "CreatedTime": t,
+            });
+            tx.execute(
+                "INSERT INTO webhook_deliveries (message_id, url, payload, next_at, created_at) VALUES (?1,?2,?3,?4,?4)",
+                params![message_id, url, payload.to_string(), t],
+            )?;
+        }
+        sent += 1;
+    }
+    Ok(sent)
+}
+
 impl Db {
-    /// Subscribe or unsubscribe `user_id` to image-import notices (users are subscribed
-    /// by default, as the console's default setting is).
+    /// Subscribe or unsubscribe `user_id` to image-import notices, with an optional
+    /// webhook (validated by the caller). Users are subscribed by default.
     pub fn set_subscription(
         &self,
         user_id: i64,
@@ -73,15 +178,7 @@ impl Db {
 
     /// (subscribed, webhook) of a user.
     pub fn subscription(&self, user_id: i64) -> rusqlite::Result<(bool, Option<String>)> {
-        self.with(|c| {
-            Ok(c.query_row(
-                "SELECT subscribed, webhook_url FROM subscriptions WHERE user_id = ?1",
-                [user_id],
-                |r| Ok((r.get::<_, i64>(0)? != 0, r.get(1)?)),
-            )
-            .optional()?
-            .unwrap_or((true, None)))
-        })
+        self.with(|c| subscription_of(c, user_id))
     }
 
     /// The user `name` of account `app_id`.
@@ -96,56 +193,202 @@ impl Db {
         })
     }
 
-    /// Send a message to every subscribed user of `app_id`; returns (user, webhook) of
-    /// each recipient.
-    pub fn notify(
-        &self,
-        app_id: i64,
-        image_id: &str,
-        title: &str,
-        body: &str,
-        code: Option<&str>,
-    ) -> rusqlite::Result<Vec<(i64, Option<String>)>> {
-        let mut out = Vec::new();
-        for (user, _) in self.users(app_id)? {
-            let (subscribed, hook) = self.subscription(user)?;
-            if !subscribed {
-                continue;
-            }
-            self.with(|c| {
-                c.execute(
-                    "INSERT INTO messages (user_id, app_id, image_id, title, body, code, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
-                    params![user, app_id, image_id, title, body, code, now()],
-                )
-            })?;
-            out.push((user, hook));
-        }
-        Ok(out)
-    }
-
-    /// Messages of a user, newest first, and the unread count.
+    /// Messages of a user, newest first: (page, total, unread).
     pub fn messages(
         &self,
         user_id: i64,
         offset: i64,
         limit: i64,
     ) -> rusqlite::Result<(Vec<Message>, i64, i64)> {
+        self.messages_filtered(user_id, false, offset, limit)
+    }
+
+    /// Messages of a user, newest first, optionally only the unread ones:
+    /// (page, total matching, unread).
+    pub fn messages_filtered(
+        &self,
+        user_id: i64,
+        unread_only: bool,
+        offset: i64,
+        limit: i64,
+    ) -> rusqlite::Result<(Vec<Message>, i64, i64)> {
         self.with(|c| {
-            let total: i64 = c.query_row("SELECT COUNT(*) FROM messages WHERE user_id = ?1", [user_id], |r| r.get(0))?;
-            let unread: i64 = c.query_row("SELECT COUNT(*) FROM messages WHERE user_id = ?1 AND is_read = 0", [user_id], |r| r.get(0))?;
-            let mut st = c.prepare("SELECT message_id, user_id, image_id, title, body, code, is_read, created_at FROM messages WHERE user_id = ?1 ORDER BY message_id DESC LIMIT ?2 OFFSET ?3")?;
-            let rows = st.query_map(params![user_id, limit, offset], row)?;
+            let cond = if unread_only { " AND is_read = 0" } else { "" };
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM messages WHERE user_id = ?1{cond}"),
+                [user_id],
+                |r| r.get(0),
+            )?;
+            let unread: i64 = c.query_row(
+                "SELECT COUNT(*) FROM messages WHERE user_id = ?1 AND is_read = 0",
+                [user_id],
+                |r| r.get(0),
+            )?;
+            let mut st = c.prepare(&format!("SELECT message_id, user_id, image_id, title, body, code, is_read, created_at FROM messages WHERE user_id = ?1{cond} ORDER BY message_id DESC LIMIT ?2 OFFSET ?3"))?;
+            let rows = st.query_map(params![user_id, limit.max(0), offset.max(0)], row)?;
             Ok((rows.collect::<rusqlite::Result<_>>()?, total, unread))
         })
     }
 
-    /// Mark a message read; false when it is not this user's.
-    pub fn read_message(&self, user_id: i64, message_id: i64) -> rusqlite::Result<bool> {
+    /// Mark messages read, all or none: `Err(id)` names the first id that is not this
+    /// user's (nothing is changed then).
+    pub fn read_messages(&self, user_id: i64, ids: &[i64]) -> rusqlite::Result<Result<(), i64>> {
         self.with(|c| {
-            Ok(c.execute(
-                "UPDATE messages SET is_read = 1 WHERE user_id = ?1 AND message_id = ?2",
-                params![user_id, message_id],
-            )? > 0)
+            let tx = c.unchecked_transaction()?;
+            for id in ids {
+                let n = tx.execute(
+                    "UPDATE messages SET is_read = 1 WHERE user_id = ?1 AND message_id = ?2",
+                    params![user_id, id],
+                )?;
+                if n == 0 {
+                    return Ok(Err(*id));
+                }
+            }
+            tx.commit()?;
+            Ok(Ok(()))
         })
+    }
+
+    /// Mark one message read; false when it is not this user's.
+    pub fn read_message(&self, user_id: i64, message_id: i64) -> rusqlite::Result<bool> {
+        Ok(self.read_messages(user_id, &[message_id])?.is_ok())
+    }
+
+    /// Webhook deliveries due now (at most `limit`).
+    pub fn due_deliveries(&self, limit: i64) -> rusqlite::Result<Vec<Delivery>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT delivery_id, url, payload, attempts FROM webhook_deliveries WHERE state = 'pending' AND next_at <= ?1 ORDER BY next_at, delivery_id LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![now(), limit], |r| {
+                Ok(Delivery {
+                    delivery_id: r.get(0)?,
+                    url: r.get(1)?,
+                    payload: r.get(2)?,
+                    attempts: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Record a delivery attempt: delivered, or retried at `retry_at` (None: given up).
+    pub fn delivery_attempted(
+        &self,
+        delivery_id: i64,
+        result: Result<(), (&str, Option<i64>)>,
+    ) -> rusqlite::Result<()> {
+        self.with(|c| {
+            match result {
+                Ok(()) => c.execute(
+                    "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, last_error = NULL WHERE delivery_id = ?1",
+                    [delivery_id],
+                )?,
+                Err((why, Some(at))) => c.execute(
+                    "UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE delivery_id = ?1",
+                    params![delivery_id, at, why],
+                )?,
+                Err((why, None)) => c.execute(
+                    "UPDATE webhook_deliveries SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE delivery_id = ?1",
+                    params![delivery_id, why],
+                )?,
+            };
+            Ok(())
+        })
+    }
+
+    /// Deliveries by state (metrics).
+    pub fn delivery_state_counts(&self) -> rusqlite::Result<Vec<(String, i64)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT state, COUNT(*) FROM webhook_deliveries GROUP BY state ORDER BY state",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(code: Option<&str>) -> Notice {
+        Notice {
+            title: "Image import failed".into(),
+            body: "body".into(),
+            code: code.map(str::to_string),
+            state: "IMPORTFAILED".into(),
+            image_name: "web".into(),
+        }
+    }
+
+    #[test]
+    fn only_subscribed_users_get_messages_and_webhooks() {
+        let db = Db::open_in_memory().unwrap();
+        let a = db.create_account("acct", false).unwrap().app_id;
+        let owner = db.user_id(a, "acct").unwrap().unwrap();
+        let bob = db.create_user(a, "bob").unwrap();
+        let carol = db.create_user(a, "carol").unwrap();
+        db.set_subscription(bob, false, None).unwrap();
+        db.set_subscription(carol, true, Some("http://127.0.0.1:1/h"))
+            .unwrap();
+        let other = db.create_account("other", false).unwrap().app_id;
+        let n = db
+            .with(|c| deliver_tx(c, a, "img-1", &notice(Some("CloudInitNotInstalled"))))
+            .unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(db.messages(owner, 0, 10).unwrap().1, 1);
+        assert_eq!(db.messages(bob, 0, 10).unwrap().1, 0);
+        assert_eq!(db.messages(carol, 0, 10).unwrap().1, 1);
+        let other_owner = db.user_id(other, "other").unwrap().unwrap();
+        assert_eq!(db.messages(other_owner, 0, 10).unwrap().1, 0);
+        let due = db.due_deliveries(10).unwrap();
+        assert_eq!(due.len(), 1);
+        let p: serde_json::Value = serde_json::from_str(&due[0].payload).unwrap();
+        assert_eq!(p["UserName"], "carol");
+        assert_eq!(p["ErrorCode"], "CloudInitNotInstalled");
+        db.delivery_attempted(due[0].delivery_id, Err(("refused", Some(now() + 60))))
+            .unwrap();
+        assert!(db.due_deliveries(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn reading_is_per_user_and_all_or_nothing() {
+        let db = Db::open_in_memory().unwrap();
+        let a = db.create_account("acct", false).unwrap().app_id;
+        let owner = db.user_id(a, "acct").unwrap().unwrap();
+        let bob = db.create_user(a, "bob").unwrap();
+        db.with(|c| deliver_tx(c, a, "img-1", &notice(None)))
+            .unwrap();
+        db.with(|c| deliver_tx(c, a, "img-2", &notice(None)))
+            .unwrap();
+        let (mine, _, unread) = db.messages(owner, 0, 10).unwrap();
+        assert_eq!(unread, 2);
+        let bobs = db.messages(bob, 0, 10).unwrap().0;
+        assert_eq!(
+            db.read_messages(owner, &[mine[0].message_id, bobs[0].message_id])
+                .unwrap(),
+            Err(bobs[0].message_id)
+        );
+        assert_eq!(db.messages(owner, 0, 10).unwrap().2, 2);
+        assert!(db.read_message(owner, mine[0].message_id).unwrap());
+        let (unread_page, total, unread) = db.messages_filtered(owner, true, 0, 10).unwrap();
+        assert_eq!((unread_page.len(), total, unread), (1, 1, 1));
+    }
+
+    #[test]
+    fn messages_per_user_are_bounded() {
+        let db = Db::open_in_memory().unwrap();
+        let a = db.create_account("acct", false).unwrap().app_id;
+        let owner = db.user_id(a, "acct").unwrap().unwrap();
+        db.with(|c| {
+            for _ in 0..(MAX_MESSAGES_PER_USER + 5) {
+                deliver_tx(c, a, "img-1", &notice(None))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.messages(owner, 0, 1).unwrap().1, MAX_MESSAGES_PER_USER);
     }
 }

@@ -6,7 +6,9 @@
 //! `SELECT … FOR UPDATE SKIP LOCKED` there.
 
 pub mod accounts;
+pub mod buckets;
 pub mod images;
+pub mod jobs;
 pub mod messages;
 pub mod objects;
 
@@ -17,7 +19,9 @@ use std::sync::{Arc, Mutex};
 /// Schemas of every table group, applied in order at open (idempotent).
 const SCHEMAS: &[&str] = &[
     accounts::SCHEMA,
+    buckets::SCHEMA,
     images::SCHEMA,
+    jobs::SCHEMA,
     messages::SCHEMA,
     objects::SCHEMA,
 ];
@@ -45,6 +49,8 @@ impl Db {
         for s in SCHEMAS {
             conn.execute_batch(s)?;
         }
+        images::migrate(&conn)?;
+        objects::migrate(&conn)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
         })

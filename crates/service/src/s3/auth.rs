@@ -1,206 +1,414 @@
-//! Who is calling the object store: an account proved by a SigV4 signature (header or
-//! presigned query), or anonymous (public-read objects only).
+//! Who is calling the object store. Credentials are the account's SecretId/SecretKey
+//! (db/accounts.rs), proved by one of:
+//! - AWS SigV4 in the `Authorization` header (payload: a SHA-256, `UNSIGNED-PAYLOAD`,
+//!   or `STREAMING-…` aws-chunked, whose chunk signatures [`super::body`] verifies);
+//! - AWS SigV4 presigned query (`X-Amz-Signature`, `X-Amz-Expires` ≤ 7 days);
+//! - COS `q-sign-algorithm=sha1` in the `Authorization` header or the query
+//!   ([`super::cos_auth`]).
+//!
+//! A request with none of them is anonymous (public-read objects only). Signatures are
+//! verified exactly; a wrong one is `SignatureDoesNotMatch`, an unknown key
+//! `InvalidAccessKeyId`, an expired URL `AccessDenied` "Request has expired".
 
-use super::sigv4::{self, Request};
-use super::xml::S3Error;
+use super::cos_auth;
+use super::errors::S3Error;
+use super::sigv4::{self, Scope};
 use crate::db::accounts::Account;
 use crate::AppState;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 
-/// Most a presigned URL may live (S3's own limit: 7 days).
-const MAX_EXPIRES: i64 = 7 * 24 * 3600;
+/// Longest lifetime of a presigned URL (S3's limit: 7 days).
+pub const MAX_EXPIRES: i64 = 7 * 24 * 3600;
+/// Largest difference between a signed request's time and ours (S3: 15 minutes).
+pub const MAX_SKEW: i64 = 15 * 60;
 
+/// The caller of a request.
+#[derive(Debug, Clone)]
 pub enum Caller {
     Anonymous,
     Account(Account),
 }
 
-/// Parse `YYYYMMDDTHHMMSSZ` to Unix seconds.
-pub fn parse_amz_date(s: &str) -> Option<i64> {
-    let f = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(s, f)
-        .ok()
-        .map(|t| t.assume_utc().unix_timestamp())
+/// Continues a SigV4 signature over the chunks of an `aws-chunked` body.
+#[derive(Clone)]
+pub struct ChunkSigner {
+    pub key: Vec<u8>,
+    pub amz_date: String,
+    pub scope: String,
+    /// The request's signature: the first chunk's "previous signature".
+    pub seed: String,
+}
+
+/// What the signature says about the body.
+pub enum Payload {
+    /// Not covered by the signature (anonymous, presigned, COS, `UNSIGNED-PAYLOAD`).
+    Unsigned,
+    /// `x-amz-content-sha256: HEX`: the body must hash to it.
+    Sha256(String),
+    /// `aws-chunked` framing: `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]` (signer
+    /// set) or `STREAMING-UNSIGNED-PAYLOAD-TRAILER`.
+    Streaming {
+        signer: Option<ChunkSigner>,
+        trailer: bool,
+    },
+}
+
+/// An authenticated request.
+pub struct Auth {
+    pub caller: Caller,
+    pub payload: Payload,
+}
+
+/// Why authentication failed.
+#[derive(Debug)]
+pub enum AuthError {
+    /// The signature fields are malformed or incomplete: (S3 code, message).
+    Malformed(&'static str, String),
+    UnknownKey,
+    Mismatch,
+    Expired,
+    NotYetValid,
+    Skewed,
+    Db(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for AuthError {
+    fn from(e: rusqlite::Error) -> Self {
+        AuthError::Db(e)
+    }
+}
+
+impl AuthError {
+    pub fn into_s3(self) -> S3Error {
+        match self {
+            AuthError::Malformed(code, m) => S3Error::bad(code, m),
+            AuthError::UnknownKey => S3Error::new(
+                StatusCode::FORBIDDEN,
+                "InvalidAccessKeyId",
+                "The access key (SecretId) you provided does not exist in our records: use the SecretId of your account.",
+            ),
+            AuthError::Mismatch => S3Error::signature_mismatch(),
+            AuthError::Expired => S3Error::denied("Request has expired"),
+            AuthError::NotYetValid => S3Error::denied("Request is not valid yet"),
+            AuthError::Skewed => S3Error::new(
+                StatusCode::FORBIDDEN,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the server's time is too large (more than 15 minutes); fix the client's clock.",
+            ),
+            AuthError::Db(e) => S3Error::internal(e),
+        }
+    }
+}
+
+/// The parts of a request authentication looks at.
+pub struct RequestParts<'a> {
+    pub method: &'a str,
+    /// The path as sent (still percent-encoded).
+    pub raw_path: &'a str,
+    /// The query as sent.
+    pub raw_query: &'a str,
+    pub headers: &'a HeaderMap,
+    /// The object paths a COS signature may cover (`/key` or `/`; for a path-style
+    /// request also `/bucket/key`).
+    pub cos_paths: &'a [String],
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn signed(h: &HeaderMap, names: &str) -> Result<Vec<(String, String)>, S3Error> {
-    names
-        .split(';')
-        .filter(|n| !n.is_empty())
-        .map(|n| {
-            let n = n.to_ascii_lowercase();
-            let v = h
-                .get_all(n.as_str())
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect::<Vec<_>>()
-                .join(",");
-            if v.is_empty() && n != "content-md5" && n != "content-type" {
-                Err(S3Error::denied(format!("signed header {n} is missing")))
-            } else {
-                Ok((n, v.trim().to_string()))
-            }
-        })
-        .collect()
+/// All values of header `name`, canonicalised and comma-joined (SigV4 canonical form).
+fn header_value(h: &HeaderMap, name: &str) -> Option<String> {
+    let vals: Vec<String> = h
+        .get_all(name)
+        .iter()
+        .map(|v| sigv4::trim_all(&String::from_utf8_lossy(v.as_bytes())))
+        .collect();
+    (!vals.is_empty()).then(|| vals.join(","))
 }
 
-fn account(state: &AppState, access_key: &str) -> Result<Account, S3Error> {
-    state.db.account_by_secret_id(access_key)?.ok_or_else(|| {
-        S3Error::new(
-            StatusCode::FORBIDDEN,
-            "InvalidAccessKeyId",
-            "The AWS Access Key Id you provided does not exist in our records.",
-        )
+fn account(st: &AppState, access_key: &str) -> Result<Account, AuthError> {
+    st.db
+        .account_by_secret_id(access_key)?
+        .ok_or(AuthError::UnknownKey)
+}
+
+/// Authenticate a request at `now` (Unix seconds).
+pub fn authenticate(st: &AppState, req: &RequestParts<'_>, now: i64) -> Result<Auth, AuthError> {
+    let query = sigv4::parse_query(req.raw_query);
+    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let authz = header(req.headers, "authorization")
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
+    let unsigned = |acct: Account| Auth {
+        caller: Caller::Account(acct),
+        payload: Payload::Unsigned,
+    };
+    if let Some(a) = authz {
+        if a.starts_with("q-sign-algorithm=") {
+            let sig = cos_auth::parse(&sigv4::parse_query(a))?;
+            return cos_auth::verify(st, &sig, req, &query, now).map(unsigned);
+        }
+        if let Some(rest) = a.strip_prefix("AWS4-HMAC-SHA256 ") {
+            return header_sigv4(st, req, rest, now);
+        }
+        return Err(AuthError::Malformed(
+            "InvalidRequest",
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256 or a COS q-sign-algorithm=sha1 signature.".into(),
+        ));
+    }
+    if q("X-Amz-Signature").is_some() || q("X-Amz-Algorithm").is_some() {
+        let lookup = |n: &str| header_value(req.headers, n);
+        return presigned(st, req.method, req.raw_path, req.raw_query, &lookup, now).map(unsigned);
+    }
+    if let Some(sign) = q("sign").filter(|s| s.starts_with("q-sign-algorithm=")) {
+        // COS presigned URL with the whole signature in one `sign` parameter.
+        let sig = cos_auth::parse(&sigv4::parse_query(sign))?;
+        return cos_auth::verify(st, &sig, req, &query, now).map(unsigned);
+    }
+    if q("q-sign-algorithm").is_some() {
+        let sig = cos_auth::parse(&query)?;
+        return cos_auth::verify(st, &sig, req, &query, now).map(unsigned);
+    }
+    if q("Signature").is_some() && q("AWSAccessKeyId").is_some() {
+        return Err(AuthError::Malformed(
+            "InvalidRequest",
+            "Signature Version 2 presigned URLs are not supported. Please use AWS4-HMAC-SHA256 (SigV4).".into(),
+        ));
+    }
+    Ok(Auth {
+        caller: Caller::Anonymous,
+        payload: Payload::Unsigned,
     })
 }
 
-fn mismatch() -> S3Error {
-    S3Error::new(
-        StatusCode::FORBIDDEN,
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-    )
+fn malformed(m: impl Into<String>) -> AuthError {
+    AuthError::Malformed("AuthorizationHeaderMalformed", m.into())
 }
 
-/// Authenticate the request. `now` is Unix seconds.
-pub fn authenticate(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
+/// `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
+fn header_sigv4(
+    st: &AppState,
+    req: &RequestParts<'_>,
+    fields: &str,
     now: i64,
-) -> Result<Caller, S3Error> {
-    let query = sigv4::parse_query(uri.query().unwrap_or(""));
-    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    if let Some(auth) =
-        header(headers, "authorization").filter(|a| a.starts_with("q-sign-algorithm="))
-    {
-        let fields = sigv4::parse_query(auth);
-        let sig = super::cos_auth::parse(&fields)
-            .ok_or_else(|| S3Error::denied("malformed COS Authorization"))?;
-        let path = cos_path(uri, headers);
-        return super::cos_auth::verify(state, &sig, method.as_str(), &path, &query, headers, now)
-            .map(Caller::Account);
-    }
-    if let Some(sig) = super::cos_auth::parse(&query) {
-        let path = cos_path(uri, headers);
-        return super::cos_auth::verify(state, &sig, method.as_str(), &path, &query, headers, now)
-            .map(Caller::Account);
-    }
-    if let Some(auth) = header(headers, "authorization").filter(|a| !a.is_empty()) {
-        let rest = auth
-            .strip_prefix("AWS4-HMAC-SHA256 ")
-            .ok_or_else(|| S3Error::denied("only AWS4-HMAC-SHA256 signatures are accepted"))?;
-        let mut cred = "";
-        let mut names = "";
-        let mut sig = "";
-        for part in rest.split(',') {
-            let part = part.trim();
-            if let Some(v) = part.strip_prefix("Credential=") {
-                cred = v;
-            } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
-                names = v;
-            } else if let Some(v) = part.strip_prefix("Signature=") {
-                sig = v;
-            }
+) -> Result<Auth, AuthError> {
+    let (mut cred, mut names, mut sig) = (None, None, None);
+    for part in fields.split(',') {
+        let part = part.trim();
+        if let Some(v) = part.strip_prefix("Credential=") {
+            cred = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            names = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            sig = Some(v);
         }
-        let (key, scope) = cred
-            .split_once('/')
-            .ok_or_else(|| S3Error::denied("malformed Credential"))?;
-        let acct = account(state, key)?;
-        let amz_date = header(headers, "x-amz-date")
-            .ok_or_else(|| S3Error::denied("x-amz-date is missing"))?;
-        let t = parse_amz_date(amz_date).ok_or_else(|| S3Error::denied("bad x-amz-date"))?;
-        if (now - t).abs() > state.config.max_clock_skew_secs.max(300) * 3 {
-            return Err(S3Error::new(
-                StatusCode::FORBIDDEN,
-                "RequestTimeTooSkewed",
-                "The difference between the request time and the server's time is too large.",
-            ));
-        }
-        let payload = header(headers, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
-        let hdrs = signed(headers, names)?;
-        let req = Request {
-            method: method.as_str(),
-            raw_path: uri.path(),
-            query: &query,
-            signed_headers: &hdrs,
-            payload_hash: payload,
-        };
-        let want = sigv4::signature(&acct.secret_key, amz_date, scope, &req);
-        if !sigv4::same(&want, sig) {
-            return Err(mismatch());
-        }
-        return Ok(Caller::Account(acct));
     }
-    if let Some(sig) = q("X-Amz-Signature") {
-        return presigned(state, method, uri, headers, &query, sig, now).map(Caller::Account);
+    let (Some(cred), Some(names), Some(sig)) = (cred, names, sig) else {
+        return Err(malformed(
+            "The authorization header needs Credential=, SignedHeaders= and Signature=.",
+        ));
+    };
+    let (key, scope_text) = cred
+        .split_once('/')
+        .ok_or_else(|| malformed("Credential must be ACCESSKEY/DATE/REGION/s3/aws4_request."))?;
+    let scope = Scope::parse(scope_text)
+        .ok_or_else(|| malformed("Credential must be ACCESSKEY/DATE/REGION/s3/aws4_request."))?;
+    let acct = account(st, key)?;
+    let amz_date = header(req.headers, "x-amz-date").ok_or_else(|| {
+        AuthError::Malformed(
+            "AccessDenied",
+            "AWS authentication requires a valid x-amz-date header.".into(),
+        )
+    })?;
+    let t = sigv4::parse_amz_date(amz_date)
+        .ok_or_else(|| malformed("x-amz-date must be YYYYMMDDTHHMMSSZ."))?;
+    if !amz_date.starts_with(&scope.date) {
+        return Err(malformed(format!(
+            "The credential date {} differs from the date of x-amz-date {amz_date}.",
+            scope.date
+        )));
     }
-    Ok(Caller::Anonymous)
+    if scope.service != "s3" {
+        return Err(malformed(format!(
+            "The credential names service {:?}; this endpoint is s3.",
+            scope.service
+        )));
+    }
+    if (now - t).abs() > MAX_SKEW {
+        return Err(AuthError::Skewed);
+    }
+    let payload_text = header(req.headers, "x-amz-content-sha256").ok_or_else(|| {
+        AuthError::Malformed(
+            "InvalidRequest",
+            "Missing required header for this request: x-amz-content-sha256".into(),
+        )
+    })?;
+    let names: Vec<String> = names
+        .split(';')
+        .filter(|n| !n.is_empty())
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    if !names.iter().any(|n| n == "host") {
+        return Err(malformed("SignedHeaders must include host."));
+    }
+    let signed: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), header_value(req.headers, n).unwrap_or_default()))
+        .collect();
+    let key_bytes = scope.key(&acct.secret_key);
+    let scope_text = scope.text();
+    let query = sigv4::canonical_query(req.raw_query, &[]);
+    if !uri_candidates(req.raw_path).iter().any(|uri| {
+        let want = sigv4::signature_with_key(
+            &key_bytes,
+            amz_date,
+            &scope_text,
+            &sigv4::Canonical {
+                method: req.method,
+                canonical_uri: uri,
+                canonical_query: &query,
+                signed_headers: &signed,
+                payload_hash: payload_text,
+            },
+        );
+        sigv4::same(&want, &sig.to_ascii_lowercase())
+    }) {
+        return Err(AuthError::Mismatch);
+    }
+    let signer = || ChunkSigner {
+        key: key_bytes.clone(),
+        amz_date: amz_date.to_string(),
+        scope: scope_text.clone(),
+        seed: sig.to_ascii_lowercase(),
+    };
+    let payload = match payload_text {
+        "UNSIGNED-PAYLOAD" => Payload::Unsigned,
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => Payload::Streaming {
+            signer: Some(signer()),
+            trailer: false,
+        },
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => Payload::Streaming {
+            signer: Some(signer()),
+            trailer: true,
+        },
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => Payload::Streaming {
+            signer: None,
+            trailer: true,
+        },
+        h if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Payload::Sha256(h.to_ascii_lowercase())
+        }
+        other => {
+            return Err(AuthError::Malformed(
+                "InvalidArgument",
+                format!("x-amz-content-sha256 {:?} is not a SHA-256 hex digest, UNSIGNED-PAYLOAD or a supported STREAMING- mode (SigV4a is not supported).", other.chars().take(80).collect::<String>()),
+            ))
+        }
+    };
+    Ok(Auth {
+        caller: Caller::Account(acct),
+        payload,
+    })
 }
 
-/// Verify a presigned (query) SigV4 request: signature, date and expiry.
+/// Canonical URIs a signature may use: S3's (decoded, then encoded once) and, when it
+/// differs, the path exactly as sent (clients that sign what they send).
+fn uri_candidates(raw_path: &str) -> Vec<String> {
+    let canonical = sigv4::canonical_uri(raw_path);
+    let raw = if raw_path.is_empty() { "/" } else { raw_path };
+    if raw != canonical {
+        vec![canonical, raw.to_string()]
+    } else {
+        vec![canonical]
+    }
+}
+
+fn query_error(m: impl Into<String>) -> AuthError {
+    AuthError::Malformed("AuthorizationQueryParametersError", m.into())
+}
+
+/// Verify a presigned SigV4 request (query `X-Amz-*`): the signature first, then its
+/// validity period. `header` gives the canonical value of a signed header.
 pub fn presigned(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    query: &[(String, String)],
-    sig: &str,
+    st: &AppState,
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    header: &dyn Fn(&str) -> Option<String>,
     now: i64,
-) -> Result<Account, S3Error> {
+) -> Result<Account, AuthError> {
+    let query = sigv4::parse_query(raw_query);
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     if q("X-Amz-Algorithm") != Some("AWS4-HMAC-SHA256") {
-        return Err(S3Error::denied(
-            "only AWS4-HMAC-SHA256 presigned URLs are accepted",
-        ));
+        return Err(query_error("X-Amz-Algorithm must be AWS4-HMAC-SHA256."));
     }
-    let cred = q("X-Amz-Credential").unwrap_or("");
-    let (key, scope) = cred
-        .split_once('/')
-        .ok_or_else(|| S3Error::denied("malformed X-Amz-Credential"))?;
-    let acct = account(state, key)?;
-    let amz_date = q("X-Amz-Date").unwrap_or("");
-    let t = parse_amz_date(amz_date).ok_or_else(|| S3Error::denied("bad X-Amz-Date"))?;
-    let expires: i64 = q("X-Amz-Expires")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| S3Error::denied("X-Amz-Expires is missing"))?;
-    if !(1..=MAX_EXPIRES).contains(&expires) {
-        return Err(S3Error::denied(
-            "X-Amz-Expires must be between 1 and 604800",
+    let (Some(cred), Some(amz_date), Some(expires), Some(names), Some(sig)) = (
+        q("X-Amz-Credential"),
+        q("X-Amz-Date"),
+        q("X-Amz-Expires"),
+        q("X-Amz-SignedHeaders"),
+        q("X-Amz-Signature"),
+    ) else {
+        return Err(query_error(
+            "A presigned URL needs X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.",
         ));
-    }
-    let hdrs = signed(headers, q("X-Amz-SignedHeaders").unwrap_or("host"))?;
-    let req = Request {
-        method: method.as_str(),
-        raw_path: uri.path(),
-        query,
-        signed_headers: &hdrs,
-        payload_hash: "UNSIGNED-PAYLOAD",
     };
-    let want = sigv4::signature(&acct.secret_key, amz_date, scope, &req);
-    if !sigv4::same(&want, sig) {
-        return Err(mismatch());
+    let (key, scope_text) = cred.split_once('/').ok_or_else(|| {
+        query_error("X-Amz-Credential must be ACCESSKEY/DATE/REGION/s3/aws4_request.")
+    })?;
+    let scope = Scope::parse(scope_text)
+        .filter(|s| s.service == "s3" && amz_date.starts_with(&s.date))
+        .ok_or_else(|| query_error("X-Amz-Credential must be ACCESSKEY/DATE/REGION/s3/aws4_request, dated as X-Amz-Date."))?;
+    let t = sigv4::parse_amz_date(amz_date)
+        .ok_or_else(|| query_error("X-Amz-Date must be YYYYMMDDTHHMMSSZ."))?;
+    let expires: i64 = expires
+        .parse()
+        .ok()
+        .filter(|e| (1..=MAX_EXPIRES).contains(e))
+        .ok_or_else(|| {
+            query_error("X-Amz-Expires must be a number of seconds from 1 to 604800 (7 days).")
+        })?;
+    let names: Vec<String> = names
+        .split(';')
+        .filter(|n| !n.is_empty())
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    if !names.iter().any(|n| n == "host") {
+        return Err(query_error("X-Amz-SignedHeaders must include host."));
+    }
+    let acct = account(st, key)?;
+    let signed: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), header(n).unwrap_or_default()))
+        .collect();
+    let payload = q("X-Amz-Content-Sha256").unwrap_or("UNSIGNED-PAYLOAD");
+    let key_bytes = scope.key(&acct.secret_key);
+    let scope_text = scope.text();
+    let cq = sigv4::canonical_query(raw_query, &["X-Amz-Signature"]);
+    let ok = uri_candidates(raw_path).iter().any(|uri| {
+        let want = sigv4::signature_with_key(
+            &key_bytes,
+            amz_date,
+            &scope_text,
+            &sigv4::Canonical {
+                method,
+                canonical_uri: uri,
+                canonical_query: &cq,
+                signed_headers: &signed,
+                payload_hash: payload,
+            },
+        );
+        sigv4::same(&want, &sig.to_ascii_lowercase())
+    });
+    if !ok {
+        return Err(AuthError::Mismatch);
     }
     if now > t + expires {
-        return Err(S3Error::denied("Request has expired"));
+        return Err(AuthError::Expired);
     }
-    if t > now + 900 {
-        return Err(S3Error::denied("Request is not yet valid"));
+    if t > now + MAX_SKEW {
+        return Err(AuthError::NotYetValid);
     }
     Ok(acct)
-}
-
-/// The object path a COS signature covers: the decoded key with a leading `/`
-/// (virtual-host style: the bucket is in the Host header).
-fn cos_path(uri: &Uri, headers: &HeaderMap) -> String {
-    let host = header(headers, "host");
-    match super::bucket_and_key(uri.path(), host) {
-        (_, Some(k)) => format!("/{k}"),
-        _ => "/".into(),
-    }
 }

@@ -1,185 +1,544 @@
-//! Request bodies to files (streamed, hashed, `aws-chunked` decoded) and files to
-//! response bodies (streamed by range reads) — never a whole object in memory.
+//! Request bodies to temporary files and blobs to response bodies, streamed: never a
+//! whole object in memory (R-FLOW-UPLOAD: multi-GB images).
+//!
+//! Upload path: the async handler forwards body frames through a small bounded
+//! channel to a blocking thread that decodes them (plain, or `aws-chunked` with every
+//! chunk signature and the trailer signature verified as they arrive), hashes them
+//! (MD5 for the ETag, and whatever checksums the request declares) and writes them to
+//! a temporary file of the object store, flushed to disk before it may be committed.
 
-use super::xml::S3Error;
+use super::auth::ChunkSigner;
+use super::errors::S3Error;
+use super::sigv4::{self, EMPTY_SHA256};
+use crate::AppState;
 use axum::body::{Body, Bytes};
-use axum::http::StatusCode;
 use futures_util::StreamExt;
 use imgport_disk::ReadAt;
 use md5::{Digest as _, Md5};
+use sha1::Sha1;
 use sha2::Sha256;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
-/// Largest single object or part accepted (5 TiB, as S3).
-pub const MAX_OBJECT: u64 = 5 << 40;
-/// Largest chunk-header line of an aws-chunked body.
-const MAX_CHUNK_LINE: usize = 4096;
+/// Longest chunk-header or trailer line of an `aws-chunked` body.
+const MAX_LINE: u64 = 4096;
+/// Most trailer lines.
+const MAX_TRAILERS: usize = 16;
+/// Body frames buffered between the connection and the writer thread.
+const CHANNEL_FRAMES: usize = 16;
 
-/// What was written.
-pub struct Written {
-    pub size: u64,
-    pub md5: [u8; 16],
-    pub sha256: [u8; 32],
+static CRC32C: crc::Crc<u32, crc::Table<16>> =
+    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
+static CRC64NVME: crc::Crc<u64, crc::Table<16>> =
+    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_NVME);
+
+/// A temporary upload file, removed when dropped unless committed.
+pub struct TempFile {
+    path: PathBuf,
+    armed: bool,
 }
 
-/// Stream `body` into a new file at `path`, hashing it.
-pub async fn to_file(body: Body, path: &Path) -> Result<Written, S3Error> {
-    let mut f = tokio::fs::File::create(path).await?;
-    let mut md5 = Md5::new();
-    let mut sha = Sha256::new();
-    let mut size = 0u64;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk: Bytes = chunk.map_err(|e| {
-            S3Error::new(
-                StatusCode::BAD_REQUEST,
-                "IncompleteBody",
-                format!("body: {e}"),
-            )
-        })?;
-        size += chunk.len() as u64;
-        if size > MAX_OBJECT {
-            return Err(S3Error::new(
-                StatusCode::BAD_REQUEST,
-                "EntityTooLarge",
-                "Your proposed upload exceeds the maximum allowed object size.",
-            ));
-        }
-        md5.update(&chunk);
-        sha2::Digest::update(&mut sha, &chunk);
-        tokio::io::AsyncWriteExt::write_all(&mut f, &chunk).await?;
+impl TempFile {
+    pub fn new(path: PathBuf) -> Self {
+        TempFile { path, armed: true }
     }
-    tokio::io::AsyncWriteExt::flush(&mut f).await?;
-    f.sync_all().await?;
-    Ok(Written {
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Move the file into the object store as `blob`.
+    pub fn commit(mut self, st: &AppState, blob: &str) -> std::io::Result<()> {
+        st.objects.commit(&self.path, blob)?;
+        self.armed = false;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The checksum algorithms of `x-amz-checksum-*` (S3 "additional checksums").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algo {
+    Crc32,
+    Crc32c,
+    Crc64Nvme,
+    Sha1,
+    Sha256,
+}
+
+impl Algo {
+    pub const ALL: [Algo; 5] = [
+        Algo::Crc32,
+        Algo::Crc32c,
+        Algo::Crc64Nvme,
+        Algo::Sha1,
+        Algo::Sha256,
+    ];
+
+    /// The header carrying this checksum.
+    pub fn header(self) -> &'static str {
+        match self {
+            Algo::Crc32 => "x-amz-checksum-crc32",
+            Algo::Crc32c => "x-amz-checksum-crc32c",
+            Algo::Crc64Nvme => "x-amz-checksum-crc64nvme",
+            Algo::Sha1 => "x-amz-checksum-sha1",
+            Algo::Sha256 => "x-amz-checksum-sha256",
+        }
+    }
+
+    pub fn from_header(h: &str) -> Option<Algo> {
+        Algo::ALL
+            .into_iter()
+            .find(|a| a.header().eq_ignore_ascii_case(h.trim()))
+    }
+
+    /// `CRC32`, `SHA256`, … as in `x-amz-sdk-checksum-algorithm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Crc32 => "CRC32",
+            Algo::Crc32c => "CRC32C",
+            Algo::Crc64Nvme => "CRC64NVME",
+            Algo::Sha1 => "SHA1",
+            Algo::Sha256 => "SHA256",
+        }
+    }
+}
+
+/// How the bytes of a body are framed.
+pub enum Framing {
+    /// The object bytes as sent.
+    Plain,
+    /// `Content-Encoding: aws-chunked`: chunks with signatures chained from the seed
+    /// (`signer`), or unsigned chunks; optionally followed by trailing headers.
+    AwsChunked {
+        signer: Option<ChunkSigner>,
+        trailer: bool,
+    },
+}
+
+/// What to receive and compute.
+pub struct BodySpec {
+    pub framing: Framing,
+    /// Largest decoded size accepted (`EntityTooLarge` beyond).
+    pub limit: u64,
+    /// `x-amz-decoded-content-length`, when sent: the decoded size must equal it.
+    pub decoded_length: Option<u64>,
+    /// Compute SHA-256 (signed payload hash, or a SHA256 checksum).
+    pub sha256: bool,
+    /// Checksums to compute besides MD5 and SHA-256.
+    pub checksums: Vec<Algo>,
+}
+
+/// Digests of the received bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Digests {
+    pub md5: [u8; 16],
+    pub sha256: Option<[u8; 32]>,
+    pub sha1: Option<[u8; 20]>,
+    pub crc32: Option<u32>,
+    pub crc32c: Option<u32>,
+    pub crc64nvme: Option<u64>,
+}
+
+impl Digests {
+    /// The base64 value of `algo` as `x-amz-checksum-*` carries it, if computed.
+    pub fn checksum(&self, algo: Algo) -> Option<String> {
+        match algo {
+            Algo::Crc32 => self.crc32.map(|v| b64(&v.to_be_bytes())),
+            Algo::Crc32c => self.crc32c.map(|v| b64(&v.to_be_bytes())),
+            Algo::Crc64Nvme => self.crc64nvme.map(|v| b64(&v.to_be_bytes())),
+            Algo::Sha1 => self.sha1.map(|v| b64(&v)),
+            Algo::Sha256 => self.sha256.map(|v| b64(&v)),
+        }
+    }
+}
+
+/// A received body: its temporary file and what was computed.
+pub struct Received {
+    pub temp: TempFile,
+    pub size: u64,
+    pub digests: Digests,
+    /// Trailing headers of an `aws-chunked` body (lower-case names), signature
+    /// already verified and removed.
+    pub trailers: Vec<(String, String)>,
+}
+
+struct Hashers {
+    md5: Md5,
+    sha256: Option<Sha256>,
+    sha1: Option<Sha1>,
+    crc32: Option<crc32fast::Hasher>,
+    crc32c: Option<crc::Digest<'static, u32, crc::Table<16>>>,
+    crc64: Option<crc::Digest<'static, u64, crc::Table<16>>>,
+}
+
+impl Hashers {
+    fn new(spec: &BodySpec) -> Self {
+        let want = |a: Algo| spec.checksums.contains(&a);
+        Hashers {
+            md5: Md5::new(),
+            sha256: (spec.sha256 || want(Algo::Sha256)).then(Sha256::new),
+            sha1: want(Algo::Sha1).then(Sha1::new),
+            crc32: want(Algo::Crc32).then(crc32fast::Hasher::new),
+            crc32c: want(Algo::Crc32c).then(|| CRC32C.digest()),
+            crc64: want(Algo::Crc64Nvme).then(|| CRC64NVME.digest()),
+        }
+    }
+
+    fn update(&mut self, d: &[u8]) {
+        self.md5.update(d);
+        if let Some(h) = &mut self.sha256 {
+            sha2::Digest::update(h, d);
+        }
+        if let Some(h) = &mut self.sha1 {
+            sha1::Digest::update(h, d);
+        }
+        if let Some(h) = &mut self.crc32 {
+            h.update(d);
+        }
+        if let Some(h) = &mut self.crc32c {
+            h.update(d);
+        }
+        if let Some(h) = &mut self.crc64 {
+            h.update(d);
+        }
+    }
+
+    fn finish(self) -> Digests {
+        Digests {
+            md5: self.md5.finalize().into(),
+            sha256: self.sha256.map(|h| sha2::Digest::finalize(h).into()),
+            sha1: self.sha1.map(|h| sha1::Digest::finalize(h).into()),
+            crc32: self.crc32.map(|h| h.finalize()),
+            crc32c: self.crc32c.map(|h| h.finalize()),
+            crc64nvme: self.crc64.map(|h| h.finalize()),
+        }
+    }
+}
+
+/// Reads the frames the connection task forwards; a closed channel is the end of
+/// the body, an `Err` frame a broken connection.
+struct ChannelReader {
+    rx: mpsc::Receiver<Result<Bytes, String>>,
+    cur: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        let _ = self.cur.split_to(n);
+        Ok(n)
+    }
+}
+
+fn incomplete(e: impl std::fmt::Display) -> S3Error {
+    S3Error::bad(
+        "IncompleteBody",
+        format!(
+            "The request body ended before it was complete ({e}); send the whole object again."
+        ),
+    )
+}
+
+fn too_large(limit: u64) -> S3Error {
+    S3Error::bad(
+        "EntityTooLarge",
+        format!("Your proposed upload exceeds the maximum allowed size of {limit} bytes; use a multipart upload with parts of at most 5 GiB."),
+    )
+    .with("MaxSizeAllowed", limit.to_string())
+}
+
+fn chunk_error(m: impl std::fmt::Display) -> S3Error {
+    S3Error::bad(
+        "InvalidChunkSizeError",
+        format!("The aws-chunked body is malformed: {m}."),
+    )
+}
+
+/// Receive `body` into a new temporary file of the object store per `spec`.
+pub async fn receive(st: &AppState, body: Body, spec: BodySpec) -> Result<Received, S3Error> {
+    let temp = TempFile::new(st.objects.temp_path());
+    let file = std::fs::File::create(temp.path())?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(CHANNEL_FRAMES);
+    let worker = tokio::task::spawn_blocking(move || decode_to_file(rx, file, spec));
+    let mut stream = body.into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let stop = match frame {
+            Ok(b) => tx.send(Ok(b)).await.is_err(),
+            Err(e) => {
+                let _ = tx.send(Err(e.to_string())).await;
+                true
+            }
+        };
+        if stop {
+            break;
+        }
+    }
+    drop(tx);
+    let (size, digests, trailers) = worker.await.map_err(S3Error::internal)??;
+    Ok(Received {
+        temp,
         size,
-        md5: md5.finalize().into(),
-        sha256: sha2::Digest::finalize(sha).into(),
+        digests,
+        trailers,
     })
 }
 
-/// Decode an `aws-chunked` body (`HEX[;chunk-signature=…]\r\nDATA\r\n … 0\r\n` then
-/// optional trailers such as `x-amz-checksum-crc32:…`) from `src` into `dst`. The
-/// trailers are returned (name → value).
-pub fn decode_aws_chunked(
-    src: &Path,
-    dst: &Path,
-) -> Result<(Written, Vec<(String, String)>), S3Error> {
-    let bad = |m: &str| {
-        S3Error::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            format!("aws-chunked body: {m}"),
-        )
+type Decoded = (u64, Digests, Vec<(String, String)>);
+
+fn decode_to_file(
+    rx: mpsc::Receiver<Result<Bytes, String>>,
+    file: std::fs::File,
+    spec: BodySpec,
+) -> Result<Decoded, S3Error> {
+    let reader = BufReader::with_capacity(
+        256 << 10,
+        ChannelReader {
+            rx,
+            cur: Bytes::new(),
+        },
+    );
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let mut hashers = Hashers::new(&spec);
+    let limit = spec
+        .decoded_length
+        .map_or(spec.limit, |d| d.min(spec.limit));
+    let (size, trailers) = match &spec.framing {
+        Framing::Plain => (plain(reader, &mut w, &mut hashers, spec.limit)?, Vec::new()),
+        Framing::AwsChunked { signer, trailer } => chunked(
+            reader,
+            &mut w,
+            &mut hashers,
+            limit,
+            spec.limit,
+            signer.as_ref(),
+            *trailer,
+        )?,
     };
-    let mut r = BufReader::new(std::fs::File::open(src)?);
-    let mut w = std::io::BufWriter::new(std::fs::File::create(dst)?);
-    let mut md5 = Md5::new();
-    let mut sha = Sha256::new();
-    let mut size = 0u64;
-    let mut line = String::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        line.clear();
-        (&mut r).take(MAX_CHUNK_LINE as u64).read_line(&mut line)?;
-        if !line.ends_with('\n') {
-            return Err(bad("chunk header too long or truncated"));
-        }
-        let hex = line.trim_end().split(';').next().unwrap_or("");
-        let n = u64::from_str_radix(hex, 16).map_err(|_| bad("bad chunk size"))?;
-        if n == 0 {
-            break;
-        }
-        size = size
-            .checked_add(n)
-            .filter(|s| *s <= MAX_OBJECT)
-            .ok_or_else(|| bad("too large"))?;
-        let mut left = n;
-        while left > 0 {
-            let k = (left as usize).min(buf.len());
-            r.read_exact(&mut buf[..k])
-                .map_err(|_| bad("truncated chunk"))?;
-            md5.update(&buf[..k]);
-            sha2::Digest::update(&mut sha, &buf[..k]);
-            w.write_all(&buf[..k])?;
-            left -= k as u64;
-        }
-        let mut crlf = [0u8; 2];
-        r.read_exact(&mut crlf)
-            .map_err(|_| bad("missing CRLF after chunk"))?;
-        if &crlf != b"\r\n" {
-            return Err(bad("missing CRLF after chunk"));
-        }
-    }
-    let mut trailers = Vec::new();
-    for _ in 0..16 {
-        line.clear();
-        (&mut r).take(MAX_CHUNK_LINE as u64).read_line(&mut line)?;
-        let t = line.trim();
-        if t.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = t.split_once(':') {
-            trailers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+    if let Some(want) = spec.decoded_length {
+        if want != size {
+            return Err(incomplete(format!(
+                "decoded {size} bytes, x-amz-decoded-content-length says {want}"
+            )));
         }
     }
     w.flush()?;
-    w.get_ref().sync_all()?;
-    Ok((
-        Written {
-            size,
-            md5: md5.finalize().into(),
-            sha256: sha2::Digest::finalize(sha).into(),
-        },
-        trailers,
-    ))
+    let file = w.into_inner().map_err(|e| S3Error::internal(e.error()))?;
+    file.sync_all()?;
+    Ok((size, hashers.finish(), trailers))
 }
 
-/// CRC-32 of a file, base64 as in `x-amz-checksum-crc32`.
-pub fn crc32_b64(path: &Path) -> std::io::Result<String> {
-    let mut r = std::fs::File::open(path)?;
-    let mut h = crc32fast::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
+fn plain(
+    mut r: impl BufRead,
+    w: &mut impl Write,
+    h: &mut Hashers,
+    limit: u64,
+) -> Result<u64, S3Error> {
+    let mut size = 0u64;
     loop {
-        let n = r.read(&mut buf)?;
+        let buf = r.fill_buf().map_err(incomplete)?;
+        if buf.is_empty() {
+            return Ok(size);
+        }
+        let n = buf.len();
+        size += n as u64;
+        if size > limit {
+            return Err(too_large(limit));
+        }
+        h.update(buf);
+        w.write_all(buf)?;
+        r.consume(n);
+    }
+}
+
+/// One CRLF- (or LF-) terminated line without its terminator; `None` at the end of
+/// the body.
+fn line(r: &mut impl BufRead) -> Result<Option<String>, S3Error> {
+    let mut buf = Vec::new();
+    let n = r
+        .by_ref()
+        .take(MAX_LINE)
+        .read_until(b'\n', &mut buf)
+        .map_err(incomplete)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() != Some(&b'\n') {
+        return Err(chunk_error(if n as u64 >= MAX_LINE {
+            "a chunk header or trailer line is too long"
+        } else {
+            "the body ends inside a chunk header"
+        }));
+    }
+    buf.pop();
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| chunk_error("a chunk header is not text"))
+}
+
+fn mismatch_chunk() -> S3Error {
+    S3Error::signature_mismatch().with(
+        "Detail",
+        "a chunk signature of the aws-chunked body does not match",
+    )
+}
+
+/// Decode `aws-chunked` (`HEX[;chunk-signature=SIG]\r\nDATA\r\n` … `0…\r\n`, then
+/// trailing headers and an empty line), verifying chunk signatures when `signer`.
+fn chunked(
+    mut r: impl BufRead,
+    w: &mut impl Write,
+    h: &mut Hashers,
+    limit: u64,
+    max: u64,
+    signer: Option<&ChunkSigner>,
+    trailer: bool,
+) -> Result<(u64, Vec<(String, String)>), S3Error> {
+    let mut size = 0u64;
+    let mut previous = signer.map(|s| s.seed.clone()).unwrap_or_default();
+    loop {
+        let header = line(&mut r)?.ok_or_else(|| incomplete("no final 0-size chunk"))?;
+        let mut parts = header.split(';');
+        let hex_len = parts.next().unwrap_or("").trim();
+        if hex_len.is_empty()
+            || hex_len.len() > 16
+            || !hex_len.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(chunk_error(format!("bad chunk size {:?}", clip(hex_len))));
+        }
+        let n = u64::from_str_radix(hex_len, 16).map_err(|_| chunk_error("bad chunk size"))?;
+        let sig = parts
+            .filter_map(|p| p.trim().strip_prefix("chunk-signature="))
+            .next()
+            .map(str::to_string);
+        size = size.checked_add(n).filter(|s| *s <= limit).ok_or_else(|| {
+            if limit < max {
+                incomplete("the chunks hold more than x-amz-decoded-content-length")
+            } else {
+                too_large(max)
+            }
+        })?;
+        let mut chunk_sha = signer.map(|_| <Sha256 as sha2::Digest>::new());
+        let mut left = n;
+        while left > 0 {
+            let buf = r.fill_buf().map_err(incomplete)?;
+            if buf.is_empty() {
+                return Err(incomplete("the body ends inside a chunk"));
+            }
+            let k = buf.len().min(left.min(usize::MAX as u64) as usize);
+            h.update(&buf[..k]);
+            if let Some(c) = &mut chunk_sha {
+                sha2::Digest::update(c, &buf[..k]);
+            }
+            w.write_all(&buf[..k])?;
+            r.consume(k);
+            left -= k as u64;
+        }
+        if let Some(s) = signer {
+            let got = sig.ok_or_else(|| {
+                S3Error::signature_mismatch().with("Detail", "a chunk has no chunk-signature")
+            })?;
+            let data_hash = match chunk_sha {
+                Some(c) if n > 0 => hex::encode(sha2::Digest::finalize(c)),
+                _ => EMPTY_SHA256.to_string(),
+            };
+            let want = sigv4::chunk_signature(&s.key, &s.amz_date, &s.scope, &previous, &data_hash);
+            if !sigv4::same(&want, &got.to_ascii_lowercase()) {
+                return Err(mismatch_chunk());
+            }
+            previous = want;
+        }
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        let mut crlf = [0u8; 2];
+        r.read_exact(&mut crlf).map_err(incomplete)?;
+        if &crlf != b"\r\n" {
+            return Err(chunk_error("chunk data is not followed by CRLF"));
+        }
     }
-    Ok(b64(&h.finalize().to_be_bytes()))
+    // Trailing headers, then an empty line (or the end of the body).
+    let mut trailers = Vec::new();
+    let mut trailer_sig = None;
+    while let Some(l) = line(&mut r)? {
+        if l.is_empty() {
+            break;
+        }
+        if !trailer || trailers.len() >= MAX_TRAILERS {
+            return Err(chunk_error("unexpected data after the final chunk"));
+        }
+        let (k, v) = l
+            .split_once(':')
+            .ok_or_else(|| chunk_error("a trailer line has no ':'"))?;
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+        if k == "x-amz-trailer-signature" {
+            trailer_sig = Some(v);
+        } else {
+            trailers.push((k, v));
+        }
+    }
+    let mut extra = [0u8; 1];
+    if r.read(&mut extra).map_err(incomplete)? != 0 {
+        return Err(chunk_error("data after the end of the aws-chunked body"));
+    }
+    if let (Some(s), true) = (signer, trailer) {
+        let got = trailer_sig.ok_or_else(|| {
+            S3Error::signature_mismatch().with("Detail", "x-amz-trailer-signature is missing")
+        })?;
+        let canonical: String = trailers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+        let want = sigv4::trailer_signature(&s.key, &s.amz_date, &s.scope, &previous, &canonical);
+        if !sigv4::same(&want, &got.to_ascii_lowercase()) {
+            return Err(S3Error::signature_mismatch()
+                .with("Detail", "the trailer signature does not match"));
+        }
+    }
+    Ok((size, trailers))
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(40).collect()
 }
 
 /// Standard base64 with padding.
 pub fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// A response body reading `[start, start+len)` of `src` in 1 MiB pieces.
+/// Decode standard base64 (`None` when invalid).
+pub fn unb64(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()
+}
+
+/// A response body reading `[start, start+len)` of `src` in 1 MiB pieces, each read
+/// on the blocking pool.
 pub fn from_source(src: Arc<dyn ReadAt>, start: u64, len: u64) -> Body {
     const PIECE: u64 = 1 << 20;
-    let stream = futures_util::stream::unfold((start, start + len), move |(pos, end)| {
+    let end = start.saturating_add(len);
+    let stream = futures_util::stream::unfold((start, end), move |(pos, end)| {
         let src = src.clone();
         async move {
             if pos >= end {
@@ -199,4 +558,209 @@ pub fn from_source(src: Arc<dyn ReadAt>, start: u64, len: u64) -> Body {
         }
     });
     Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> ChunkSigner {
+        let scope = "20130524/us-east-1/s3/aws4_request";
+        ChunkSigner {
+            key: sigv4::Scope::parse(scope)
+                .unwrap()
+                .key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            amz_date: "20130524T000000Z".into(),
+            scope: scope.into(),
+            seed: "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9".into(),
+        }
+    }
+
+    /// AWS's published 66560-byte example body (sigv4-streaming.html).
+    fn example_body() -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(b"10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n");
+        b.extend_from_slice(&[b'a'; 65536]);
+        b.extend_from_slice(b"\r\n400;chunk-signature=0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497\r\n");
+        b.extend_from_slice(&[b'a'; 1024]);
+        b.extend_from_slice(b"\r\n0;chunk-signature=b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9\r\n\r\n");
+        b
+    }
+
+    fn spec(signer: Option<ChunkSigner>, trailer: bool, checksums: Vec<Algo>) -> BodySpec {
+        BodySpec {
+            framing: Framing::AwsChunked { signer, trailer },
+            limit: 1 << 30,
+            decoded_length: None,
+            sha256: false,
+            checksums,
+        }
+    }
+
+    fn run(body: &[u8], spec: BodySpec, piece: usize) -> Result<(Vec<u8>, Decoded), S3Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let file = std::fs::File::create(&path).unwrap();
+        let (tx, rx) = mpsc::channel(4);
+        let chunks: Vec<Bytes> = body.chunks(piece).map(Bytes::copy_from_slice).collect();
+        let feeder = std::thread::spawn(move || {
+            for c in chunks {
+                if tx.blocking_send(Ok(c)).is_err() {
+                    break;
+                }
+            }
+        });
+        let r = decode_to_file(rx, file, spec);
+        feeder.join().unwrap();
+        r.map(|d| (std::fs::read(&path).unwrap(), d))
+    }
+
+    #[test]
+    fn aws_streaming_example_decodes_and_verifies() {
+        for piece in [1, 7, 4096, 1 << 20] {
+            let (data, (size, d, _)) =
+                run(&example_body(), spec(Some(signer()), false, vec![]), piece).unwrap();
+            assert_eq!(size, 66560);
+            assert_eq!(data, vec![b'a'; 66560]);
+            assert_eq!(d.md5, <[u8; 16]>::from(Md5::digest(&data)));
+        }
+    }
+
+    #[test]
+    fn tampered_streaming_bodies_are_refused() {
+        let good = example_body();
+        // A changed data byte breaks the first chunk's signature.
+        let mut b = good.clone();
+        b[200] = b'b';
+        let e = run(&b, spec(Some(signer()), false, vec![]), 4096)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "SignatureDoesNotMatch");
+        // A changed signature.
+        let s = String::from_utf8_lossy(&good).replace("0055627c", "0055627d");
+        let e = run(s.as_bytes(), spec(Some(signer()), false, vec![]), 4096)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "SignatureDoesNotMatch");
+        // A chunk dropped: the chain breaks at the final chunk.
+        let mut b = good[..88 + 65536 + 2].to_vec();
+        b.extend_from_slice(b"0;chunk-signature=b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9\r\n\r\n");
+        let e = run(&b, spec(Some(signer()), false, vec![]), 4096)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "SignatureDoesNotMatch");
+        // Truncated.
+        let e = run(
+            &good[..good.len() - 100],
+            spec(Some(signer()), false, vec![]),
+            4096,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.code, "IncompleteBody");
+        // Unsigned chunks where signed ones are required.
+        let e = run(
+            b"3\r\nabc\r\n0\r\n\r\n",
+            spec(Some(signer()), false, vec![]),
+            3,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.code, "SignatureDoesNotMatch");
+        // Garbage sizes, overlong lines, trailing junk.
+        for bad in [
+            &b"zz\r\nabc\r\n0\r\n\r\n"[..],
+            b"11111111111111111\r\n",
+            b"3\r\nabcX\r\n0\r\n\r\n",
+            b"0\r\n\r\nextra",
+        ] {
+            assert!(run(bad, spec(None, false, vec![]), 2).is_err());
+        }
+        let mut long = vec![b'1'; 5000];
+        long.extend_from_slice(b"\r\n");
+        assert!(run(&long, spec(None, false, vec![]), 100).is_err());
+    }
+
+    #[test]
+    fn unsigned_trailer_checksums() {
+        let body = b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
+        let (data, (size, d, trailers)) =
+            run(body, spec(None, true, vec![Algo::Crc32]), 5).unwrap();
+        assert_eq!(data, b"hello world");
+        assert_eq!(size, 11);
+        assert_eq!(
+            trailers,
+            vec![("x-amz-checksum-crc32".to_string(), "DUoRhQ==".to_string())]
+        );
+        assert_eq!(d.checksum(Algo::Crc32).unwrap(), "DUoRhQ==");
+        // Trailers are refused when none were announced.
+        assert!(run(body, spec(None, false, vec![]), 5).is_err());
+    }
+
+    #[test]
+    fn signed_trailer_is_verified() {
+        let s = signer();
+        let data = b"hello world";
+        let c1 = sigv4::chunk_signature(
+            &s.key,
+            &s.amz_date,
+            &s.scope,
+            &s.seed,
+            &sigv4::sha256_hex(data),
+        );
+        let c2 = sigv4::chunk_signature(&s.key, &s.amz_date, &s.scope, &c1, EMPTY_SHA256);
+        let trailer = "x-amz-checksum-crc32:DUoRhQ==\n";
+        let ts = sigv4::trailer_signature(&s.key, &s.amz_date, &s.scope, &c2, trailer);
+        let body = format!(
+            "b;chunk-signature={c1}\r\nhello world\r\n0;chunk-signature={c2}\r\nx-amz-checksum-crc32:DUoRhQ==\r\nx-amz-trailer-signature:{ts}\r\n\r\n"
+        );
+        let (out, (_, _, trailers)) = run(
+            body.as_bytes(),
+            spec(Some(signer()), true, vec![Algo::Crc32]),
+            9,
+        )
+        .unwrap();
+        assert_eq!(out, data);
+        assert_eq!(trailers.len(), 1);
+        let forged = body.replace("DUoRhQ==", "AAAAAA==");
+        let e = run(
+            forged.as_bytes(),
+            spec(Some(signer()), true, vec![Algo::Crc32]),
+            9,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.code, "SignatureDoesNotMatch");
+        let unsigned = body.replace(&format!("x-amz-trailer-signature:{ts}\r\n"), "");
+        assert!(run(unsigned.as_bytes(), spec(Some(signer()), true, vec![]), 9).is_err());
+    }
+
+    #[test]
+    fn plain_limits_and_checksums() {
+        let mk = |limit| BodySpec {
+            framing: Framing::Plain,
+            limit,
+            decoded_length: None,
+            sha256: true,
+            checksums: Algo::ALL.to_vec(),
+        };
+        let (_, (size, d, _)) = run(b"123456789", mk(100), 4).unwrap();
+        assert_eq!(size, 9);
+        // The standard check values of each algorithm over "123456789".
+        assert_eq!(d.crc32, Some(0xcbf43926));
+        assert_eq!(d.crc32c, Some(0xe3069283));
+        assert_eq!(d.crc64nvme, Some(0xae8b14860a799888));
+        assert_eq!(
+            hex::encode(d.sha256.unwrap()),
+            "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225"
+        );
+        assert_eq!(
+            hex::encode(d.sha1.unwrap()),
+            "f7c3bc1d808e04732adf679965ccc34ca7ae3441"
+        );
+        assert_eq!(
+            run(b"123456789", mk(8), 4).err().unwrap().code,
+            "EntityTooLarge"
+        );
+    }
 }

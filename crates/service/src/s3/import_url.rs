@@ -1,192 +1,346 @@
-//! Which ImageUrl an import may use (SPEC R-ERR `InvalidUrl`, R-REGION): only objects
-//! of THIS service's object store (never another host: no SSRF), existing, and either
-//! public-read or carrying a valid, unexpired presigned signature that has not been
-//! used for an import before; in a bucket of the request's region.
+//! Which ImageUrl an import may use (SPEC R-ERR `InvalidUrl`, R-REGION): only an
+//! object of THIS service's object store — the URL's scheme, host and port must be
+//! the storage listen address, `storage_public_url`, or a virtual-host name of them
+//! (`BUCKET.localhost`, `BUCKET.PUBLIC-HOST`, COS `BUCKET-APPID.cos.REGION.myqcloud.com`
+//! for a region of this service); nothing is ever fetched, so no other host can be
+//! reached (no SSRF). The object must exist and be public-read, or the URL must carry
+//! a valid, unexpired presigned signature (SigV4 query or COS `q-signature`/`sign`) of
+//! an account that may read it; a signed URL imports once. The bucket must be in the
+//! request's region.
 
-use super::auth;
-use super::sigv4;
+use super::auth::{self, AuthError, RequestParts};
+use super::router::{self, split_host_port};
+use super::{acl, cos_auth, sigv4};
 use crate::AppState;
-use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+use axum::http::{HeaderMap, HeaderValue};
 
 /// The object an import reads.
 #[derive(Debug, Clone)]
 pub struct ImportSource {
     pub bucket: String,
     pub key: String,
+    /// The blob of [`crate::objects::ObjectStore`] holding the bytes.
     pub blob: String,
     pub size: u64,
+    /// The bucket's region.
     pub region: String,
-    pub owner_app_id: i64,
-    /// The presigned signature, when the URL carried one (consumed at import).
-    pub signature: Option<String>,
+    /// The AppId of the bucket's owner.
+    pub owner_app_id: String,
 }
 
 /// Why an ImageUrl is refused (`InvalidUrl`).
 #[derive(Debug, thiserror::Error)]
 pub enum UrlError {
-    #[error("the URL is not an object of this cloud's object storage: {0}")]
+    #[error("not a link of this cloud's object storage: {0}")]
     NotOurStore(String),
-    #[error("the object does not exist (deleted, or a wrong bucket or key): {0}")]
+    #[error("the object does not exist: {0}")]
     NoSuchObject(String),
-    #[error("the object is private and the URL is not validly signed: {0}")]
+    #[error("the object is not public-read and the link is not validly signed: {0}")]
     NotAuthorized(String),
-    #[error("the signed URL has expired: {0}")]
+    #[error("the signed link has expired: {0}")]
     Expired(String),
-    #[error("the signed URL was already used for an import; a signed URL can be used once — create a new one: {0}")]
+    #[error("the signed link was already used for an import: {0}")]
     AlreadyUsed(String),
-    #[error("bucket region {bucket_region} differs from the import region {request_region}")]
+    #[error("the bucket is in region {bucket_region}, the import runs in {request_region}")]
     WrongRegion {
         bucket_region: String,
         request_region: String,
     },
 }
 
+/// The finance regions of R-REGION and their names.
+const FINANCE: &[(&str, &str)] = &[
+    ("ap-shanghai-fsi", "Shanghai Finance"),
+    ("ap-shenzhen-fsi", "Shenzhen Finance"),
+];
+
 impl UrlError {
-    /// The user-facing message of the `InvalidUrl` error (R-REGION wording for the
-    /// finance regions).
+    /// The user-facing message of the `InvalidUrl` error: what was found, the rule,
+    /// what to do.
     pub fn message(&self) -> String {
         match self {
+            UrlError::NotOurStore(d) => format!(
+                "The ImageUrl is not a link of this cloud's object storage ({d}). Upload the image to a bucket of the object storage and import the object's link (R-ERR InvalidUrl)."
+            ),
+            UrlError::NoSuchObject(d) => format!(
+                "The ImageUrl points to no object ({d}): the bucket or key is wrong, or the object has been deleted. Upload the image again and import its link (R-ERR InvalidUrl)."
+            ),
+            UrlError::NotAuthorized(d) => format!(
+                "The object of the ImageUrl is private and the link carries no valid signature ({d}). Make the object public-read, or import a presigned link made with your SecretId (R-ERR InvalidUrl)."
+            ),
+            UrlError::Expired(d) => format!(
+                "The signed ImageUrl has expired ({d}). Create a new presigned link with a longer validity and import it (R-ERR InvalidUrl)."
+            ),
+            UrlError::AlreadyUsed(d) => format!(
+                "The signed ImageUrl was already used for an import ({d}); a signed link can be used only once. Create a new presigned link for this object (R-ERR InvalidUrl)."
+            ),
             UrlError::WrongRegion {
                 bucket_region,
                 request_region,
             } => {
-                let finance = ["ap-shanghai-fsi", "ap-shenzhen-fsi"];
-                if finance.contains(&request_region.as_str())
-                    || finance.contains(&bucket_region.as_str())
-                {
-                    format!(
-                        "InvalidUrl: the image is in a bucket of region {bucket_region}, but the import runs in {request_region}. \
-                         Images for a finance region (ap-shanghai-fsi, ap-shenzhen-fsi) must be uploaded to a bucket of that same finance region (R-REGION)"
-                    )
-                } else {
-                    format!(
-                        "InvalidUrl: the image must be in a bucket of the import's region; the bucket is in {bucket_region}, the import runs in {request_region} (R-REGION)"
-                    )
+                let finance = |r: &str| FINANCE.iter().find(|(id, _)| *id == r).map(|(_, n)| *n);
+                match (finance(request_region), finance(bucket_region)) {
+                    (Some(name), _) => format!(
+                        "The image is in a bucket of region {bucket_region}, but the import runs in the finance region {request_region} ({name}): the finance regions (Shanghai Finance, Shenzhen Finance) cannot import from object storage of any other region (R-REGION). Upload the image to a bucket in {request_region} and import that link."
+                    ),
+                    (None, Some(name)) => format!(
+                        "The image is in a bucket of the finance region {bucket_region} ({name}), but the import runs in {request_region}: object storage of a finance region serves imports of that region only (R-REGION). Import it in {bucket_region}, or upload the image to a bucket in {request_region}."
+                    ),
+                    (None, None) => format!(
+                        "The image is in a bucket of region {bucket_region}, but the import runs in {request_region}: the import service reads object storage of its own region only (R-REGION). Upload the image to a bucket in {request_region}, or import in {bucket_region}."
+                    ),
                 }
             }
-            other => format!("InvalidUrl: {other}"),
         }
     }
 }
 
-/// The host:port the object store answers on, as clients name it.
-fn store_authorities(st: &AppState) -> Vec<(String, u16)> {
-    let mut v = vec![(
-        st.config.storage_listen.ip().to_string(),
-        st.config.storage_listen.port(),
-    )];
-    if st.config.storage_listen.ip().is_loopback() {
-        v.push(("localhost".into(), st.config.storage_listen.port()));
-    }
-    if let Some(u) = st
-        .config
-        .storage_public_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-    {
-        if let (Some(h), Some(p)) = (u.host_str(), u.port_or_known_default()) {
-            v.push((h.to_string(), p));
+/// Show at most this much of a URL, and never its signature.
+fn shown(u: &url::Url) -> String {
+    let mut s = format!(
+        "{}://{}{}",
+        u.scheme(),
+        u.host_str().unwrap_or(""),
+        match u.port() {
+            Some(p) => format!(":{p}"),
+            None => String::new(),
         }
+    );
+    s.push_str(u.path());
+    if u.query().is_some() {
+        s.push_str("?…");
     }
-    v
+    s.chars().take(300).collect()
 }
 
-/// Resolve `url` for an import in `request_region`. With `consume`, a presigned URL's
-/// signature is recorded as used (so a second import with it fails).
-pub fn resolve_import_url(
+/// Whether `(scheme, host, port)` is the object store's own address.
+fn direct_address(st: &AppState, scheme: &str, host: &str, port: u16) -> bool {
+    let listen = st.config.storage_listen;
+    let mut names = vec![listen.ip().to_string()];
+    if listen.ip().is_loopback() || listen.ip().is_unspecified() {
+        names.extend([
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ]);
+    }
+    if scheme == "http" && port == listen.port() && names.iter().any(|n| n == host) {
+        return true;
+    }
+    public_url(st).is_some_and(|(s, h, p)| s == scheme && h == host && p == port)
+}
+
+fn public_url(st: &AppState) -> Option<(String, String, u16)> {
+    let u = url::Url::parse(st.config.storage_public_url.as_deref()?).ok()?;
+    let (h, _) = split_host_port(u.host_str()?);
+    Some((u.scheme().to_string(), h, u.port_or_known_default()?))
+}
+
+/// Whether a virtual-host name is one of ours, for this scheme and port.
+fn our_virtual_host(
     st: &AppState,
+    scheme: &str,
+    host: &str,
+    explicit_port: Option<u16>,
+    port: u16,
+) -> bool {
+    let cos = [".myqcloud.com", ".tencentcos.cn"];
+    if cos.iter().any(|d| host.ends_with(d)) {
+        return explicit_port.is_none();
+    }
+    if host.ends_with(".localhost") {
+        let listen = st.config.storage_listen;
+        return scheme == "http" && port == listen.port();
+    }
+    if host.ends_with(".amazonaws.com") {
+        return false;
+    }
+    public_url(st)
+        .is_some_and(|(s, h, p)| s == scheme && p == port && host.ends_with(&format!(".{h}")))
+}
+
+fn auth_error(e: AuthError, shown: &str) -> UrlError {
+    match e {
+        AuthError::Expired => UrlError::Expired(shown.to_string()),
+        AuthError::Mismatch => {
+            UrlError::NotAuthorized(format!("{shown}: the signature does not match"))
+        }
+        AuthError::UnknownKey => {
+            UrlError::NotAuthorized(format!("{shown}: it is signed with an unknown SecretId"))
+        }
+        AuthError::NotYetValid => {
+            UrlError::NotAuthorized(format!("{shown}: the signature is not valid yet"))
+        }
+        AuthError::Skewed => UrlError::NotAuthorized(format!("{shown}: the signature time is off")),
+        AuthError::Malformed(_, m) => UrlError::NotAuthorized(format!("{shown}: {m}")),
+        AuthError::Db(e) => {
+            UrlError::NotAuthorized(format!("{shown}: the signature could not be checked ({e})"))
+        }
+    }
+}
+
+/// Longest URL considered.
+const MAX_URL: usize = 16 * 1024;
+
+/// R-ERR InvalidUrl, R-REGION: resolve `url` for an import in `request_region`. With
+/// `consume`, a signed URL's signature is recorded as used, so a second import with it
+/// fails with [`UrlError::AlreadyUsed`]; without, it is only checked (DryRun).
+pub fn resolve_import_url(
+    state: &AppState,
     url: &str,
     request_region: &str,
     consume: bool,
 ) -> Result<ImportSource, UrlError> {
-    let clip: String = url.chars().take(200).collect();
-    let u = url::Url::parse(url).map_err(|e| UrlError::NotOurStore(format!("{clip}: {e}")))?;
-    if !matches!(u.scheme(), "http" | "https") {
-        return Err(UrlError::NotOurStore(clip));
+    let st = state;
+    if url.len() > MAX_URL {
+        return Err(UrlError::NotOurStore(format!(
+            "a link of {} bytes",
+            url.len()
+        )));
     }
-    let host = u.host_str().unwrap_or("").to_ascii_lowercase();
+    let u = url::Url::parse(url.trim()).map_err(|e| {
+        UrlError::NotOurStore(format!(
+            "{:?} is not a URL: {e}",
+            url.chars().take(100).collect::<String>()
+        ))
+    })?;
+    let shown = shown(&u);
+    let scheme = u.scheme();
+    if !matches!(scheme, "http" | "https")
+        || u.host_str().is_none()
+        || !u.username().is_empty()
+        || u.password().is_some()
+    {
+        return Err(UrlError::NotOurStore(shown));
+    }
+    let (host, _) = split_host_port(u.host_str().unwrap_or(""));
     let port = u.port_or_known_default().unwrap_or(0);
-    let ours = store_authorities(st);
-    let vhost_of = ours
-        .iter()
-        .find(|(h, p)| *p == port && host.ends_with(&format!(".{h}")))
-        .map(|(h, _)| h.clone());
-    // The cloud's own COS domain (`BUCKET-APPID.cos.REGION.myqcloud.com`), which this
-    // object store stands in for: still only our own objects are read, nothing is fetched.
-    let cos_domain = host.ends_with(".myqcloud.com") && host.split(".cos.").count() == 2;
-    if !ours.iter().any(|(h, p)| *h == host && *p == port) && vhost_of.is_none() && !cos_domain {
-        return Err(UrlError::NotOurStore(clip));
+    let direct = direct_address(st, scheme, &host, port);
+    let vhost = !direct && our_virtual_host(st, scheme, &host, u.port(), port);
+    if !direct && !vhost {
+        return Err(UrlError::NotOurStore(format!(
+            "{shown}; this service's object storage is {} (or BUCKET-APPID.cos.REGION.myqcloud.com)",
+            st.config.storage_url()
+        )));
     }
     let authority = match u.port() {
+        Some(p) if host.contains(':') => format!("[{host}]:{p}"),
         Some(p) => format!("{host}:{p}"),
         None => host.clone(),
     };
-    let (bucket, key) = super::bucket_and_key(u.path(), Some(&authority));
-    let (Some(bucket), Some(key)) = (bucket, key) else {
-        return Err(UrlError::NoSuchObject(clip));
+    let addr = router::address(&st.config, &authority, u.path())
+        .map_err(|e| UrlError::NoSuchObject(format!("{shown}: {}", e.message)))?;
+    if vhost && !addr.virtual_host {
+        return Err(UrlError::NotOurStore(shown));
+    }
+    let cos_host = [".myqcloud.com", ".tencentcos.cn"]
+        .iter()
+        .any(|d| host.ends_with(d));
+    if cos_host
+        && !addr
+            .host_region
+            .as_ref()
+            .is_some_and(|r| st.config.regions.contains(r))
+    {
+        return Err(UrlError::NotOurStore(format!(
+            "{shown}: the host names no region of this service ({})",
+            st.config.regions.join(", ")
+        )));
+    }
+    let (Some(bucket), Some(key)) = (addr.bucket.clone(), addr.key.clone()) else {
+        return Err(UrlError::NoSuchObject(format!(
+            "{shown}: the link names no object (BUCKET/KEY)"
+        )));
     };
-    let db_err = |e: rusqlite::Error| UrlError::NoSuchObject(format!("{clip}: {e}"));
-    let b = st
-        .db
-        .bucket(&bucket)
-        .map_err(db_err)?
-        .ok_or_else(|| UrlError::NoSuchObject(clip.clone()))?;
+    let db_err = |e: rusqlite::Error| UrlError::NoSuchObject(format!("{shown}: {e}"));
+    let b =
+        st.db.bucket(&bucket).map_err(db_err)?.ok_or_else(|| {
+            UrlError::NoSuchObject(format!("{shown}: there is no bucket {bucket}"))
+        })?;
+    if let Some(r) = &addr.host_region {
+        if *r != b.region {
+            return Err(UrlError::NoSuchObject(format!(
+                "{shown}: the bucket {bucket} is in {}, not in {r}",
+                b.region
+            )));
+        }
+    }
     let o = st
         .db
         .object(&bucket, &key)
         .map_err(db_err)?
-        .ok_or_else(|| UrlError::NoSuchObject(clip.clone()))?;
-    let query = sigv4::parse_query(u.query().unwrap_or(""));
-    // Who signed the URL (COS `q-signature` or SigV4 `X-Amz-Signature`), if anyone.
+        .ok_or_else(|| {
+            UrlError::NoSuchObject(format!("{shown}: there is no object {key} in {bucket}"))
+        })?;
+    let public = acl::object_public(&o.acl, &b);
+    // Who signed the URL, if anyone: (used-signature key, verdict).
+    let raw_query = u.query().unwrap_or("");
+    let query = sigv4::parse_query(raw_query);
+    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let now = crate::db::now();
-    let signed: Option<(
-        String,
-        Result<crate::db::accounts::Account, super::xml::S3Error>,
-    )> = if let Some(cos) = super::cos_auth::parse(&query) {
-        let mut headers = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(&host) {
-            headers.insert("host", v);
+    let signed = if q("X-Amz-Signature").is_some() || q("X-Amz-Algorithm").is_some() {
+        let hosts: Vec<String> = if authority != host {
+            vec![authority.clone(), host.clone()]
+        } else {
+            vec![host.clone()]
+        };
+        let mut verdict = Err(AuthError::Mismatch);
+        for h in &hosts {
+            let lookup = |n: &str| (n == "host").then(|| h.clone());
+            verdict = auth::presigned(st, "GET", u.path(), raw_query, &lookup, now);
+            if !matches!(verdict, Err(AuthError::Mismatch)) {
+                break;
+            }
         }
-        let r = super::cos_auth::verify(st, &cos, "GET", &format!("/{key}"), &query, &headers, now);
-        Some((cos.signature, r))
-    } else if let Some((_, s)) = query.iter().find(|(k, _)| k == "X-Amz-Signature") {
-        let mut headers = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(&authority) {
-            headers.insert("host", v);
+        Some((
+            format!(
+                "sigv4:{}",
+                q("X-Amz-Signature").unwrap_or("").to_ascii_lowercase()
+            ),
+            verdict,
+        ))
+    } else if let Some(sig) = q("sign")
+        .filter(|s| s.starts_with("q-sign-algorithm="))
+        .map(|s| cos_auth::parse(&sigv4::parse_query(s)))
+        .or_else(|| q("q-sign-algorithm").map(|_| cos_auth::parse(&query)))
+    {
+        let verdict = sig.and_then(|sig| {
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&authority) {
+                headers.insert("host", v);
+            }
+            let mut cos_paths = vec![format!("/{key}")];
+            if !addr.virtual_host {
+                cos_paths.push(sigv4::decode(u.path()));
+            }
+            let parts = RequestParts {
+                method: "GET",
+                raw_path: u.path(),
+                raw_query,
+                headers: &headers,
+                cos_paths: &cos_paths,
+            };
+            cos_auth::verify(st, &sig, &parts, &query, now).map(|a| (a, sig.signature.clone()))
+        });
+        match verdict {
+            Ok((a, s)) => Some((format!("cos:{s}"), Ok(a))),
+            Err(e) => Some((String::new(), Err(e))),
         }
-        let path_and_query = &url[url.find(u.path()).unwrap_or(0)..];
-        let uri: Uri = path_and_query
-            .parse()
-            .map_err(|_| UrlError::NotOurStore(clip.clone()))?;
-        let r = auth::presigned(st, &Method::GET, &uri, &headers, &query, s, now);
-        Some((s.clone(), r))
     } else {
         None
     };
-    let sig = match signed {
-        Some((s, verdict)) => {
-            match verdict {
-                Ok(a) if a.app_id == b.app_id => {}
-                Ok(_) => {
-                    return Err(UrlError::NotAuthorized(format!(
-                        "{clip}: signed by another account"
-                    )))
-                }
-                Err(e) if e.message.contains("expired") => return Err(UrlError::Expired(clip)),
-                Err(e) => return Err(UrlError::NotAuthorized(format!("{clip}: {}", e.message))),
+    let used_key = match signed {
+        Some((key, verdict)) => {
+            let signer = verdict.map_err(|e| auth_error(e, &shown))?;
+            if signer.app_id != b.app_id && !public {
+                return Err(UrlError::NotAuthorized(format!(
+                    "{shown}: it is signed by another account than the bucket's owner"
+                )));
             }
-            let fresh = if consume {
-                st.db.use_signature(&s).map_err(db_err)?
-            } else {
-                !st.db.signature_used(&s).map_err(db_err)?
-            };
-            if !fresh {
-                return Err(UrlError::AlreadyUsed(clip));
-            }
-            Some(s)
+            Some(key)
         }
-        None if o.public_read || b.public_read => None,
-        None => return Err(UrlError::NotAuthorized(clip)),
+        None if public => None,
+        None => return Err(UrlError::NotAuthorized(shown)),
     };
     if b.region != request_region {
         return Err(UrlError::WrongRegion {
@@ -194,13 +348,22 @@ pub fn resolve_import_url(
             request_region: request_region.to_string(),
         });
     }
+    if let Some(k) = used_key {
+        let fresh = if consume {
+            st.db.use_signature(&k).map_err(db_err)?
+        } else {
+            !st.db.signature_used(&k).map_err(db_err)?
+        };
+        if !fresh {
+            return Err(UrlError::AlreadyUsed(shown));
+        }
+    }
     Ok(ImportSource {
         bucket,
         key,
         blob: o.blob,
         size: o.size as u64,
         region: b.region,
-        owner_app_id: b.app_id,
-        signature: sig,
+        owner_app_id: b.app_id.to_string(),
     })
 }

@@ -1,0 +1,125 @@
+//! `imgport account`: tenants of the import service and their users, in the service's
+//! database (`--data-dir`, or `data_dir` of `--config` / `IMGPORT_DATA_DIR`). Safe while
+//! the server runs (SQLite in WAL mode).
+//!
+//! - `create NAME`: a new account (tenant) with an AppId, a SecretId and a SecretKey,
+//!   and its owner user NAME (who receives the account's messages); prints them as
+//!   JSON — the key is shown only now.
+//! - `add-user APPID NAME`: another user of the account (messages, subscriptions).
+
+use imgport_service::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// State directory of the service.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The service's TOML configuration file.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Create an account (tenant) and print its AppId, SecretId and SecretKey.
+    Create { name: String },
+    /// Add a user (a message recipient) to an account.
+    AddUser { app_id: i64, name: String },
+}
+
+/// Account and user names: 1–64 characters of letters, digits, `.`, `_`, `-`.
+fn valid_name(n: &str) -> Result<(), String> {
+    if n.is_empty()
+        || n.len() > 64
+        || !n
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err(format!(
+            "`{n}` is not a valid name: use 1 to 64 letters, digits, `.`, `_` or `-`"
+        ));
+    }
+    Ok(())
+}
+
+/// A database error saying the name is taken.
+fn unique_violation(e: &anyhow::Error) -> bool {
+    e.to_string().contains("UNIQUE constraint failed")
+}
+
+pub fn run(a: Args) -> ExitCode {
+    let mut c = match Config::load(a.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("imgport account: configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(d) = &a.data_dir {
+        c.data_dir = d.clone();
+    }
+    let r = (|| -> anyhow::Result<()> {
+        std::fs::create_dir_all(&c.data_dir)?;
+        let db = imgport_service::db::Db::open(&c.data_dir.join("imgport.sqlite3"))?;
+        match &a.cmd {
+            Cmd::Create { name } => {
+                valid_name(name).map_err(anyhow::Error::msg)?;
+                let acct = db.create_account(name, false).map_err(|e| {
+                    let e = anyhow::Error::from(e);
+                    if unique_violation(&e) {
+                        anyhow::anyhow!("an account named `{name}` exists already")
+                    } else {
+                        e
+                    }
+                })?;
+                println!(
+                    "{}",
+                    serde_json::json!({"Name": acct.name, "AppId": acct.app_id, "SecretId": acct.secret_id, "SecretKey": acct.secret_key, "UserName": acct.name})
+                );
+            }
+            Cmd::AddUser { app_id, name } => {
+                valid_name(name).map_err(anyhow::Error::msg)?;
+                if db.account(*app_id)?.is_none() {
+                    anyhow::bail!("there is no account with AppId {app_id}");
+                }
+                let id = db.create_user(*app_id, name).map_err(|e| {
+                    let e = anyhow::Error::from(e);
+                    if unique_violation(&e) {
+                        anyhow::anyhow!("account {app_id} has a user `{name}` already")
+                    } else {
+                        e
+                    }
+                })?;
+                println!(
+                    "{}",
+                    serde_json::json!({"UserId": id, "AppId": app_id, "UserName": name})
+                );
+            }
+        }
+        Ok(())
+    })();
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("imgport account: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_name("ops-team_2.a").is_ok());
+        for bad in ["", "a b", "é", &"a".repeat(65), "x;DROP"] {
+            assert!(valid_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Import jobs (R-FLOW-ASYNC): leases on image rows, progress, per-phase timings.
+//!
+//! A job is the IMPORTING image row. A worker takes it with an atomic `UPDATE … WHERE
+//! lease_until < now` (on PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`), holds it by
+//! renewing `lease_until` from a heartbeat, and ends it with an `UPDATE … WHERE
+//! lease_owner = me`: a worker that lost its lease (it stalled, another worker took
+//! the job) can never overwrite the outcome. A worker or server that dies leaves the
+//! lease to expire; the next take counts one more attempt, and a job taken
+//! `max_attempts` times without ending is failed (`InternalError`) instead of looping.
+//! Ending a job and writing its messages (R-FLOW-ASYNC) is one transaction, so a crash
+//! cannot lose the notice of a finished import nor send one for an unfinished import.
+
+use super::images::{row, Image, COLS};
+use super::messages::{deliver_tx, Notice};
+use super::{now, Db};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS job_phases (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    image_id    TEXT NOT NULL,
+    attempt     INTEGER NOT NULL,
+    phase       TEXT NOT NULL,
+    worker      TEXT NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    elapsed_ms  INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL DEFAULT 0,
+    outcome     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_phases_by_image ON job_phases(image_id, id);
+";
+
+/// Timing rows kept per image (bounds a job that is retaken many times).
+const MAX_PHASE_ROWS: i64 = 200;
+
+/// Which lease may end a job.
+#[derive(Debug, Clone, Copy)]
+pub enum Lease<'a> {
+    /// The worker holding the lease.
+    Owner(&'a str),
+    /// Nobody: the lease expired after `max_attempts` takes (the workers kept dying).
+    Exhausted { max_attempts: i64 },
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub enum JobEnd<'a> {
+    Normal {
+        stored_size: i64,
+        virtual_size: i64,
+        findings_json: &'a str,
+    },
+    Failed {
+        code: &'a str,
+        message: &'a str,
+        findings_json: &'a str,
+    },
+}
+
+/// One phase of one attempt, as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseTiming {
+    pub attempt: i64,
+    pub phase: String,
+    pub worker: String,
+    /// Unix milliseconds.
+    pub started_ms: i64,
+    pub elapsed_ms: i64,
+    pub bytes: i64,
+    /// `ok`, `failed` or `interrupted`.
+    pub outcome: String,
+}
+
+impl Db {
+    /// Take the oldest IMPORTING job whose lease is free or expired and that has been
+    /// taken fewer than `max_attempts` times, for `secs` seconds.
+    pub fn lease_job(
+        &self,
+        owner: &str,
+        secs: i64,
+        max_attempts: i64,
+    ) -> rusqlite::Result<Option<Image>> {
+        self.with(|c| {
+            let t = now();
+            let id: Option<String> = c
+                .query_row(
+                    "SELECT image_id FROM images WHERE state = 'IMPORTING' AND lease_until < ?1 AND attempts < ?2 ORDER BY created_at, image_id LIMIT 1",
+                    params![t, max_attempts],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else { return Ok(None) };
+            // Atomic: of several workers racing for the row, one update wins.
+            let n = c.execute(
+                "UPDATE images SET lease_owner = ?2, lease_until = ?3, attempts = attempts + 1, updated_at = ?4 WHERE image_id = ?1 AND state = 'IMPORTING' AND lease_until < ?4 AND attempts < ?5",
+                params![id, owner, t + secs, t, max_attempts],
+            )?;
+            if n == 0 {
+                return Ok(None);
+            }
+            c.query_row(
+                &format!("SELECT {COLS} FROM images WHERE image_id = ?1"),
+                [&id],
+                row,
+            )
+            .optional()
+        })
+    }
+
+    /// IMPORTING jobs whose lease expired after `max_attempts` takes.
+    pub fn exhausted_jobs(&self, max_attempts: i64) -> rusqlite::Result<Vec<Image>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {COLS} FROM images WHERE state = 'IMPORTING' AND lease_until < ?1 AND attempts >= ?2 ORDER BY created_at LIMIT 100"
+            ))?;
+            let rows = st.query_map(params![now(), max_attempts], row)?;
+            rows.collect()
+        })
+    }
+
+    /// Renew `owner`'s lease on `id` for `secs` seconds; false when it was lost.
+    pub fn heartbeat(&self, id: &str, owner: &str, secs: i64) -> rusqlite::Result<bool> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE images SET lease_until = ?3 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
+                params![id, owner, now() + secs],
+            )? > 0)
+        })
+    }
+
+    /// Record progress (and renew the lease); false when the lease was lost.
+    #[allow(clippy::too_many_arguments)]
+    pub fn job_progress(
+        &self,
+        id: &str,
+        owner: &str,
+        secs: i64,
+        phase: &str,
+        progress: i64,
+        bytes_done: i64,
+        bytes_total: i64,
+    ) -> rusqlite::Result<bool> {
+        self.with(|c| {
+            let t = now();
+            Ok(c.execute(
+                "UPDATE images SET lease_until = ?3, phase = ?4, progress = ?5, bytes_done = ?6, bytes_total = ?7, updated_at = ?8 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
+                params![id, owner, t + secs, phase, progress, bytes_done, bytes_total, t],
+            )? > 0)
+        })
+    }
+
+    /// Give a job back without counting the attempt (graceful shutdown): another
+    /// worker, or this server when it restarts, takes it at once.
+    pub fn release_job(&self, id: &str, owner: &str) -> rusqlite::Result<bool> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE images SET lease_owner = NULL, lease_until = 0, attempts = MAX(attempts - 1, 0), phase = 'queued', progress = 0, bytes_done = 0, updated_at = ?3 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
+                params![id, owner, now()],
+            )? > 0)
+        })
+    }
+
+    /// End job `id` as `end` if `lease` still allows it, and in the same transaction
+    /// write `notice` to the account's subscribed users (R-FLOW-ASYNC). Returns false
+    /// (and changes nothing) when the lease was lost or the job already ended.
+    pub fn finish_job(
+        &self,
+        id: &str,
+        lease: Lease<'_>,
+        end: &JobEnd<'_>,
+        notice: &Notice,
+    ) -> rusqlite::Result<bool> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            let t = now();
+            let guard = match lease {
+                Lease::Owner(o) => (o.to_string(), i64::MAX, i64::MAX),
+                // No owner matches '' (owners are never empty): the other branch applies.
+                Lease::Exhausted { max_attempts } => (String::new(), t, max_attempts),
+            };
+            let cond = "image_id = ?1 AND state = 'IMPORTING' AND (lease_owner = ?2 OR (?2 = '' AND lease_until < ?3 AND attempts >= ?4))";
+            let n = match end {
+                JobEnd::Normal {
+                    stored_size,
+                    virtual_size,
+                    findings_json,
+                } => tx.execute(
+                    &format!("UPDATE images SET state = 'NORMAL', phase = 'done', progress = 100, size_bytes = ?5, virtual_size = ?6, findings = ?7, error_code = NULL, error_message = NULL, lease_owner = NULL, lease_until = 0, finished_at = ?8, updated_at = ?8 WHERE {cond}"),
+                    params![id, guard.0, guard.1, guard.2, stored_size, virtual_size, findings_json, t],
+                )?,
+                JobEnd::Failed {
+                    code,
+                    message,
+                    findings_json,
+                } => tx.execute(
+                    &format!("UPDATE images SET state = 'IMPORTFAILED', error_code = ?5, error_message = ?6, findings = ?7, lease_owner = NULL, lease_until = 0, finished_at = ?8, updated_at = ?8 WHERE {cond}"),
+                    params![id, guard.0, guard.1, guard.2, code, message, findings_json, t],
+                )?,
+            };
+            if n == 0 {
+                return Ok(false);
+            }
+            let app_id: i64 =
+                tx.query_row("SELECT app_id FROM images WHERE image_id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            deliver_tx(&tx, app_id, id, notice)?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    /// Record one phase of one attempt (timings shown by DescribeImages).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_phase(
+        &self,
+        id: &str,
+        attempt: i64,
+        phase: &str,
+        worker: &str,
+        started_ms: i64,
+        elapsed_ms: i64,
+        bytes: i64,
+        outcome: &str,
+    ) -> rusqlite::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO job_phases (image_id, attempt, phase, worker, started_ms, elapsed_ms, bytes, outcome) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                params![id, attempt, phase, worker, started_ms, elapsed_ms, bytes, outcome],
+            )?;
+            c.execute(
+                "DELETE FROM job_phases WHERE image_id = ?1 AND id NOT IN (SELECT id FROM job_phases WHERE image_id = ?1 ORDER BY id DESC LIMIT ?2)",
+                params![id, MAX_PHASE_ROWS],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The recorded phases of `id`, oldest first.
+    pub fn job_phases(&self, id: &str) -> rusqlite::Result<Vec<PhaseTiming>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT attempt, phase, worker, started_ms, elapsed_ms, bytes, outcome FROM job_phases WHERE image_id = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([id], |r| {
+                Ok(PhaseTiming {
+                    attempt: r.get(0)?,
+                    phase: r.get(1)?,
+                    worker: r.get(2)?,
+                    started_ms: r.get(3)?,
+                    elapsed_ms: r.get(4)?,
+                    bytes: r.get(5)?,
+                    outcome: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::images::NewImage;
+
+    fn setup() -> (Db, i64, String) {
+        let db = Db::open_in_memory().unwrap();
+        let a = db.create_account("acct", false).unwrap().app_id;
+        let id = db
+            .create_image(&NewImage {
+                app_id: a,
+                name: "n",
+                description: "",
+                os_type: "CentOS",
+                os_version: "7",
+                architecture: "x86_64",
+                force: false,
+                region: "ap-guangzhou",
+                source_url: "u",
+                source_blob: "b",
+                tags: "[]",
+                request_id: "r",
+            })
+            .unwrap()
+            .unwrap();
+        (db, a, id)
+    }
+
+    fn notice() -> Notice {
+        Notice {
+            title: "t".into(),
+            body: "b".into(),
+            code: None,
+            state: "NORMAL".into(),
+            image_name: "n".into(),
+        }
+    }
+
+    fn expire(db: &Db, id: &str) {
+        db.with(|c| {
+            c.execute(
+                "UPDATE images SET lease_until = 0 WHERE image_id = ?1",
+                [id],
+            )
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn one_worker_holds_a_job_and_a_lost_lease_cannot_end_it() {
+        let (db, _, id) = setup();
+        let j = db.lease_job("w1", 30, 3).unwrap().unwrap();
+        assert_eq!((j.image_id.as_str(), j.attempts), (id.as_str(), 1));
+        assert!(db.lease_job("w2", 30, 3).unwrap().is_none(), "leased twice");
+        assert!(db.heartbeat(&id, "w1", 30).unwrap());
+        assert!(!db.heartbeat(&id, "w2", 30).unwrap());
+        // w1 stalls; its lease expires and w2 takes the job.
+        expire(&db, &id);
+        assert_eq!(db.lease_job("w2", 30, 3).unwrap().unwrap().attempts, 2);
+        let end = JobEnd::Normal {
+            stored_size: 1,
+            virtual_size: 2,
+            findings_json: "[]",
+        };
+        assert!(!db
+            .finish_job(&id, Lease::Owner("w1"), &end, &notice())
+            .unwrap());
+        assert!(!db.job_progress(&id, "w1", 30, "convert", 50, 0, 0).unwrap());
+        assert!(db
+            .finish_job(&id, Lease::Owner("w2"), &end, &notice())
+            .unwrap());
+        let img = db.image_any(&id).unwrap().unwrap();
+        assert_eq!((img.state.as_str(), img.progress), ("NORMAL", 100));
+        // Ended jobs are never taken again.
+        expire(&db, &id);
+        assert!(db.lease_job("w3", 30, 3).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_job_whose_workers_keep_dying_fails_after_max_attempts() {
+        let (db, app, id) = setup();
+        for w in ["w1", "w2", "w3"] {
+            assert!(db.lease_job(w, 30, 3).unwrap().is_some());
+            expire(&db, &id);
+        }
+        assert!(db.lease_job("w4", 30, 3).unwrap().is_none());
+        let stuck = db.exhausted_jobs(3).unwrap();
+        assert_eq!(stuck.len(), 1);
+        let end = JobEnd::Failed {
+            code: "InternalError",
+            message: "m",
+            findings_json: "[]",
+        };
+        let n = Notice {
+            code: Some("InternalError".into()),
+            ..notice()
+        };
+        assert!(db
+            .finish_job(&id, Lease::Exhausted { max_attempts: 3 }, &end, &n)
+            .unwrap());
+        let img = db.image_any(&id).unwrap().unwrap();
+        assert_eq!(img.state, "IMPORTFAILED");
+        assert_eq!(img.error_code.as_deref(), Some("InternalError"));
+        // The owner user (subscribed by default) got the message in the same transaction.
+        let user = db.user_id(app, "acct").unwrap().unwrap();
+        let (msgs, total, _) = db.messages(user, 0, 10).unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(msgs[0].code.as_deref(), Some("InternalError"));
+    }
+
+    #[test]
+    fn a_live_lease_is_not_exhausted_and_release_does_not_count() {
+        let (db, _, id) = setup();
+        db.lease_job("w1", 30, 1).unwrap().unwrap();
+        assert!(db.exhausted_jobs(1).unwrap().is_empty());
+        let end = JobEnd::Failed {
+            code: "InternalError",
+            message: "m",
+            findings_json: "[]",
+        };
+        assert!(!db
+            .finish_job(&id, Lease::Exhausted { max_attempts: 1 }, &end, &notice())
+            .unwrap());
+        assert!(db.release_job(&id, "w1").unwrap());
+        let j = db.lease_job("w2", 30, 1).unwrap().unwrap();
+        assert_eq!(j.attempts, 1);
+    }
+
+    #[test]
+    fn phase_rows_are_bounded() {
+        let (db, _, id) = setup();
+        for i in 0..(MAX_PHASE_ROWS + 10) {
+            db.record_phase(&id, 1, "convert", "w", i, 1, 0, "ok")
+                .unwrap();
+        }
+        let p = db.job_phases(&id).unwrap();
+        assert_eq!(p.len() as i64, MAX_PHASE_ROWS);
+        assert_eq!(p.last().unwrap().started_ms, MAX_PHASE_ROWS + 9);
+    }
+}

@@ -1,0 +1,259 @@
+//! One attempt at an import (DESIGN.md "Pipeline"): fetch the stored object →
+//! format → size → inspect → policy (the `imgport check` engine: the same verdict the
+//! CLI and ImportImage `DryRun` give) → convert to qcow2 (an unnamed file linked into
+//! `images/IMAGEID.qcow2` only when complete, fsynced, then the directory fsynced) →
+//! register (the stored file is re-opened and must be a qcow2 of the guest's size).
+//! Recording NORMAL and notifying happen in the worker, in one transaction.
+
+use super::files;
+use super::progress::Progress;
+use super::source::{Interrupt, JobSource, StopFlags};
+use super::Phase;
+use crate::db::images::Image;
+use crate::AppState;
+use imgport_disk::convert::{ConvertOptions, OutputFormat};
+use imgport_disk::{FileSource, ReadAt};
+use imgport_policy::{Finding, ImportForm, Severity};
+use std::sync::Arc;
+
+/// How an attempt ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The qcow2 is in place and sound.
+    Normal {
+        stored_size: u64,
+        virtual_size: u64,
+        findings: Vec<Finding>,
+    },
+    /// The import fails with `code` (R-ERR); `findings` are the verdict's.
+    Failed {
+        code: String,
+        message: String,
+        findings: Vec<Finding>,
+    },
+    /// The attempt stopped before its end; the job is not this attempt's to end.
+    Interrupted(Interrupt),
+}
+
+fn failed(code: &str, message: impl Into<String>) -> Outcome {
+    Outcome::Failed {
+        code: code.into(),
+        message: message.into(),
+        findings: Vec::new(),
+    }
+}
+
+/// What an attempt runs with.
+pub struct Attempt<'a> {
+    pub st: &'a AppState,
+    pub job: &'a Image,
+    pub progress: &'a Progress,
+    pub stop: Arc<StopFlags>,
+    /// Worker threads of the conversion.
+    pub threads: usize,
+    /// Bytes per second the job may read (None: no cap).
+    pub read_rate: Option<u64>,
+}
+
+impl Attempt<'_> {
+    /// An error `e` of a read: the job was stopped, or the failure `otherwise`.
+    fn read_error(&self, otherwise: impl FnOnce() -> Outcome) -> Outcome {
+        match self.stop.interrupted() {
+            Some(i) => Outcome::Interrupted(i),
+            None => otherwise(),
+        }
+    }
+}
+
+/// The message of a refused image: the first error finding of the reported code,
+/// with its first fix.
+fn refusal_message(findings: &[Finding], code: Option<imgport_policy::Code>) -> String {
+    let f = findings
+        .iter()
+        .find(|f| f.severity == Severity::Error && f.code == code)
+        .or_else(|| findings.iter().find(|f| f.severity == Severity::Error));
+    match f {
+        Some(f) => match f.fix.first() {
+            Some(fix) => format!("{} Fix: {fix}", f.message),
+            None => f.message.clone(),
+        },
+        None => "the image does not meet the import rules".into(),
+    }
+}
+
+/// Run the attempt.
+pub fn run(a: &Attempt<'_>) -> Outcome {
+    let (st, job, progress) = (a.st, a.job, a.progress);
+    let path = st.image_path(&job.image_id);
+
+    progress.enter(Phase::Fetch);
+    files::clean_for_attempt(st, &job.image_id);
+    let object = match st.objects.open(&job.source_blob) {
+        Ok(o) => o,
+        Err(e) => {
+            return failed(
+                "InvalidUrl",
+                format!(
+                    "InvalidUrl: the object behind ImageUrl no longer exists (it was deleted before the import read it: {e}). Upload the image again and import it with a new URL."
+                ),
+            )
+        }
+    };
+    let src = JobSource::new(object, a.stop.clone(), a.read_rate);
+
+    let form = ImportForm {
+        os_type: Some(job.os_type.clone()),
+        os_version: Some(job.os_version.clone()),
+        architecture: Some(job.architecture.clone()),
+        force: job.force,
+        region: Some(job.region.clone()),
+        // The URL was checked against the request's region when the job was queued.
+        source_region: Some(job.region.clone()),
+    };
+    let checked =
+        imgport_check::check_with_progress(src.clone() as Arc<dyn ReadAt>, &form, &mut |p| {
+            progress.enter(match p {
+                imgport_check::Phase::Format => Phase::Format,
+                imgport_check::Phase::Measure => Phase::Size,
+                imgport_check::Phase::Inspect => Phase::Inspect,
+                imgport_check::Phase::Policy => Phase::Policy,
+            })
+        });
+    let report = match checked {
+        Ok(r) => r,
+        Err(e) => {
+            return a.read_error(|| {
+                failed(
+                    "InternalError",
+                    format!("the stored image could not be read: {e}"),
+                )
+            })
+        }
+    };
+    if let Some(i) = a.stop.interrupted() {
+        return Outcome::Interrupted(i);
+    }
+    let verdict = report.verdict;
+    if !verdict.importable {
+        let code = verdict.first_code();
+        return Outcome::Failed {
+            code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
+            message: refusal_message(&verdict.findings, code),
+            findings: verdict.findings,
+        };
+    }
+
+    progress.enter(Phase::Convert);
+    let disk = match imgport_disk::open(src.clone() as Arc<dyn ReadAt>) {
+        Ok(d) => d,
+        Err(e) => {
+            return a.read_error(|| {
+                failed(
+                    "InternalError",
+                    format!("the checked image could not be opened for conversion: {e}"),
+                )
+            })
+        }
+    };
+    let virtual_size = disk.info().virtual_size;
+    let opts = ConvertOptions {
+        format: OutputFormat::Qcow2,
+        sync: true,
+        threads: a.threads.max(1),
+        ..ConvertOptions::default()
+    };
+    let converted =
+        imgport_disk::convert::convert_to_path(&*disk, &path, &opts, true, &|done, total| {
+            progress.bytes(done, total)
+        });
+    let stats = match converted {
+        Ok(s) => s,
+        Err(e) => {
+            return a.read_error(|| {
+                failed(
+                    "InternalError",
+                    format!("the conversion to qcow2 failed: {e}"),
+                )
+            })
+        }
+    };
+    progress.bytes(stats.virtual_size, stats.virtual_size);
+    // The rename is durable only once the directory is.
+    if let Some(dir) = path.parent() {
+        if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+            let _ = std::fs::remove_file(&path);
+            return failed("InternalError", format!("storing the image: {e}"));
+        }
+    }
+    crate::metrics::bytes_read(src.read_bytes());
+    crate::metrics::converted(stats.virtual_size, stats.output_size);
+
+    progress.enter(Phase::Register);
+    if let Err(why) = verify_stored(&path, virtual_size) {
+        let _ = std::fs::remove_file(&path);
+        return failed(
+            "InternalError",
+            format!("the stored qcow2 is not sound: {why}"),
+        );
+    }
+    if let Some(i) = a.stop.interrupted() {
+        return Outcome::Interrupted(i);
+    }
+    Outcome::Normal {
+        stored_size: stats.output_size,
+        virtual_size,
+        findings: verdict.findings,
+    }
+}
+
+/// The stored file opens as a qcow2 of `virtual_size` bytes, and all of its mapping
+/// tables are valid (the disk core's metadata walk).
+fn verify_stored(path: &std::path::Path, virtual_size: u64) -> Result<(), String> {
+    let f = FileSource::open(path).map_err(|e| e.to_string())?;
+    let d = imgport_disk::open(Arc::new(f)).map_err(|e| e.to_string())?;
+    let info = d.info();
+    if info.format.to_string() != "qcow2" {
+        return Err(format!("it is {}, not qcow2", info.format));
+    }
+    if info.virtual_size != virtual_size {
+        return Err(format!(
+            "its virtual size is {} bytes, the source's {virtual_size}",
+            info.virtual_size
+        ));
+    }
+    imgport_disk::allocation(&*d).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imgport_policy::Code;
+
+    #[test]
+    fn the_message_is_the_reported_codes_finding_with_its_fix() {
+        let f = |sev, code, msg: &str| Finding {
+            severity: sev,
+            code,
+            rule: "R-X".into(),
+            message: msg.into(),
+            evidence: vec![],
+            fix: vec![format!("fix {msg}")],
+            waived: false,
+        };
+        let findings = vec![
+            f(Severity::Warning, None, "w"),
+            f(Severity::Error, Some(Code::VirtioNotInstall), "virtio"),
+            f(Severity::Error, Some(Code::CloudInitNotInstalled), "cloud"),
+        ];
+        assert_eq!(
+            refusal_message(&findings, Some(Code::CloudInitNotInstalled)),
+            "cloud Fix: fix cloud"
+        );
+        assert_eq!(refusal_message(&findings, None), "virtio Fix: fix virtio");
+        assert_eq!(
+            refusal_message(&[], None),
+            "the image does not meet the import rules"
+        );
+    }
+}
