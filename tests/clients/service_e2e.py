@@ -2,7 +2,9 @@
 boto3 (S3: bucket with a region, multipart upload, presigned GET) and
 tencentcloud-sdk-python (TC3-signed CVM actions). Run by crates/cli/tests/service.rs.
 
-usage: service_e2e.py API STORAGE SECRET_ID SECRET_KEY APP_ID DATA_DIR GOOD_IMAGE BAD_IMAGE IMGPORT
+usage: service_e2e.py API STORAGE SECRET_ID SECRET_KEY APP_ID DATA_DIR GOOD_IMAGE BAD_IMAGE IMGPORT [FAILING]
+FAILING: JSON list of [error code, image path]: more real images, each must end
+IMPORTFAILED with that code and a message for the subscribed user only.
 """
 import json
 import os
@@ -22,6 +24,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.cvm.v20170312 import cvm_client, models
 
 API, STORAGE, SID, SKEY, APP_ID, DATA, GOOD, BAD, IMGPORT = sys.argv[1:10]
+FAILING = json.loads(sys.argv[10]) if len(sys.argv) > 10 else []
 REGION = "ap-guangzhou"
 
 
@@ -290,4 +293,30 @@ assert urllib.request.urlopen(f"http://{API}/healthz").read() == b"ok\n"
 metrics = urllib.request.urlopen(f"http://{API}/metrics").read().decode()
 assert 'imgport_images{state="IMPORTFAILED"} 1' in metrics, metrics
 assert "imgport_jobs_total" in metrics
+
+step(f"every other failure code from a real image ({len(FAILING)} images)")
+failing = {}
+for i, (code, path) in enumerate(FAILING):
+    key = f"failing-{i}-{os.path.basename(path)}"
+    s3.upload_file(path, bucket, key, Config=TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20))
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600)
+    image_id = call("ImportImage", {**form, "ImageName": f"failing-{i}", "ImageUrl": url})["ImageId"]
+    failing[image_id] = (code, path)
+deadline = time.time() + 600
+while failing:
+    images = {i["ImageId"]: i for i in call("DescribeImages", {"ImageIds": list(failing)})["ImageSet"]}
+    if all(v["ImageState"] != "IMPORTING" for v in images.values()):
+        break
+    assert time.time() < deadline, f"imports did not finish: {images}"
+    time.sleep(1)
+admin_msgs = call("DescribeMessages", {"Limit": 100})["MessageSet"]
+for image_id, (code, path) in failing.items():
+    img = images[image_id]
+    assert img["ImageState"] == "IMPORTFAILED" and img["ErrorCode"] == code, (path, img)
+    assert img["ErrorMessage"], img
+    msgs = [m for m in admin_msgs if m["ImageId"] == image_id]
+    assert len(msgs) == 1 and msgs[0]["ErrorCode"] == code and code in msgs[0]["Title"], (path, msgs)
+    print(f"    {os.path.basename(path)} -> IMPORTFAILED {code}", flush=True)
+assert call("DescribeMessages", {"UserName": "bob"})["TotalCount"] == 0
+assert not [n for n in os.listdir(os.path.join(DATA, "images")) if any(n.startswith(i) for i in failing)], "a failed import left a file"
 print("service e2e: all passed", flush=True)

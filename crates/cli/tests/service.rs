@@ -115,6 +115,34 @@ fn real_clients_upload_import_and_read_messages() {
     let good = guest_fixtures().join("debian12-cloud.qcow2");
     let bad = guest_fixtures().join("debian12-nocloud.qcow2");
     let dir = tempfile::tempdir().unwrap();
+    // Every image failure code through the service, from the real fixture images that
+    // `imgport check` is tested on (crates/cli/tests/check.rs).
+    let failing = serde_json::json!([
+        [
+            "VirtioNotInstall",
+            guest_fixtures().join("debian12-novirtio.qcow2")
+        ],
+        [
+            "RootPartitionNotFound",
+            guest_fixtures().join("luks-root.qcow2")
+        ],
+        [
+            "PartitionNotPresent",
+            guest_fixtures().join("zero-disk.qcow2")
+        ],
+        [
+            "InvalidFormatSize",
+            size_fixtures().join("actual-51g.qcow2")
+        ],
+        [
+            "InvalidFormatSize",
+            size_fixtures().join("virtual-600g.qcow2")
+        ],
+        [
+            "InvalidFormatSize",
+            disk_fixtures().join("bad-backing.qcow2")
+        ],
+    ]);
     let s = serve(dir.path(), "2");
     let out = Command::new(py)
         .arg(repo().join("tests/clients/service_e2e.py"))
@@ -123,6 +151,7 @@ fn real_clients_upload_import_and_read_messages() {
         .arg(&good)
         .arg(&bad)
         .arg(env!("CARGO_BIN_EXE_imgport"))
+        .arg(failing.to_string())
         .output()
         .unwrap();
     assert!(
@@ -131,6 +160,7 @@ fn real_clients_upload_import_and_read_messages() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    print!("{}", String::from_utf8_lossy(&out.stdout));
 }
 
 /// SIGKILL the server while it converts; restart it: the job is retaken after its
