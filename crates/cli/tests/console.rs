@@ -18,29 +18,16 @@ use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("IMGPORT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/imgport/venv")
-        });
-    let py = venv.join("bin/python");
-    let st = Command::new("bash")
-        .arg(repo().join("scripts/install-py.sh"))
-        .status();
-    assert!(
-        st.is_ok_and(|s| s.success()) && py.exists(),
-        "the Python venv is missing: run scripts/install-py.sh (venv {})",
-        venv.display()
-    );
+fn venv_python_with_playwright() -> PathBuf {
+    let py = venv_python();
     let pw = Command::new(&py)
         .args(["-c", "import playwright.sync_api"])
         .output()
         .expect("run the venv's python");
     assert!(
         pw.status.success(),
-        "Playwright is not installed in the venv {}: run scripts/install-py.sh (scripts/requirements-py.txt pins playwright)\n{}",
-        venv.display(),
+        "Playwright is not installed for {}: run scripts/install-py.sh (scripts/requirements-py.txt pins playwright)\n{}",
+        py.display(),
         String::from_utf8_lossy(&pw.stderr)
     );
     py
@@ -56,7 +43,7 @@ fn chromium() {
 #[test]
 fn the_console_imports_an_image_in_a_real_browser() {
     chromium();
-    let py = venv_python();
+    let py = venv_python_with_playwright();
     let guest = guest_fixtures();
     let good = guest.join("debian12-cloud.qcow2");
     let bad = guest.join("debian12-nocloud.qcow2");

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,24 +26,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("IMGPORT_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/imgport/venv")
-        });
-    let py = venv.join("bin/python");
-    let st = Command::new("bash")
-        .arg(repo().join("scripts/install-py.sh"))
-        .status();
-    assert!(
-        st.is_ok_and(|s| s.success()) && py.exists(),
-        "the Python clients are missing: run scripts/install-py.sh (venv {})",
-        venv.display()
-    );
-    py
 }
 
 /// Start `imgport serve` on ephemeral ports with `data`; reads its banner.

@@ -107,3 +107,24 @@ pub fn json(out: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// The Python of the venv with the real API/S3/browser clients (scripts/install-py.sh,
+/// run here so the test works from a clean checkout; `IMGPORT_VENV` picks the venv).
+#[allow(dead_code)]
+pub fn venv_python() -> PathBuf {
+    let venv = std::env::var_os("IMGPORT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/imgport/venv")
+        });
+    let py = venv.join("bin/python");
+    let st = Command::new("bash")
+        .arg(repo().join("scripts/install-py.sh"))
+        .status();
+    assert!(
+        st.is_ok_and(|s| s.success()) && py.exists(),
+        "the Python clients are missing: run scripts/install-py.sh (venv {})",
+        venv.display()
+    );
+    py
+}
