@@ -10,7 +10,7 @@
 use super::body::TempFile;
 use super::errors::{esc, xml_ok, S3Error};
 use super::list_buckets::iso8601;
-use super::put_object::{receive, stored_headers, MAX_PUT};
+use super::put_object::{receive, stored_headers, stored_response, MAX_PUT};
 use super::router::Ctx;
 use super::{acl, sigv4, xml};
 use crate::db::objects::{Object, Part, Upload, ACL_DEFAULT};
@@ -121,17 +121,7 @@ pub async fn upload_part(
             return Err(e.into());
         }
     }
-    let mut resp = StatusCode::OK.into_response();
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
-        h.insert("etag", v);
-    }
-    for (k, v) in echo {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
-    }
-    Ok(resp)
+    Ok(stored_response(&etag, echo))
 }
 
 /// The (number, ETag) list of a CompleteMultipartUpload document.

@@ -236,6 +236,12 @@ pub async fn run(ctx: &Ctx<'_>, bucket: &str, key: &str, body: Body) -> Result<R
         let _ = ctx.st.objects.delete(&old);
     }
     tracing::info!(request_id = %ctx.request_id, bucket, key, size, "object stored");
+    Ok(stored_response(&etag, echo))
+}
+
+/// `200 OK` for a stored body (PutObject, UploadPart): its ETag and the verified
+/// checksum headers (`x-amz-checksum-*`) echoed back, as S3 does.
+pub(super) fn stored_response(etag: &str, echo: Vec<(&'static str, String)>) -> Response {
     let mut resp = StatusCode::OK.into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
@@ -246,5 +252,5 @@ pub async fn run(ctx: &Ctx<'_>, bucket: &str, key: &str, body: Body) -> Result<R
             h.insert(k, v);
         }
     }
-    Ok(resp)
+    resp
 }
