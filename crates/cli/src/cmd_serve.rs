@@ -96,6 +96,9 @@ First start: created account `{name}` (AppId {app}). Its credentials are shown o
   SecretId:  {id}
   SecretKey: {key}
 
+Web console: open http://{api}/console/ and sign in with this SecretId and SecretKey to
+create a bucket, upload, check and import an image, and read the result in Messages.
+
 Walkthrough: paste the commands below into a shell, in a directory holding the disk image
 disk.qcow2 (CentOS 7 here; `tccli cvm DescribeImportImageOs` lists the other systems).
 They need `pip install tccli boto3`. Check an image locally first: imgport check disk.qcow2
