@@ -258,3 +258,292 @@ pub(crate) mod testing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sql::args;
+    use super::testing::{backends, each_backend, postgres};
+    use super::*;
+
+    fn count(db: &Db, table: &str) -> i64 {
+        db.with(|c| c.int(&format!("SELECT COUNT(*) FROM {table}"), args![]))
+            .unwrap()
+    }
+
+    /// A transaction that fails (by its own error, a failing statement, or a panic)
+    /// leaves nothing behind, and the database stays usable.
+    #[test]
+    fn a_failed_transaction_leaves_nothing_behind() {
+        each_backend(|db| {
+            let insert = |c: &mut dyn Conn, name: &str| {
+                c.exec(
+                    "INSERT INTO used_signatures (signature, used_at) VALUES (?1, ?2)",
+                    args![name, 1i64],
+                )
+            };
+            let r: Result<(), DbError> = db.tx(|c| {
+                insert(c, "a")?;
+                Err(DbError::Other("changed my mind".into()))
+            });
+            assert!(r.is_err());
+            let r = db.tx(|c| {
+                insert(c, "b")?;
+                insert(c, "b")
+            });
+            let e = r.unwrap_err();
+            assert!(e.is_unique_violation(), "{e}");
+            let db2 = db.clone();
+            let panicked = std::thread::spawn(move || {
+                let _ = db2.tx(|c| -> Result<(), DbError> {
+                    insert(c, "c")?;
+                    panic!("in the middle of a transaction");
+                });
+            })
+            .join();
+            assert!(panicked.is_err());
+            assert_eq!(count(db, "used_signatures"), 0);
+            // Still usable: a good transaction commits.
+            db.tx(|c| insert(c, "d")).unwrap();
+            assert_eq!(count(db, "used_signatures"), 1);
+            assert!(db.signature_used("d").unwrap());
+        });
+    }
+
+    #[test]
+    fn a_taken_name_is_a_unique_violation() {
+        each_backend(|db| {
+            let a = db.create_account("a", false).unwrap();
+            let e = db.create_account("a", false).unwrap_err();
+            assert!(e.is_unique_violation(), "{e}");
+            let e = db.create_user(a.app_id, "a").unwrap_err();
+            assert!(e.is_unique_violation(), "{e}");
+            assert_eq!(db.account_count().unwrap(), 1);
+            assert_eq!(db.users(a.app_id).unwrap().len(), 1);
+            let bob = db.create_user(a.app_id, "bob").unwrap();
+            assert_eq!(db.users(a.app_id).unwrap()[1], (bob, "bob".to_string()));
+            assert!(!DbError::NoRows.is_unique_violation());
+        });
+    }
+
+    /// Values of every type go in and come out alike; sums need a CAST on PostgreSQL
+    /// (NUMERIC otherwise), and saying so is the error.
+    #[test]
+    fn values_round_trip_and_numeric_needs_a_cast() {
+        each_backend(|db| {
+            db.with(|c| {
+                c.batch(&sql::ddl(
+                    c.backend(),
+                    "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB)",
+                ))?;
+                c.exec(
+                    "INSERT INTO t (i, r, s, b) VALUES (?1, ?2, ?3, ?4), (?5, ?6, ?7, ?8)",
+                    args![
+                        i64::MAX,
+                        1.5f64,
+                        "é'?1",
+                        vec![0u8, 255],
+                        None::<i64>,
+                        None::<f64>,
+                        None::<&str>,
+                        None::<Vec<u8>>
+                    ],
+                )?;
+                let r = c.one("SELECT i, r, s, b FROM t WHERE i IS NOT NULL", args![])?;
+                assert_eq!(r.int(0)?, i64::MAX);
+                assert_eq!(r.real(1)?, 1.5);
+                assert_eq!(r.text(2)?, "é'?1");
+                assert_eq!(r.blob(3)?, vec![0u8, 255]);
+                let r = c.one("SELECT i, r, s, b FROM t WHERE i IS NULL", args![])?;
+                assert_eq!(
+                    (
+                        r.opt_int(0)?,
+                        r.opt_real(1)?,
+                        r.opt_text(2)?,
+                        r.opt_blob(3)?
+                    ),
+                    (None, None, None, None)
+                );
+                assert_eq!(
+                    c.int("SELECT CAST(SUM(i - 1) AS BIGINT) FROM t", args![])?,
+                    i64::MAX - 1
+                );
+                assert_eq!(
+                    c.int(
+                        "SELECT COUNT(*) FROM t WHERE s = ?1 OR ?2 IS NULL",
+                        args!["x", None::<&str>]
+                    )?,
+                    2
+                );
+                assert!(c
+                    .opt_row("SELECT i FROM t WHERE i = ?1", args![7i64])?
+                    .is_none());
+                assert!(matches!(
+                    c.one("SELECT i FROM t WHERE i = ?1", args![7i64]),
+                    Err(DbError::NoRows)
+                ));
+                if c.backend() == Backend::Postgres {
+                    let e = c.one("SELECT SUM(i) FROM t", args![]).unwrap_err();
+                    assert!(e.to_string().contains("CAST it to BIGINT"), "{e}");
+                }
+                Ok(())
+            })
+            .unwrap();
+        });
+    }
+
+    /// Servers starting at once on one PostgreSQL database all get the schema (the
+    /// advisory lock), and opening an existing database again changes nothing.
+    #[test]
+    fn schema_creation_is_safe_twice_and_concurrently() {
+        let Some(t) = postgres() else { return };
+        let url = t.pg.as_ref().unwrap().url.clone();
+        // A second, empty database for the concurrent start.
+        let Some(fresh) = super::pg_test::temp_db() else {
+            return;
+        };
+        let opened: Vec<Result<Db, DbError>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| Db::open_postgres(&fresh.url, 1)))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for db in &opened {
+            let db = db
+                .as_ref()
+                .unwrap_or_else(|e| panic!("concurrent open: {e}"));
+            assert_eq!(db.account_count().unwrap(), 0);
+        }
+        drop(opened);
+        t.create_account("a", false).unwrap();
+        let again = Db::open_postgres(&url, 2).unwrap();
+        assert_eq!(again.account_count().unwrap(), 1);
+        for t in backends() {
+            t.db.clone().init().unwrap();
+        }
+    }
+
+    /// The sync `postgres` client panics inside a tokio runtime; [`Db`] does not (its
+    /// connections live on threads of their own), so async handlers may call it.
+    #[test]
+    fn usable_from_inside_a_tokio_runtime() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        for t in backends() {
+            let db = t.db.clone();
+            let n = rt
+                .block_on(async move {
+                    tokio::spawn(async move {
+                        db.create_account("a", false).unwrap();
+                        db.account_count().unwrap()
+                    })
+                    .await
+                })
+                .unwrap();
+            assert_eq!(n, 1, "{}", t.backend());
+        }
+    }
+
+    #[test]
+    fn bad_urls_are_refused_without_showing_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Db::open_url("mysql://u:hunter2@h/d", &dir.path().join("x"), 1)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("postgres://") && !e.contains("hunter2"), "{e}");
+        // Nothing listens on port 1: a clear error, no password.
+        let e = Db::open_url(
+            "postgres://u:hunter2@127.0.0.1:1/d",
+            &dir.path().join("x"),
+            1,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("127.0.0.1:1") && !e.contains("hunter2"), "{e}");
+        // Empty: SQLite at the path given.
+        let db = Db::open_url(" ", &dir.path().join("x.sqlite3"), 1).unwrap();
+        assert_eq!(db.backend(), Backend::Sqlite);
+        assert!(dir.path().join("x.sqlite3").exists());
+    }
+
+    /// A database file made by the SQLite-only builds (the schema as it was, including
+    /// the first `objects` and `images` tables) opens, keeps its rows and works.
+    #[test]
+    fn an_existing_sqlite_file_from_the_old_schema_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("imgport.sqlite3");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(OLD_SCHEMA).unwrap();
+            c.execute_batch(
+                "INSERT INTO accounts VALUES (1250000001, 'admin', 'AKIDX', 'key', 1, 0);
+                 INSERT INTO users (app_id, name, created_at) VALUES (1250000001, 'admin', 0);
+                 INSERT INTO buckets VALUES ('b', 1250000001, 'ap-guangzhou', 0, 0);
+                 INSERT INTO objects VALUES ('b', 'k', 'blob1', 1, 'e', 1, 0);
+                 INSERT INTO images (image_id, app_id, name, os_type, os_version, architecture, region, source_url, source_blob, state, created_at, updated_at)
+                   VALUES ('img-old1', 1250000001, 'old', 'CentOS', '7', 'x86_64', 'ap-guangzhou', 'u', 'blob1', 'NORMAL', 1, 1),
+                          ('img-old2', 1250000001, 'job', 'CentOS', '7', 'x86_64', 'ap-guangzhou', 'u', 'blob1', 'IMPORTING', 2, 2);
+                 INSERT INTO messages (user_id, app_id, image_id, title, body, created_at) VALUES (1, 1250000001, 'img-old1', 't', 'b', 1);",
+            )
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let db = Db::open(&path).unwrap();
+            let a = db.account_by_secret_id("AKIDX").unwrap().unwrap();
+            assert!(a.is_admin);
+            assert_eq!(
+                db.object("b", "k").unwrap().unwrap().acl,
+                objects::ACL_PUBLIC_READ
+            );
+            let img = db.image(a.app_id, "img-old1").unwrap().unwrap();
+            assert_eq!((img.state.as_str(), img.tags.as_str()), ("NORMAL", "[]"));
+            assert_eq!(db.messages(1, 0, 10).unwrap().1, 1);
+        }
+        let db = Db::open(&path).unwrap();
+        // New rows next to the old ones: ids continue, jobs lease.
+        assert_eq!(db.create_user(1250000001, "bob").unwrap(), 2);
+        let job = db.lease_job("w", 30, 3).unwrap().unwrap();
+        assert_eq!(job.image_id, "img-old2");
+        let b = db.create_account("b", false).unwrap();
+        assert_eq!(b.app_id, 1250000002);
+        db.put_object(&objects::Object {
+            bucket: "b".into(),
+            key: "k".into(),
+            blob: "blob2".into(),
+            size: 1,
+            etag: "e".into(),
+            acl: objects::ACL_DEFAULT.into(),
+            headers: vec![],
+            created_at: 3,
+        })
+        .unwrap();
+        assert_eq!(db.object("b", "k").unwrap().unwrap().blob, "blob2");
+    }
+
+    /// The schema of the SQLite-only builds (main before the PostgreSQL backend), with
+    /// the `images` and `objects` tables of their first release.
+    const OLD_SCHEMA: &str = "
+CREATE TABLE accounts (app_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, secret_id TEXT NOT NULL UNIQUE, secret_key TEXT NOT NULL, is_admin INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE TABLE users (user_id INTEGER PRIMARY KEY AUTOINCREMENT, app_id INTEGER NOT NULL REFERENCES accounts(app_id), name TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE(app_id, name));
+CREATE TABLE buckets (name TEXT PRIMARY KEY, app_id INTEGER NOT NULL REFERENCES accounts(app_id), region TEXT NOT NULL, public_read INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE INDEX buckets_by_app ON buckets(app_id, name);
+CREATE TABLE images (image_id TEXT PRIMARY KEY, app_id INTEGER NOT NULL REFERENCES accounts(app_id), name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', os_type TEXT NOT NULL, os_version TEXT NOT NULL, architecture TEXT NOT NULL, force INTEGER NOT NULL DEFAULT 0, region TEXT NOT NULL, source_url TEXT NOT NULL, source_blob TEXT NOT NULL, state TEXT NOT NULL, phase TEXT NOT NULL DEFAULT 'queued', progress INTEGER NOT NULL DEFAULT 0, bytes_done INTEGER NOT NULL DEFAULT 0, size_bytes INTEGER NOT NULL DEFAULT 0, error_code TEXT, error_message TEXT, findings TEXT NOT NULL DEFAULT '[]', attempts INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_until INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, finished_at INTEGER);
+CREATE INDEX images_by_app ON images(app_id, created_at);
+CREATE INDEX images_by_state ON images(state, lease_until);
+CREATE TABLE job_phases (id INTEGER PRIMARY KEY AUTOINCREMENT, image_id TEXT NOT NULL, attempt INTEGER NOT NULL, phase TEXT NOT NULL, worker TEXT NOT NULL, started_ms INTEGER NOT NULL, elapsed_ms INTEGER NOT NULL, bytes INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL);
+CREATE INDEX job_phases_by_image ON job_phases(image_id, id);
+CREATE TABLE subscriptions (user_id INTEGER PRIMARY KEY REFERENCES users(user_id), subscribed INTEGER NOT NULL, webhook_url TEXT, updated_at INTEGER NOT NULL);
+CREATE TABLE messages (message_id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL REFERENCES users(user_id), app_id INTEGER NOT NULL, image_id TEXT, title TEXT NOT NULL, body TEXT NOT NULL, code TEXT, is_read INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE INDEX messages_by_user ON messages(user_id, message_id);
+CREATE TABLE webhook_deliveries (delivery_id INTEGER PRIMARY KEY AUTOINCREMENT, message_id INTEGER NOT NULL, url TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_error TEXT, created_at INTEGER NOT NULL);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_at);
+CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, public_read INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, PRIMARY KEY (bucket, key));
+CREATE TABLE multipart_uploads (upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, app_id INTEGER NOT NULL, acl TEXT NOT NULL, headers TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE INDEX multipart_uploads_by_key ON multipart_uploads(bucket, key, upload_id);
+CREATE TABLE multipart_parts (upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, checksum TEXT, created_at INTEGER NOT NULL, PRIMARY KEY (upload_id, part_number));
+CREATE TABLE used_signatures (signature TEXT PRIMARY KEY, used_at INTEGER NOT NULL);
+";
+}
