@@ -256,4 +256,34 @@ mod tests {
         s.new_admin = None;
         assert!(!banner(&s).contains("SecretKey"));
     }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: Args,
+    }
+
+    fn parse(args: &[&str]) -> Args {
+        use clap::Parser;
+        Cli::parse_from(std::iter::once("serve").chain(args.iter().copied())).a
+    }
+
+    #[test]
+    fn database_url_flag_picks_postgres_and_refuses_other_schemes() {
+        let c = load(&parse(&[
+            "--database-url",
+            "postgresql://u:pw@db:5432/imgport",
+        ]))
+        .unwrap();
+        assert_eq!(c.database_url, "postgresql://u:pw@db:5432/imgport");
+        assert_eq!(c.database_shown(), "postgresql://u:***@db:5432/imgport");
+        assert!(!format!("{c:?}").contains("pw"));
+        let e = load(&parse(&["--database-url", "mysql://u:pw@db/imgport"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("postgres://") && !e.contains("pw@"), "{e}");
+        let c = load(&parse(&["--data-dir", "/srv/x"])).unwrap();
+        assert_eq!(c.database_shown(), "/srv/x/imgport.sqlite3");
+    }
 }
