@@ -445,6 +445,43 @@ mod tests {
         }
     }
 
+    /// Connections the server closes (restart, terminated backends) are reopened: the
+    /// pool recovers without a restart of ours.
+    #[test]
+    fn postgres_connections_killed_by_the_server_are_reopened() {
+        let Some(t) = postgres() else { return };
+        let url = t.pg.as_ref().unwrap().url.clone();
+        // Open every connection of the pool.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| t.account_count().unwrap());
+            }
+        });
+        let killer = Db::open_postgres(&url, 1).unwrap();
+        let killed = killer
+            .with(|c| {
+                c.rows(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    args![],
+                )
+            })
+            .unwrap();
+        assert!(!killed.is_empty());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut failures = 0;
+        for _ in 0..8 {
+            match t.create_account(&format!("a{}", random_id(6)), false) {
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("after the kill: {e}");
+                    failures += 1;
+                }
+            }
+        }
+        assert!(failures <= 1, "{failures} failures");
+        assert!(t.account_count().unwrap() >= 7);
+    }
+
     #[test]
     fn bad_urls_are_refused_without_showing_the_password() {
         let dir = tempfile::tempdir().unwrap();

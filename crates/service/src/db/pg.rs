@@ -218,6 +218,11 @@ fn run(
     in_tx: &mut bool,
     op: Op,
 ) -> Result<Reply, DbError> {
+    // A connection the server closed (restart, terminated backend) is noticed by the
+    // client's connection task: reopen it now rather than fail this statement.
+    if client.as_ref().is_some_and(Client::is_closed) {
+        *client = None;
+    }
     if client.is_none() {
         if *in_tx && !matches!(op, Op::Rollback | Op::Begin) {
             return Err(DbError::Unavailable(

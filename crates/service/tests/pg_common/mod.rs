@@ -26,6 +26,8 @@ struct Server {
     base: String,
     /// The database to connect to for CREATE/DROP DATABASE.
     admin_db: String,
+    /// `?…` parameters of `IMGPORT_TEST_PG_URL` (e.g. `?sslmode=disable`), or empty.
+    query: String,
 }
 
 /// A database of its own for one test, dropped when this is.
@@ -60,7 +62,7 @@ pub fn temp_db() -> Option<TempDb> {
         std::process::id(),
         rand::random::<u64>() % 1_000_000_000
     );
-    let admin_url = format!("{}/{}", s.base, s.admin_db);
+    let admin_url = format!("{}/{}{}", s.base, s.admin_db, s.query);
     let (a, n) = (admin_url.clone(), name.clone());
     off_runtime(move || -> Result<(), postgres::Error> {
         let mut c = postgres::Client::connect(&a, postgres::NoTls)?;
@@ -70,7 +72,7 @@ pub fn temp_db() -> Option<TempDb> {
     })
     .unwrap_or_else(|e| panic!("CREATE DATABASE on the test PostgreSQL: {e}"));
     Some(TempDb {
-        url: format!("{}/{}", s.base, name),
+        url: format!("{}/{}{}", s.base, name, s.query),
         name,
         admin_url,
     })
@@ -102,20 +104,20 @@ fn server() -> Option<&'static Server> {
     .as_ref()
 }
 
-/// Split `postgres://user@host:port/db?x` into base and database.
+/// Split `postgres://user@host:port/db?x` into base, database and parameters.
 fn from_url(url: &str) -> Server {
     let (scheme, rest) = url
         .split_once("://")
         .expect("IMGPORT_TEST_PG_URL: no scheme");
-    let (auth, path) = rest.split_once('/').unwrap_or((rest, "postgres"));
-    let db = path
-        .split('?')
-        .next()
-        .filter(|d| !d.is_empty())
-        .unwrap_or("postgres");
+    let (auth, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (db, query) = match path.split_once('?') {
+        Some((d, q)) => (d, format!("?{q}")),
+        None => (path, String::new()),
+    };
     Server {
         base: format!("{scheme}://{auth}"),
-        admin_db: db.to_string(),
+        admin_db: if db.is_empty() { "postgres" } else { db }.to_string(),
+        query,
     }
 }
 
@@ -244,6 +246,7 @@ rm -rf {dir}"#,
                     return Ok(Server {
                         base,
                         admin_db: "postgres".into(),
+                        query: String::new(),
                     })
                 }
                 Err(e) => last = e.to_string(),
