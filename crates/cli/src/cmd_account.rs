@@ -1,6 +1,8 @@
 //! `imgport account`: tenants of the import service and their users, in the service's
-//! database (`--data-dir`, or `data_dir` of `--config` / `IMGPORT_DATA_DIR`). Safe while
-//! the server runs (SQLite in WAL mode).
+//! database: `--database-url` (or `database_url` of `--config` / `IMGPORT_DATABASE_URL`)
+//! for PostgreSQL, else the SQLite file in `--data-dir` (or `data_dir` of `--config` /
+//! `IMGPORT_DATA_DIR`). Safe while the server runs (SQLite in WAL mode; PostgreSQL
+//! transactions).
 //!
 //! - `create NAME`: a new account (tenant) with an AppId, a SecretId and a SecretKey,
 //!   and its owner user NAME (who receives the account's messages); prints them as
@@ -21,6 +23,10 @@ pub struct Args {
     /// The service's TOML configuration file.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The service's database when it is PostgreSQL: postgres://USER:PASSWORD@HOST:PORT/DB
+    /// (default: `database_url` of the configuration, else SQLite in the data directory).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -46,11 +52,6 @@ fn valid_name(n: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A database error saying the name is taken.
-fn unique_violation(e: &anyhow::Error) -> bool {
-    e.to_string().contains("UNIQUE constraint failed")
-}
-
 pub fn run(a: Args) -> ExitCode {
     let mut c = match Config::load(a.config.as_deref()) {
         Ok(c) => c,
@@ -62,18 +63,26 @@ pub fn run(a: Args) -> ExitCode {
     if let Some(d) = &a.data_dir {
         c.data_dir = d.clone();
     }
+    if let Some(u) = &a.database_url {
+        c.database_url = u.clone();
+    }
+    // One connection is plenty for one command.
+    c.database_connections = 1;
     let r = (|| -> anyhow::Result<()> {
-        std::fs::create_dir_all(&c.data_dir)?;
-        let db = imgport_service::db::Db::open(&c.data_dir.join("imgport.sqlite3"))?;
+        if c.database_url.trim().is_empty() {
+            std::fs::create_dir_all(&c.data_dir)?;
+        }
+        let db = c
+            .open_db()
+            .map_err(|e| anyhow::anyhow!("database {}: {e}", c.database_shown()))?;
         match &a.cmd {
             Cmd::Create { name } => {
                 valid_name(name).map_err(anyhow::Error::msg)?;
                 let acct = db.create_account(name, false).map_err(|e| {
-                    let e = anyhow::Error::from(e);
-                    if unique_violation(&e) {
+                    if e.is_unique_violation() {
                         anyhow::anyhow!("an account named `{name}` exists already")
                     } else {
-                        e
+                        e.into()
                     }
                 })?;
                 println!(
@@ -87,11 +96,10 @@ pub fn run(a: Args) -> ExitCode {
                     anyhow::bail!("there is no account with AppId {app_id}");
                 }
                 let id = db.create_user(*app_id, name).map_err(|e| {
-                    let e = anyhow::Error::from(e);
-                    if unique_violation(&e) {
+                    if e.is_unique_violation() {
                         anyhow::anyhow!("account {app_id} has a user `{name}` already")
                     } else {
-                        e
+                        e.into()
                     }
                 })?;
                 println!(

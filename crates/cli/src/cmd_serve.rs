@@ -1,5 +1,6 @@
 //! `imgport serve`: the import service (issue 7) with embedded defaults — SQLite and a
-//! local object store under `--data-dir`. Configuration: defaults, then `--config`
+//! local object store under `--data-dir` — or its database on PostgreSQL
+//! (`--database-url`, for several servers on one database). Configuration: defaults, then `--config`
 //! (TOML), then `IMGPORT_*` variables, then flags. The first start creates the `admin`
 //! account and prints its credentials once, with a copy-paste walkthrough (tccli and
 //! boto3). Logs go to stderr (`RUST_LOG`, default `info`); SIGTERM / ctrl-c stop it
@@ -11,7 +12,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `imgport serve --help`: where the state lives.
+const AFTER_HELP: &str = "\
+Database: by default SQLite, the file imgport.sqlite3 in --data-dir (one machine).
+For PostgreSQL give --database-url postgres://USER:PASSWORD@HOST:PORT/DB (or
+`database_url` in the --config file, or IMGPORT_DATABASE_URL; `database_connections`
+sets the pool, default 4). The tables are created on the first start; `imgport account`
+takes the same --database-url. Objects and images stay under --data-dir: servers that
+share one database (import jobs are leased, so each runs once) need that directory
+shared too. The password is never logged. TLS is not supported: use sslmode=disable
+(the default falls back to plain connections) on a trusted network.";
+
 #[derive(clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Cloud API (+ console) address.
     #[arg(long, value_name = "ADDR")]
@@ -22,6 +35,10 @@ pub struct Args {
     /// State directory (SQLite database, objects, images).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// The database: postgres://USER:PASSWORD@HOST:PORT/DB for PostgreSQL; empty (the
+    /// default) for SQLite in the data directory.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
     /// TOML configuration file (IMGPORT_* variables override it; flags override both).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -44,6 +61,18 @@ fn load(a: &Args) -> anyhow::Result<Config> {
     }
     if let Some(v) = &a.data_dir {
         c.data_dir = v.clone();
+    }
+    if let Some(v) = &a.database_url {
+        c.database_url = v.clone();
+    }
+    if !c.database_url.trim().is_empty() && !imgport_service::db::is_postgres_url(&c.database_url) {
+        anyhow::bail!(
+            "database_url {}: use postgres://USER:PASSWORD@HOST:PORT/DB, or leave it empty for SQLite in the data directory",
+            imgport_service::db::redact_url(&c.database_url)
+        );
+    }
+    if c.database_connections == 0 {
+        anyhow::bail!("database_connections must be at least 1");
     }
     if let Some(v) = a.workers {
         if v == 0 {
@@ -229,5 +258,35 @@ mod tests {
         }
         s.new_admin = None;
         assert!(!banner(&s).contains("SecretKey"));
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: Args,
+    }
+
+    fn parse(args: &[&str]) -> Args {
+        use clap::Parser;
+        Cli::parse_from(std::iter::once("serve").chain(args.iter().copied())).a
+    }
+
+    #[test]
+    fn database_url_flag_picks_postgres_and_refuses_other_schemes() {
+        let c = load(&parse(&[
+            "--database-url",
+            "postgresql://u:pw@db:5432/imgport",
+        ]))
+        .unwrap();
+        assert_eq!(c.database_url, "postgresql://u:pw@db:5432/imgport");
+        assert_eq!(c.database_shown(), "postgresql://u:***@db:5432/imgport");
+        assert!(!format!("{c:?}").contains("pw"));
+        let e = load(&parse(&["--database-url", "mysql://u:pw@db/imgport"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("postgres://") && !e.contains("pw@"), "{e}");
+        let c = load(&parse(&["--data-dir", "/srv/x"])).unwrap();
+        assert_eq!(c.database_shown(), "/srv/x/imgport.sqlite3");
     }
 }

@@ -6,14 +6,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// How the service runs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Cloud API + console address.
     pub listen: SocketAddr,
     /// S3/COS-compatible object store address.
     pub storage_listen: SocketAddr,
-    /// State: `imgport.sqlite3`, `objects/`, `images/`.
+    /// State: `imgport.sqlite3` (unless `database_url` names PostgreSQL), `objects/`,
+    /// `images/`.
     pub data_dir: PathBuf,
     /// The region this service is (R-REGION), e.g. `ap-guangzhou`.
     pub region: String,
@@ -27,6 +28,32 @@ pub struct Config {
     pub storage_public_url: Option<String>,
     /// Allowed clock skew for signed requests (seconds).
     pub max_clock_skew_secs: i64,
+    /// The database: empty for SQLite in `data_dir/imgport.sqlite3` (one machine), or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` for PostgreSQL (several servers on one
+    /// database; objects and images stay under `data_dir`). Never logged with its
+    /// password ([`Config::database_shown`]).
+    pub database_url: String,
+    /// Connections to PostgreSQL per server (each a thread of its own).
+    pub database_connections: usize,
+}
+
+/// Like a derived `Debug`, with the database password hidden.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("storage_listen", &self.storage_listen)
+            .field("data_dir", &self.data_dir)
+            .field("region", &self.region)
+            .field("regions", &self.regions)
+            .field("workers", &self.workers)
+            .field("job_lease_secs", &self.job_lease_secs)
+            .field("storage_public_url", &self.storage_public_url)
+            .field("max_clock_skew_secs", &self.max_clock_skew_secs)
+            .field("database_url", &crate::db::redact_url(&self.database_url))
+            .field("database_connections", &self.database_connections)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -47,6 +74,8 @@ impl Default for Config {
             job_lease_secs: 30,
             storage_public_url: None,
             max_clock_skew_secs: 300,
+            database_url: String::new(),
+            database_connections: crate::db::DEFAULT_PG_CONNECTIONS,
         }
     }
 }
@@ -77,7 +106,35 @@ impl Config {
         if let Some(v) = env("STORAGE_PUBLIC_URL") {
             c.storage_public_url = Some(v);
         }
+        if let Some(v) = env("DATABASE_URL") {
+            c.database_url = v;
+        }
         Ok(c)
+    }
+
+    /// Where the SQLite database lives when `database_url` is empty.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("imgport.sqlite3")
+    }
+
+    /// The database as logs show it: the SQLite file, or the PostgreSQL URL without
+    /// its password.
+    pub fn database_shown(&self) -> String {
+        if self.database_url.trim().is_empty() {
+            self.sqlite_path().display().to_string()
+        } else {
+            crate::db::redact_url(self.database_url.trim())
+        }
+    }
+
+    /// Open the database this configuration names (creating the SQLite file, or
+    /// the PostgreSQL tables, when missing).
+    pub fn open_db(&self) -> Result<crate::db::Db, crate::db::DbError> {
+        crate::db::Db::open_url(
+            &self.database_url,
+            &self.sqlite_path(),
+            self.database_connections,
+        )
     }
 
     /// The storage endpoint URL clients use.

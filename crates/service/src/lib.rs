@@ -2,9 +2,10 @@
 //!
 //! One process with embedded defaults: the cloud API and console on `listen`, an
 //! S3/COS-compatible object store on `storage_listen`, state under `data_dir`
-//! (SQLite database, objects, images). Storage and database sit behind traits
-//! ([`objects::ObjectStore`], [`db::Db`]) so PostgreSQL and an external S3 store can
-//! replace them without touching the pipeline.
+//! (SQLite database, objects, images) — or the database on PostgreSQL
+//! (`database_url`). Storage and database sit behind traits ([`objects::ObjectStore`],
+//! [`db::Db`] over [`db::sql::Conn`]) so an external S3 store can replace the one and
+//! PostgreSQL replaces the other without touching the pipeline.
 //!
 //! Modules: [`config`], [`db`] (schema + typed queries, one file per table group),
 //! [`objects`] (object bytes), [`api`] (Tencent Cloud API 3.0 style actions, one file
@@ -41,7 +42,10 @@ impl AppState {
     /// Open (and create if needed) the data directory, database and object store.
     pub fn open(config: Config) -> anyhow::Result<AppState> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let db = db::Db::open(&config.data_dir.join("imgport.sqlite3"))?;
+        let db = config
+            .open_db()
+            .map_err(|e| anyhow::anyhow!("database {}: {e}", config.database_shown()))?;
+        tracing::info!(database = %config.database_shown(), backend = %db.backend(), "database open");
         let objects: Arc<dyn objects::ObjectStore> = Arc::new(objects::FsObjectStore::new(
             config.data_dir.join("objects"),
         )?);

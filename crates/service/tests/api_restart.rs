@@ -182,9 +182,9 @@ fn a_job_whose_workers_keep_dying_fails_with_internal_error() {
         .unwrap()
         .unwrap();
     d.with(|c| {
-        c.execute(
+        c.exec(
             "UPDATE images SET attempts = 3, lease_owner = 'dead-w0', lease_until = 1, phase = 'convert' WHERE image_id = ?1",
-            [&id],
+            &[imgport_service::db::Val::Text(id.clone())],
         )
     })
     .unwrap();

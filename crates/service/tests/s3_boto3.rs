@@ -17,12 +17,12 @@ fn boto3_end_to_end() {
     let objects: i64 = s
         .state
         .db
-        .with(|c| c.query_row("SELECT COUNT(*) FROM objects", [], |r| r.get(0)))
+        .with(|c| c.int("SELECT COUNT(*) FROM objects", &[]))
         .unwrap();
     let parts: i64 = s
         .state
         .db
-        .with(|c| c.query_row("SELECT COUNT(*) FROM multipart_parts", [], |r| r.get(0)))
+        .with(|c| c.int("SELECT COUNT(*) FROM multipart_parts", &[]))
         .unwrap();
     assert_eq!(parts, 0);
     assert_eq!(s3_common::blob_files(&s).len() as i64, objects);

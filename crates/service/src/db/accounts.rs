@@ -1,8 +1,8 @@
 //! Accounts (tenants: AppId, SecretId, SecretKey) and their users (who receive
 //! messages, R-FLOW-ASYNC).
 
+use super::sql::{args, DbError, Row};
 use super::{now, random_id, Db};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "
@@ -33,13 +33,13 @@ pub struct Account {
     pub is_admin: bool,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+fn row(r: &Row) -> Result<Account, DbError> {
     Ok(Account {
-        app_id: r.get(0)?,
-        name: r.get(1)?,
-        secret_id: r.get(2)?,
-        secret_key: r.get(3)?,
-        is_admin: r.get::<_, i64>(4)? != 0,
+        app_id: r.int(0)?,
+        name: r.text(1)?,
+        secret_id: r.text(2)?,
+        secret_key: r.text(3)?,
+        is_admin: r.bool(4)?,
     })
 }
 
@@ -47,67 +47,85 @@ const COLS: &str = "app_id, name, secret_id, secret_key, is_admin";
 
 impl Db {
     /// Create an account with fresh credentials and an owner user named like it.
-    pub fn create_account(&self, name: &str, is_admin: bool) -> rusqlite::Result<Account> {
-        self.with(|c| {
-            let next: i64 = c.query_row("SELECT COALESCE(MAX(app_id), 1250000000) + 1 FROM accounts", [], |r| r.get(0))?;
+    /// A taken name is an error for which [`DbError::is_unique_violation`] holds.
+    pub fn create_account(&self, name: &str, is_admin: bool) -> Result<Account, DbError> {
+        self.tx(|c| {
+            let next = c.int(
+                "SELECT COALESCE(MAX(app_id), 1250000000) + 1 FROM accounts",
+                args![],
+            )?;
             let secret_id = format!("AKID{}", random_id(32).to_uppercase());
             let secret_key = random_id(32);
-            c.execute(
+            c.exec(
                 "INSERT INTO accounts (app_id, name, secret_id, secret_key, is_admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![next, name, secret_id, secret_key, is_admin as i64, now()],
+                args![next, name, &secret_id, &secret_key, is_admin, now()],
             )?;
-            c.execute("INSERT INTO users (app_id, name, created_at) VALUES (?1, ?2, ?3)", params![next, name, now()])?;
-            Ok(Account { app_id: next, name: name.into(), secret_id, secret_key, is_admin })
+            c.exec(
+                "INSERT INTO users (app_id, name, created_at) VALUES (?1, ?2, ?3)",
+                args![next, name, now()],
+            )?;
+            Ok(Account {
+                app_id: next,
+                name: name.into(),
+                secret_id,
+                secret_key,
+                is_admin,
+            })
         })
     }
 
     /// The account owning `secret_id`.
-    pub fn account_by_secret_id(&self, secret_id: &str) -> rusqlite::Result<Option<Account>> {
+    pub fn account_by_secret_id(&self, secret_id: &str) -> Result<Option<Account>, DbError> {
         self.with(|c| {
-            c.query_row(
+            c.opt_row(
                 &format!("SELECT {COLS} FROM accounts WHERE secret_id = ?1"),
-                [secret_id],
-                row,
-            )
-            .optional()
+                args![secret_id],
+            )?
+            .as_ref()
+            .map(row)
+            .transpose()
         })
     }
 
     /// The account with `app_id`.
-    pub fn account(&self, app_id: i64) -> rusqlite::Result<Option<Account>> {
+    pub fn account(&self, app_id: i64) -> Result<Option<Account>, DbError> {
         self.with(|c| {
-            c.query_row(
+            c.opt_row(
                 &format!("SELECT {COLS} FROM accounts WHERE app_id = ?1"),
-                [app_id],
-                row,
-            )
-            .optional()
+                args![app_id],
+            )?
+            .as_ref()
+            .map(row)
+            .transpose()
         })
     }
 
     /// Number of accounts.
-    pub fn account_count(&self) -> rusqlite::Result<i64> {
-        self.with(|c| c.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0)))
+    pub fn account_count(&self) -> Result<i64, DbError> {
+        self.with(|c| c.int("SELECT COUNT(*) FROM accounts", args![]))
     }
 
-    /// Add a user to an account; returns its id.
-    pub fn create_user(&self, app_id: i64, name: &str) -> rusqlite::Result<i64> {
+    /// Add a user to an account; returns its id. A taken name is an error for which
+    /// [`DbError::is_unique_violation`] holds.
+    pub fn create_user(&self, app_id: i64, name: &str) -> Result<i64, DbError> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO users (app_id, name, created_at) VALUES (?1, ?2, ?3)",
-                params![app_id, name, now()],
-            )?;
-            Ok(c.last_insert_rowid())
+            c.int(
+                "INSERT INTO users (app_id, name, created_at) VALUES (?1, ?2, ?3) RETURNING user_id",
+                args![app_id, name, now()],
+            )
         })
     }
 
     /// The users of an account: (user_id, name).
-    pub fn users(&self, app_id: i64) -> rusqlite::Result<Vec<(i64, String)>> {
+    pub fn users(&self, app_id: i64) -> Result<Vec<(i64, String)>, DbError> {
         self.with(|c| {
-            let mut st =
-                c.prepare("SELECT user_id, name FROM users WHERE app_id = ?1 ORDER BY user_id")?;
-            let rows = st.query_map([app_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+            c.rows(
+                "SELECT user_id, name FROM users WHERE app_id = ?1 ORDER BY user_id",
+                args![app_id],
+            )?
+            .iter()
+            .map(|r| Ok((r.int(0)?, r.text(1)?)))
+            .collect()
         })
     }
 }

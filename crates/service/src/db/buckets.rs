@@ -1,8 +1,8 @@
 //! Buckets of the object store (R-FLOW-UPLOAD): owner account, region (R-REGION) and
 //! ACL (`private` or `public-read`). Bucket names are global, as in S3 and COS.
 
+use super::sql::{args, DbError, Row};
 use super::{now, Db};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "
@@ -30,13 +30,13 @@ pub struct Bucket {
 
 const COLS: &str = "name, app_id, region, public_read, created_at";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Bucket> {
+fn row(r: &Row) -> Result<Bucket, DbError> {
     Ok(Bucket {
-        name: r.get(0)?,
-        app_id: r.get(1)?,
-        region: r.get(2)?,
-        public_read: r.get::<_, i64>(3)? != 0,
-        created_at: r.get(4)?,
+        name: r.text(0)?,
+        app_id: r.int(1)?,
+        region: r.text(2)?,
+        public_read: r.bool(3)?,
+        created_at: r.int(4)?,
     })
 }
 
@@ -48,44 +48,47 @@ impl Db {
         app_id: i64,
         region: &str,
         public_read: bool,
-    ) -> rusqlite::Result<bool> {
+    ) -> Result<bool, DbError> {
         self.with(|c| {
-            Ok(c.execute(
-                "INSERT OR IGNORE INTO buckets (name, app_id, region, public_read, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, app_id, region, public_read as i64, now()],
+            Ok(c.exec(
+                "INSERT INTO buckets (name, app_id, region, public_read, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+                args![name, app_id, region, public_read, now()],
             )? > 0)
         })
     }
 
     /// The bucket named `name`.
-    pub fn bucket(&self, name: &str) -> rusqlite::Result<Option<Bucket>> {
+    pub fn bucket(&self, name: &str) -> Result<Option<Bucket>, DbError> {
         self.with(|c| {
-            c.query_row(
+            c.opt_row(
                 &format!("SELECT {COLS} FROM buckets WHERE name = ?1"),
-                [name],
-                row,
-            )
-            .optional()
+                args![name],
+            )?
+            .as_ref()
+            .map(row)
+            .transpose()
         })
     }
 
     /// The buckets of account `app_id`, by name.
-    pub fn buckets(&self, app_id: i64) -> rusqlite::Result<Vec<Bucket>> {
+    pub fn buckets(&self, app_id: i64) -> Result<Vec<Bucket>, DbError> {
         self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {COLS} FROM buckets WHERE app_id = ?1 ORDER BY name"
-            ))?;
-            let rows = st.query_map([app_id], row)?;
-            rows.collect()
+            c.rows(
+                &format!("SELECT {COLS} FROM buckets WHERE app_id = ?1 ORDER BY name"),
+                args![app_id],
+            )?
+            .iter()
+            .map(row)
+            .collect()
         })
     }
 
     /// Set the bucket ACL.
-    pub fn set_bucket_public_read(&self, name: &str, public_read: bool) -> rusqlite::Result<bool> {
+    pub fn set_bucket_public_read(&self, name: &str, public_read: bool) -> Result<bool, DbError> {
         self.with(|c| {
-            Ok(c.execute(
+            Ok(c.exec(
                 "UPDATE buckets SET public_read = ?2 WHERE name = ?1",
-                params![name, public_read as i64],
+                args![name, public_read],
             )? > 0)
         })
     }
@@ -93,31 +96,34 @@ impl Db {
     /// Delete an empty bucket and its unfinished multipart uploads. Returns
     /// `Ok(None)` when the bucket still holds objects, else the blobs of the aborted
     /// uploads' parts (for the caller to delete).
-    pub fn delete_bucket(&self, name: &str) -> rusqlite::Result<Option<Vec<String>>> {
-        self.with(|c| {
-            let tx = c.unchecked_transaction()?;
-            let busy: bool = tx
-                .query_row("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1", [name], |_| {
-                    Ok(())
-                })
-                .optional()?
+    pub fn delete_bucket(&self, name: &str) -> Result<Option<Vec<String>>, DbError> {
+        self.tx(|c| {
+            let busy = c
+                .opt_row(
+                    "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
+                    args![name],
+                )?
                 .is_some();
             if busy {
                 return Ok(None);
             }
-            let blobs: Vec<String> = tx
-                .prepare(
+            let blobs = c
+                .rows(
                     "SELECT p.blob FROM multipart_parts p JOIN multipart_uploads u ON u.upload_id = p.upload_id WHERE u.bucket = ?1",
+                    args![name],
                 )?
-                .query_map([name], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            tx.execute(
+                .iter()
+                .map(|r| r.text(0))
+                .collect::<Result<Vec<_>, _>>()?;
+            c.exec(
                 "DELETE FROM multipart_parts WHERE upload_id IN (SELECT upload_id FROM multipart_uploads WHERE bucket = ?1)",
-                [name],
+                args![name],
             )?;
-            tx.execute("DELETE FROM multipart_uploads WHERE bucket = ?1", [name])?;
-            tx.execute("DELETE FROM buckets WHERE name = ?1", [name])?;
-            tx.commit()?;
+            c.exec(
+                "DELETE FROM multipart_uploads WHERE bucket = ?1",
+                args![name],
+            )?;
+            c.exec("DELETE FROM buckets WHERE name = ?1", args![name])?;
             Ok(Some(blobs))
         })
     }

@@ -4,8 +4,8 @@
 //! are the job's progress and outcome. The lease columns and the queries that take,
 //! renew and end jobs live in [`super::jobs`]; per-phase timings in its `job_phases`.
 
-use super::{now, random_id, Db};
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use super::sql::{args, Conn, DbError, Row, ToVal, Val};
+use super::{now, random_id, table_columns, Db};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "
@@ -54,14 +54,12 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
 ];
 
 /// Add the columns an older `images` table lacks (idempotent).
-pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
-    let have: Vec<String> = c
-        .prepare("SELECT name FROM pragma_table_info('images')")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+pub fn migrate(c: &mut dyn Conn) -> Result<(), DbError> {
+    let have = table_columns(c, "images")?;
     for (name, def) in ADDED_COLUMNS {
         if !have.iter().any(|h| h == name) {
-            c.execute_batch(&format!("ALTER TABLE images ADD COLUMN {name} {def}"))?;
+            let def = super::sql::ddl(c.backend(), def);
+            c.batch(&format!("ALTER TABLE images ADD COLUMN {name} {def}"))?;
         }
     }
     Ok(())
@@ -116,36 +114,41 @@ pub struct Image {
 
 pub(crate) const COLS: &str = "image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, phase, progress, bytes_done, bytes_total, size_bytes, virtual_size, error_code, error_message, findings, tags, attempts, request_id, created_at, updated_at, finished_at";
 
-pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Image> {
+pub(crate) fn row(r: &Row) -> Result<Image, DbError> {
     Ok(Image {
-        image_id: r.get(0)?,
-        app_id: r.get(1)?,
-        name: r.get(2)?,
-        description: r.get(3)?,
-        os_type: r.get(4)?,
-        os_version: r.get(5)?,
-        architecture: r.get(6)?,
-        force: r.get::<_, i64>(7)? != 0,
-        region: r.get(8)?,
-        source_url: r.get(9)?,
-        source_blob: r.get(10)?,
-        state: r.get(11)?,
-        phase: r.get(12)?,
-        progress: r.get(13)?,
-        bytes_done: r.get(14)?,
-        bytes_total: r.get(15)?,
-        size_bytes: r.get(16)?,
-        virtual_size: r.get(17)?,
-        error_code: r.get(18)?,
-        error_message: r.get(19)?,
-        findings: r.get(20)?,
-        tags: r.get(21)?,
-        attempts: r.get(22)?,
-        request_id: r.get(23)?,
-        created_at: r.get(24)?,
-        updated_at: r.get(25)?,
-        finished_at: r.get(26)?,
+        image_id: r.text(0)?,
+        app_id: r.int(1)?,
+        name: r.text(2)?,
+        description: r.text(3)?,
+        os_type: r.text(4)?,
+        os_version: r.text(5)?,
+        architecture: r.text(6)?,
+        force: r.bool(7)?,
+        region: r.text(8)?,
+        source_url: r.text(9)?,
+        source_blob: r.text(10)?,
+        state: r.text(11)?,
+        phase: r.text(12)?,
+        progress: r.int(13)?,
+        bytes_done: r.int(14)?,
+        bytes_total: r.int(15)?,
+        size_bytes: r.int(16)?,
+        virtual_size: r.int(17)?,
+        error_code: r.opt_text(18)?,
+        error_message: r.opt_text(19)?,
+        findings: r.text(20)?,
+        tags: r.text(21)?,
+        attempts: r.int(22)?,
+        request_id: r.text(23)?,
+        created_at: r.int(24)?,
+        updated_at: r.int(25)?,
+        finished_at: r.opt_int(26)?,
     })
+}
+
+/// The images `rows` hold.
+pub(crate) fn rows(rows: &[Row]) -> Result<Vec<Image>, DbError> {
+    rows.iter().map(row).collect()
 }
 
 /// What ImportImage records.
@@ -187,59 +190,55 @@ pub enum DeleteRefused {
 impl Db {
     /// Record a new image in state IMPORTING with a queued job; `None` when the
     /// account already holds [`QUOTA`] images.
-    pub fn create_image(&self, n: &NewImage<'_>) -> rusqlite::Result<Option<String>> {
-        self.with(|c| {
-            let tx = c.unchecked_transaction()?;
-            let held: i64 = tx.query_row(
+    pub fn create_image(&self, n: &NewImage<'_>) -> Result<Option<String>, DbError> {
+        self.tx(|c| {
+            let held = c.int(
                 "SELECT COUNT(*) FROM images WHERE app_id = ?1",
-                [n.app_id],
-                |r| r.get(0),
+                args![n.app_id],
             )?;
             if held >= QUOTA {
                 return Ok(None);
             }
-            // 36^8 ids: retry the rare collision instead of failing the request.
+            // 36^8 ids: retry the rare collision instead of failing the request (ON
+            // CONFLICT, not a caught error: on PostgreSQL an error aborts the
+            // transaction).
             for _ in 0..8 {
                 let id = format!("img-{}", random_id(8));
-                let r = tx.execute(
-                    "INSERT INTO images (image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, tags, request_id, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,'IMPORTING',?12,?13,?14,?14)",
-                    params![id, n.app_id, n.name, n.description, n.os_type, n.os_version, n.architecture, n.force as i64, n.region, n.source_url, n.source_blob, n.tags, n.request_id, now()],
-                );
-                match r {
-                    Ok(_) => {
-                        tx.commit()?;
-                        return Ok(Some(id));
-                    }
-                    Err(rusqlite::Error::SqliteFailure(e, _))
-                        if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
-                    Err(e) => return Err(e),
+                let added = c.exec(
+                    "INSERT INTO images (image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, tags, request_id, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,'IMPORTING',?12,?13,?14,?14) ON CONFLICT (image_id) DO NOTHING",
+                    args![&id, n.app_id, n.name, n.description, n.os_type, n.os_version, n.architecture, n.force, n.region, n.source_url, n.source_blob, n.tags, n.request_id, now()],
+                )?;
+                if added > 0 {
+                    return Ok(Some(id));
                 }
             }
-            Err(rusqlite::Error::QueryReturnedNoRows)
+            Err(DbError::Other("no free image id after 8 tries".into()))
         })
     }
 
     /// The image `id` of account `app_id` (tenants see only their own).
-    pub fn image(&self, app_id: i64, id: &str) -> rusqlite::Result<Option<Image>> {
+    pub fn image(&self, app_id: i64, id: &str) -> Result<Option<Image>, DbError> {
         self.with(|c| {
-            c.query_row(
+            c.opt_row(
                 &format!("SELECT {COLS} FROM images WHERE app_id = ?1 AND image_id = ?2"),
-                params![app_id, id],
-                row,
-            )
-            .optional()
+                args![app_id, id],
+            )?
+            .as_ref()
+            .map(row)
+            .transpose()
         })
     }
 
     /// An image by id, whatever the account (job workers).
-    pub fn image_any(&self, id: &str) -> rusqlite::Result<Option<Image>> {
+    pub fn image_any(&self, id: &str) -> Result<Option<Image>, DbError> {
         self.with(|c| {
-            c.query_row(
+            c.opt_row(
                 &format!("SELECT {COLS} FROM images WHERE image_id = ?1"),
-                [id],
-                row,
-            )
-            .optional()
+                args![id],
+            )?
+            .as_ref()
+            .map(row)
+            .transpose()
         })
     }
 
@@ -251,12 +250,12 @@ impl Db {
         f: &ImageFilter,
         offset: i64,
         limit: i64,
-    ) -> rusqlite::Result<(Vec<Image>, i64)> {
-        let mut sql = String::from(" FROM images WHERE app_id = ?");
-        let mut args: Vec<rusqlite::types::Value> = vec![app_id.into()];
+    ) -> Result<(Vec<Image>, i64), DbError> {
+        let mut args: Vec<Val> = vec![app_id.to_val()];
+        let mut sql = String::from(" FROM images WHERE app_id = ?1");
         if let Some(r) = &f.region {
-            sql.push_str(" AND region = ?");
-            args.push(r.clone().into());
+            args.push(r.to_val());
+            sql.push_str(&format!(" AND region = ?{}", args.len()));
         }
         for (col, values) in [
             ("image_id", &f.ids),
@@ -267,27 +266,26 @@ impl Db {
             if values.is_empty() {
                 continue;
             }
-            sql.push_str(&format!(
-                " AND {col} IN ({})",
-                vec!["?"; values.len()].join(",")
-            ));
-            args.extend(values.iter().map(|v| v.clone().into()));
+            let mut marks = Vec::with_capacity(values.len());
+            for v in values {
+                args.push(v.to_val());
+                marks.push(format!("?{}", args.len()));
+            }
+            sql.push_str(&format!(" AND {col} IN ({})", marks.join(",")));
         }
         self.with(|c| {
-            let total: i64 = c.query_row(
-                &format!("SELECT COUNT(*){sql}"),
-                params_from_iter(args.iter()),
-                |r| r.get(0),
-            )?;
+            let total = c.int(&format!("SELECT COUNT(*){sql}"), &args)?;
             let mut page_args = args.clone();
-            page_args.push(limit.max(0).into());
-            page_args.push(offset.max(0).into());
-            let mut st = c.prepare(&format!(
-                "SELECT {COLS}{sql} ORDER BY created_at DESC, image_id LIMIT ? OFFSET ?"
-            ))?;
-            let page = st
-                .query_map(params_from_iter(page_args.iter()), row)?
-                .collect::<rusqlite::Result<_>>()?;
+            page_args.push(limit.max(0).to_val());
+            page_args.push(offset.max(0).to_val());
+            let page = rows(&c.rows(
+                &format!(
+                    "SELECT {COLS}{sql} ORDER BY created_at DESC, image_id LIMIT ?{} OFFSET ?{}",
+                    page_args.len() - 1,
+                    page_args.len()
+                ),
+                &page_args,
+            )?)?;
             Ok((page, total))
         })
     }
@@ -299,11 +297,11 @@ impl Db {
         id: &str,
         name: Option<&str>,
         description: Option<&str>,
-    ) -> rusqlite::Result<bool> {
+    ) -> Result<bool, DbError> {
         self.with(|c| {
-            let n = c.execute(
+            let n = c.exec(
                 "UPDATE images SET name = COALESCE(?3, name), description = COALESCE(?4, description), updated_at = ?5 WHERE app_id = ?1 AND image_id = ?2",
-                params![app_id, id, name, description, now()],
+                args![app_id, id, name, description, now()],
             )?;
             Ok(n > 0)
         })
@@ -315,17 +313,16 @@ impl Db {
         &self,
         app_id: i64,
         ids: &[String],
-    ) -> rusqlite::Result<Result<(), (String, DeleteRefused)>> {
-        self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+    ) -> Result<Result<(), (String, DeleteRefused)>, DbError> {
+        self.tx(|c| {
             for id in ids {
-                let state: Option<String> = tx
-                    .query_row(
+                let state = c
+                    .opt_row(
                         "SELECT state FROM images WHERE app_id = ?1 AND image_id = ?2",
-                        params![app_id, id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                        args![app_id, id],
+                    )?
+                    .map(|r| r.text(0))
+                    .transpose()?;
                 match state.as_deref() {
                     None => return Ok(Err((id.clone(), DeleteRefused::NotFound))),
                     Some(IMPORTING) => return Ok(Err((id.clone(), DeleteRefused::Importing))),
@@ -333,53 +330,57 @@ impl Db {
                 }
             }
             for id in ids {
-                tx.execute(
+                c.exec(
                     "DELETE FROM images WHERE app_id = ?1 AND image_id = ?2 AND state != 'IMPORTING'",
-                    params![app_id, id],
+                    args![app_id, id],
                 )?;
-                tx.execute("DELETE FROM job_phases WHERE image_id = ?1", [id])?;
+                c.exec("DELETE FROM job_phases WHERE image_id = ?1", args![id])?;
             }
-            tx.commit()?;
             Ok(Ok(()))
         })
     }
 
     /// Whether `id` is a NORMAL image (its stored file is the image).
-    pub fn image_is_normal(&self, id: &str) -> rusqlite::Result<bool> {
+    pub fn image_is_normal(&self, id: &str) -> Result<bool, DbError> {
         self.with(|c| {
-            Ok(c.query_row(
+            Ok(c.int(
                 "SELECT COUNT(*) FROM images WHERE image_id = ?1 AND state = 'NORMAL'",
-                [id],
-                |r| r.get::<_, i64>(0),
+                args![id],
             )? > 0)
         })
     }
 
     /// Images by state (metrics).
-    pub fn image_state_counts(&self) -> rusqlite::Result<Vec<(String, i64)>> {
+    pub fn image_state_counts(&self) -> Result<Vec<(String, i64)>, DbError> {
         self.with(|c| {
-            let mut st =
-                c.prepare("SELECT state, COUNT(*) FROM images GROUP BY state ORDER BY state")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+            c.rows(
+                "SELECT state, COUNT(*) FROM images GROUP BY state ORDER BY state",
+                args![],
+            )?
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.int(1)?)))
+            .collect()
         })
     }
 
     /// Importing images by phase (metrics).
-    pub fn importing_phase_counts(&self) -> rusqlite::Result<Vec<(String, i64)>> {
+    pub fn importing_phase_counts(&self) -> Result<Vec<(String, i64)>, DbError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            c.rows(
                 "SELECT phase, COUNT(*) FROM images WHERE state = 'IMPORTING' GROUP BY phase ORDER BY phase",
-            )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+                args![],
+            )?
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.int(1)?)))
+            .collect()
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::db::testing::{each_backend, raw_backends};
 
     pub(crate) fn new_image<'a>(app_id: i64, name: &'a str) -> NewImage<'a> {
         NewImage {
@@ -400,7 +401,10 @@ mod tests {
 
     #[test]
     fn filters_and_pages_in_sql_per_tenant() {
-        let db = Db::open_in_memory().unwrap();
+        each_backend(filters_and_pages);
+    }
+
+    fn filters_and_pages(db: &Db) {
         let a = db.create_account("a", false).unwrap().app_id;
         let b = db.create_account("b", false).unwrap().app_id;
         let mut ids = Vec::new();
@@ -446,35 +450,91 @@ mod tests {
 
     #[test]
     fn quota_bounds_the_images_of_an_account() {
-        let db = Db::open_in_memory().unwrap();
-        let a = db.create_account("a", false).unwrap().app_id;
-        db.with(|c| {
-            for i in 0..QUOTA {
-                c.execute(
-                    "INSERT INTO images (image_id, app_id, name, os_type, os_version, architecture, region, source_url, source_blob, state, created_at, updated_at) VALUES (?1, ?2, 'n', 'CentOS', '7', 'x86_64', 'r', 'u', 'b', 'NORMAL', 0, 0)",
-                    params![format!("img-q{i:07}"), a],
-                )?;
-            }
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(db.create_image(&new_image(a, "one-more")).unwrap(), None);
+        each_backend(|db| {
+            let a = db.create_account("a", false).unwrap().app_id;
+            db.tx(|c| {
+                for i in 0..QUOTA {
+                    c.exec(
+                        "INSERT INTO images (image_id, app_id, name, os_type, os_version, architecture, region, source_url, source_blob, state, created_at, updated_at) VALUES (?1, ?2, 'n', 'CentOS', '7', 'x86_64', 'r', 'u', 'b', 'NORMAL', 0, 0)",
+                        args![format!("img-q{i:07}"), a],
+                    )?;
+                }
+                Ok::<_, DbError>(())
+            })
+            .unwrap();
+            assert_eq!(db.create_image(&new_image(a, "one-more")).unwrap(), None);
+            // Below the quota, images are created and listed with every column.
+            db.with(|c| {
+                c.exec(
+                    "DELETE FROM images WHERE image_id = 'img-q0000000'",
+                    args![],
+                )
+            })
+            .unwrap();
+            let id = db.create_image(&new_image(a, "fits")).unwrap().unwrap();
+            let img = db.image(a, &id).unwrap().unwrap();
+            assert_eq!(
+                (
+                    img.state.as_str(),
+                    img.phase.as_str(),
+                    img.finished_at,
+                    img.error_code
+                ),
+                (IMPORTING, "queued", None, None)
+            );
+            assert!(db.modify_image(a, &id, None, Some("d")).unwrap());
+            let img = db.image(a, &id).unwrap().unwrap();
+            assert_eq!((img.name.as_str(), img.description.as_str()), ("fits", "d"));
+            assert_eq!(
+                db.image_state_counts().unwrap(),
+                vec![(IMPORTING.to_string(), 1), (NORMAL.to_string(), QUOTA - 1)]
+            );
+            assert_eq!(
+                db.importing_phase_counts().unwrap(),
+                vec![("queued".to_string(), 1)]
+            );
+            assert!(!db.image_is_normal(&id).unwrap());
+            assert!(db.image_is_normal("img-q0000001").unwrap());
+            assert_eq!(
+                db.delete_images(a, &["img-q0000001".into()]).unwrap(),
+                Ok(())
+            );
+            assert!(db.image_any("img-q0000001").unwrap().is_none());
+        });
     }
 
+    /// An `images` table made before the added columns gets them, keeping its rows.
     #[test]
     fn migrate_adds_columns_to_an_old_table() {
-        let c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE images (image_id TEXT PRIMARY KEY, state TEXT);")
+        for t in raw_backends() {
+            eprintln!("--- backend {}", t.backend());
+            let old = SCHEMA
+                .replace("    virtual_size INTEGER NOT NULL DEFAULT 0,\n", "")
+                .replace("    bytes_total  INTEGER NOT NULL DEFAULT 0,\n", "")
+                .replace("    tags         TEXT NOT NULL DEFAULT '[]',\n", "")
+                .replace(
+                    "    finished_at  INTEGER,\n    request_id   TEXT NOT NULL DEFAULT ''\n",
+                    "    finished_at  INTEGER\n",
+                );
+            assert!(!old.contains("request_id"), "{old}");
+            t.with(|c| {
+                c.batch(&crate::db::sql::ddl(c.backend(), crate::db::accounts::SCHEMA))?;
+                c.batch(&crate::db::sql::ddl(c.backend(), &old))?;
+                c.exec("INSERT INTO accounts (app_id, name, secret_id, secret_key, created_at) VALUES (7, 'a', 's', 'k', 0)", args![])?;
+                c.exec("INSERT INTO images (image_id, app_id, name, os_type, os_version, architecture, region, source_url, source_blob, state, created_at, updated_at) VALUES ('img-old', 7, 'n', 'CentOS', '7', 'x86_64', 'r', 'u', 'b', 'NORMAL', 0, 0)", args![])
+            })
             .unwrap();
-        migrate(&c).unwrap();
-        migrate(&c).unwrap();
-        let n: i64 = c
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('images') WHERE name IN ('virtual_size','bytes_total','tags','request_id')",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(n, 4);
+            let db = t.db.clone().init().unwrap();
+            db.clone().init().unwrap();
+            let cols = db.with(|c| table_columns(c, "images")).unwrap();
+            for (name, _) in ADDED_COLUMNS {
+                assert_eq!(cols.iter().filter(|c| c == name).count(), 1, "{name}");
+            }
+            let img = db.image(7, "img-old").unwrap().unwrap();
+            assert_eq!(
+                (img.tags.as_str(), img.request_id.as_str(), img.virtual_size),
+                ("[]", "", 0)
+            );
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! Import jobs (R-FLOW-ASYNC): leases on image rows, progress, per-phase timings.
 //!
-//! A job is the IMPORTING image row. A worker takes it with an atomic `UPDATE … WHERE
-//! lease_until < now` (on PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`), holds it by
+//! A job is the IMPORTING image row. A worker takes it with one atomic `UPDATE … WHERE
+//! image_id = (SELECT … WHERE lease_until < now … LIMIT 1)` (on PostgreSQL the
+//! sub-select is `FOR UPDATE SKIP LOCKED`: workers racing for jobs take different rows
+//! instead of waiting on one), holds it by
 //! renewing `lease_until` from a heartbeat, and ends it with an `UPDATE … WHERE
 //! lease_owner = me`: a worker that lost its lease (it stalled, another worker took
 //! the job) can never overwrite the outcome. A worker or server that dies leaves the
@@ -10,10 +12,10 @@
 //! Ending a job and writing its messages (R-FLOW-ASYNC) is one transaction, so a crash
 //! cannot lose the notice of a finished import nor send one for an unfinished import.
 
-use super::images::{row, Image, COLS};
+use super::images::{row, rows, Image, COLS};
 use super::messages::{deliver_tx, Notice};
+use super::sql::{args, Backend, DbError};
 use super::{now, Db};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "
@@ -80,51 +82,46 @@ impl Db {
         owner: &str,
         secs: i64,
         max_attempts: i64,
-    ) -> rusqlite::Result<Option<Image>> {
+    ) -> Result<Option<Image>, DbError> {
         self.with(|c| {
             let t = now();
-            let id: Option<String> = c
-                .query_row(
-                    "SELECT image_id FROM images WHERE state = 'IMPORTING' AND lease_until < ?1 AND attempts < ?2 ORDER BY created_at, image_id LIMIT 1",
-                    params![t, max_attempts],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(id) = id else { return Ok(None) };
-            // Atomic: of several workers racing for the row, one update wins.
-            let n = c.execute(
-                "UPDATE images SET lease_owner = ?2, lease_until = ?3, attempts = attempts + 1, updated_at = ?4 WHERE image_id = ?1 AND state = 'IMPORTING' AND lease_until < ?4 AND attempts < ?5",
-                params![id, owner, t + secs, t, max_attempts],
+            // One statement: SQLite runs it under its write lock; on PostgreSQL the row
+            // is locked by the sub-select (rows other workers hold are skipped) and the
+            // outer conditions are checked again on the locked row.
+            let lock = match c.backend() {
+                Backend::Sqlite => "",
+                Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            };
+            let taken = c.opt_row(
+                &format!(
+                    "UPDATE images SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1, updated_at = ?3 \
+                     WHERE image_id = (SELECT image_id FROM images WHERE state = 'IMPORTING' AND lease_until < ?3 AND attempts < ?4 ORDER BY created_at, image_id LIMIT 1{lock}) \
+                     AND state = 'IMPORTING' AND lease_until < ?3 AND attempts < ?4 RETURNING {COLS}"
+                ),
+                args![owner, t + secs, t, max_attempts],
             )?;
-            if n == 0 {
-                return Ok(None);
-            }
-            c.query_row(
-                &format!("SELECT {COLS} FROM images WHERE image_id = ?1"),
-                [&id],
-                row,
-            )
-            .optional()
+            taken.as_ref().map(row).transpose()
         })
     }
 
     /// IMPORTING jobs whose lease expired after `max_attempts` takes.
-    pub fn exhausted_jobs(&self, max_attempts: i64) -> rusqlite::Result<Vec<Image>> {
+    pub fn exhausted_jobs(&self, max_attempts: i64) -> Result<Vec<Image>, DbError> {
         self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {COLS} FROM images WHERE state = 'IMPORTING' AND lease_until < ?1 AND attempts >= ?2 ORDER BY created_at LIMIT 100"
-            ))?;
-            let rows = st.query_map(params![now(), max_attempts], row)?;
-            rows.collect()
+            rows(&c.rows(
+                &format!(
+                    "SELECT {COLS} FROM images WHERE state = 'IMPORTING' AND lease_until < ?1 AND attempts >= ?2 ORDER BY created_at LIMIT 100"
+                ),
+                args![now(), max_attempts],
+            )?)
         })
     }
 
     /// Renew `owner`'s lease on `id` for `secs` seconds; false when it was lost.
-    pub fn heartbeat(&self, id: &str, owner: &str, secs: i64) -> rusqlite::Result<bool> {
+    pub fn heartbeat(&self, id: &str, owner: &str, secs: i64) -> Result<bool, DbError> {
         self.with(|c| {
-            Ok(c.execute(
+            Ok(c.exec(
                 "UPDATE images SET lease_until = ?3 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
-                params![id, owner, now() + secs],
+                args![id, owner, now() + secs],
             )? > 0)
         })
     }
@@ -140,23 +137,23 @@ impl Db {
         progress: i64,
         bytes_done: i64,
         bytes_total: i64,
-    ) -> rusqlite::Result<bool> {
+    ) -> Result<bool, DbError> {
         self.with(|c| {
             let t = now();
-            Ok(c.execute(
+            Ok(c.exec(
                 "UPDATE images SET lease_until = ?3, phase = ?4, progress = ?5, bytes_done = ?6, bytes_total = ?7, updated_at = ?8 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
-                params![id, owner, t + secs, phase, progress, bytes_done, bytes_total, t],
+                args![id, owner, t + secs, phase, progress, bytes_done, bytes_total, t],
             )? > 0)
         })
     }
 
     /// Give a job back without counting the attempt (graceful shutdown): another
     /// worker, or this server when it restarts, takes it at once.
-    pub fn release_job(&self, id: &str, owner: &str) -> rusqlite::Result<bool> {
+    pub fn release_job(&self, id: &str, owner: &str) -> Result<bool, DbError> {
         self.with(|c| {
-            Ok(c.execute(
-                "UPDATE images SET lease_owner = NULL, lease_until = 0, attempts = MAX(attempts - 1, 0), phase = 'queued', progress = 0, bytes_done = 0, updated_at = ?3 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
-                params![id, owner, now()],
+            Ok(c.exec(
+                "UPDATE images SET lease_owner = NULL, lease_until = 0, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, phase = 'queued', progress = 0, bytes_done = 0, updated_at = ?3 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
+                args![id, owner, now()],
             )? > 0)
         })
     }
@@ -170,9 +167,8 @@ impl Db {
         lease: Lease<'_>,
         end: &JobEnd<'_>,
         notice: &Notice,
-    ) -> rusqlite::Result<bool> {
-        self.with(|c| {
-            let tx = c.unchecked_transaction()?;
+    ) -> Result<bool, DbError> {
+        self.tx(|c| {
             let t = now();
             let guard = match lease {
                 Lease::Owner(o) => (o.to_string(), i64::MAX, i64::MAX),
@@ -185,28 +181,24 @@ impl Db {
                     stored_size,
                     virtual_size,
                     findings_json,
-                } => tx.execute(
+                } => c.exec(
                     &format!("UPDATE images SET state = 'NORMAL', phase = 'done', progress = 100, size_bytes = ?5, virtual_size = ?6, findings = ?7, error_code = NULL, error_message = NULL, lease_owner = NULL, lease_until = 0, finished_at = ?8, updated_at = ?8 WHERE {cond}"),
-                    params![id, guard.0, guard.1, guard.2, stored_size, virtual_size, findings_json, t],
+                    args![id, &guard.0, guard.1, guard.2, *stored_size, *virtual_size, *findings_json, t],
                 )?,
                 JobEnd::Failed {
                     code,
                     message,
                     findings_json,
-                } => tx.execute(
+                } => c.exec(
                     &format!("UPDATE images SET state = 'IMPORTFAILED', error_code = ?5, error_message = ?6, findings = ?7, lease_owner = NULL, lease_until = 0, finished_at = ?8, updated_at = ?8 WHERE {cond}"),
-                    params![id, guard.0, guard.1, guard.2, code, message, findings_json, t],
+                    args![id, &guard.0, guard.1, guard.2, *code, *message, *findings_json, t],
                 )?,
             };
             if n == 0 {
                 return Ok(false);
             }
-            let app_id: i64 =
-                tx.query_row("SELECT app_id FROM images WHERE image_id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
-            deliver_tx(&tx, app_id, id, notice)?;
-            tx.commit()?;
+            let app_id = c.int("SELECT app_id FROM images WHERE image_id = ?1", args![id])?;
+            deliver_tx(c, app_id, id, notice)?;
             Ok(true)
         })
     }
@@ -223,38 +215,40 @@ impl Db {
         elapsed_ms: i64,
         bytes: i64,
         outcome: &str,
-    ) -> rusqlite::Result<()> {
-        self.with(|c| {
-            c.execute(
+    ) -> Result<(), DbError> {
+        self.tx(|c| {
+            c.exec(
                 "INSERT INTO job_phases (image_id, attempt, phase, worker, started_ms, elapsed_ms, bytes, outcome) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                params![id, attempt, phase, worker, started_ms, elapsed_ms, bytes, outcome],
+                args![id, attempt, phase, worker, started_ms, elapsed_ms, bytes, outcome],
             )?;
-            c.execute(
+            c.exec(
                 "DELETE FROM job_phases WHERE image_id = ?1 AND id NOT IN (SELECT id FROM job_phases WHERE image_id = ?1 ORDER BY id DESC LIMIT ?2)",
-                params![id, MAX_PHASE_ROWS],
+                args![id, MAX_PHASE_ROWS],
             )?;
             Ok(())
         })
     }
 
     /// The recorded phases of `id`, oldest first.
-    pub fn job_phases(&self, id: &str) -> rusqlite::Result<Vec<PhaseTiming>> {
+    pub fn job_phases(&self, id: &str) -> Result<Vec<PhaseTiming>, DbError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            c.rows(
                 "SELECT attempt, phase, worker, started_ms, elapsed_ms, bytes, outcome FROM job_phases WHERE image_id = ?1 ORDER BY id",
-            )?;
-            let rows = st.query_map([id], |r| {
+                args![id],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(PhaseTiming {
-                    attempt: r.get(0)?,
-                    phase: r.get(1)?,
-                    worker: r.get(2)?,
-                    started_ms: r.get(3)?,
-                    elapsed_ms: r.get(4)?,
-                    bytes: r.get(5)?,
-                    outcome: r.get(6)?,
+                    attempt: r.int(0)?,
+                    phase: r.text(1)?,
+                    worker: r.text(2)?,
+                    started_ms: r.int(3)?,
+                    elapsed_ms: r.int(4)?,
+                    bytes: r.int(5)?,
+                    outcome: r.text(6)?,
                 })
-            })?;
-            rows.collect()
+            })
+            .collect()
         })
     }
 }
@@ -263,9 +257,9 @@ impl Db {
 mod tests {
     use super::*;
     use crate::db::images::NewImage;
+    use crate::db::testing::each_backend;
 
-    fn setup() -> (Db, i64, String) {
-        let db = Db::open_in_memory().unwrap();
+    fn setup(db: &Db) -> (i64, String) {
         let a = db.create_account("acct", false).unwrap().app_id;
         let id = db
             .create_image(&NewImage {
@@ -284,7 +278,7 @@ mod tests {
             })
             .unwrap()
             .unwrap();
-        (db, a, id)
+        (a, id)
     }
 
     fn notice() -> Notice {
@@ -299,9 +293,9 @@ mod tests {
 
     fn expire(db: &Db, id: &str) {
         db.with(|c| {
-            c.execute(
+            c.exec(
                 "UPDATE images SET lease_until = 0 WHERE image_id = ?1",
-                [id],
+                args![id],
             )
         })
         .unwrap();
@@ -309,93 +303,173 @@ mod tests {
 
     #[test]
     fn one_worker_holds_a_job_and_a_lost_lease_cannot_end_it() {
-        let (db, _, id) = setup();
-        let j = db.lease_job("w1", 30, 3).unwrap().unwrap();
-        assert_eq!((j.image_id.as_str(), j.attempts), (id.as_str(), 1));
-        assert!(db.lease_job("w2", 30, 3).unwrap().is_none(), "leased twice");
-        assert!(db.heartbeat(&id, "w1", 30).unwrap());
-        assert!(!db.heartbeat(&id, "w2", 30).unwrap());
-        // w1 stalls; its lease expires and w2 takes the job.
-        expire(&db, &id);
-        assert_eq!(db.lease_job("w2", 30, 3).unwrap().unwrap().attempts, 2);
-        let end = JobEnd::Normal {
-            stored_size: 1,
-            virtual_size: 2,
-            findings_json: "[]",
-        };
-        assert!(!db
-            .finish_job(&id, Lease::Owner("w1"), &end, &notice())
-            .unwrap());
-        assert!(!db.job_progress(&id, "w1", 30, "convert", 50, 0, 0).unwrap());
-        assert!(db
-            .finish_job(&id, Lease::Owner("w2"), &end, &notice())
-            .unwrap());
-        let img = db.image_any(&id).unwrap().unwrap();
-        assert_eq!((img.state.as_str(), img.progress), ("NORMAL", 100));
-        // Ended jobs are never taken again.
-        expire(&db, &id);
-        assert!(db.lease_job("w3", 30, 3).unwrap().is_none());
+        each_backend(|db| {
+            let (_, id) = setup(db);
+            let j = db.lease_job("w1", 30, 3).unwrap().unwrap();
+            assert_eq!((j.image_id.as_str(), j.attempts), (id.as_str(), 1));
+            assert!(db.lease_job("w2", 30, 3).unwrap().is_none(), "leased twice");
+            assert!(db.heartbeat(&id, "w1", 30).unwrap());
+            assert!(!db.heartbeat(&id, "w2", 30).unwrap());
+            // w1 stalls; its lease expires and w2 takes the job.
+            expire(db, &id);
+            assert_eq!(db.lease_job("w2", 30, 3).unwrap().unwrap().attempts, 2);
+            let end = JobEnd::Normal {
+                stored_size: 1,
+                virtual_size: 2,
+                findings_json: "[]",
+            };
+            assert!(!db
+                .finish_job(&id, Lease::Owner("w1"), &end, &notice())
+                .unwrap());
+            assert!(!db.job_progress(&id, "w1", 30, "convert", 50, 0, 0).unwrap());
+            assert!(db
+                .finish_job(&id, Lease::Owner("w2"), &end, &notice())
+                .unwrap());
+            let img = db.image_any(&id).unwrap().unwrap();
+            assert_eq!((img.state.as_str(), img.progress), ("NORMAL", 100));
+            // Ended jobs are never taken again.
+            expire(db, &id);
+            assert!(db.lease_job("w3", 30, 3).unwrap().is_none());
+        });
     }
 
     #[test]
     fn a_job_whose_workers_keep_dying_fails_after_max_attempts() {
-        let (db, app, id) = setup();
-        for w in ["w1", "w2", "w3"] {
-            assert!(db.lease_job(w, 30, 3).unwrap().is_some());
-            expire(&db, &id);
-        }
-        assert!(db.lease_job("w4", 30, 3).unwrap().is_none());
-        let stuck = db.exhausted_jobs(3).unwrap();
-        assert_eq!(stuck.len(), 1);
-        let end = JobEnd::Failed {
-            code: "InternalError",
-            message: "m",
-            findings_json: "[]",
-        };
-        let n = Notice {
-            code: Some("InternalError".into()),
-            ..notice()
-        };
-        assert!(db
-            .finish_job(&id, Lease::Exhausted { max_attempts: 3 }, &end, &n)
-            .unwrap());
-        let img = db.image_any(&id).unwrap().unwrap();
-        assert_eq!(img.state, "IMPORTFAILED");
-        assert_eq!(img.error_code.as_deref(), Some("InternalError"));
-        // The owner user (subscribed by default) got the message in the same transaction.
-        let user = db.user_id(app, "acct").unwrap().unwrap();
-        let (msgs, total, _) = db.messages(user, 0, 10).unwrap();
-        assert_eq!(total, 1);
-        assert_eq!(msgs[0].code.as_deref(), Some("InternalError"));
+        each_backend(|db| {
+            let (app, id) = setup(db);
+            for w in ["w1", "w2", "w3"] {
+                assert!(db.lease_job(w, 30, 3).unwrap().is_some());
+                expire(db, &id);
+            }
+            assert!(db.lease_job("w4", 30, 3).unwrap().is_none());
+            let stuck = db.exhausted_jobs(3).unwrap();
+            assert_eq!(stuck.len(), 1);
+            let end = JobEnd::Failed {
+                code: "InternalError",
+                message: "m",
+                findings_json: "[]",
+            };
+            let n = Notice {
+                code: Some("InternalError".into()),
+                ..notice()
+            };
+            assert!(db
+                .finish_job(&id, Lease::Exhausted { max_attempts: 3 }, &end, &n)
+                .unwrap());
+            let img = db.image_any(&id).unwrap().unwrap();
+            assert_eq!(img.state, "IMPORTFAILED");
+            assert_eq!(img.error_code.as_deref(), Some("InternalError"));
+            // The owner user (subscribed by default) got the message in the same transaction.
+            let user = db.user_id(app, "acct").unwrap().unwrap();
+            let (msgs, total, _) = db.messages(user, 0, 10).unwrap();
+            assert_eq!(total, 1);
+            assert_eq!(msgs[0].code.as_deref(), Some("InternalError"));
+        });
     }
 
     #[test]
     fn a_live_lease_is_not_exhausted_and_release_does_not_count() {
-        let (db, _, id) = setup();
-        db.lease_job("w1", 30, 1).unwrap().unwrap();
-        assert!(db.exhausted_jobs(1).unwrap().is_empty());
-        let end = JobEnd::Failed {
-            code: "InternalError",
-            message: "m",
-            findings_json: "[]",
-        };
-        assert!(!db
-            .finish_job(&id, Lease::Exhausted { max_attempts: 1 }, &end, &notice())
-            .unwrap());
-        assert!(db.release_job(&id, "w1").unwrap());
-        let j = db.lease_job("w2", 30, 1).unwrap().unwrap();
-        assert_eq!(j.attempts, 1);
+        each_backend(|db| {
+            let (_, id) = setup(db);
+            db.lease_job("w1", 30, 1).unwrap().unwrap();
+            assert!(db.exhausted_jobs(1).unwrap().is_empty());
+            let end = JobEnd::Failed {
+                code: "InternalError",
+                message: "m",
+                findings_json: "[]",
+            };
+            assert!(!db
+                .finish_job(&id, Lease::Exhausted { max_attempts: 1 }, &end, &notice())
+                .unwrap());
+            assert!(db.release_job(&id, "w1").unwrap());
+            let j = db.lease_job("w2", 30, 1).unwrap().unwrap();
+            assert_eq!(j.attempts, 1);
+        });
     }
 
     #[test]
     fn phase_rows_are_bounded() {
-        let (db, _, id) = setup();
-        for i in 0..(MAX_PHASE_ROWS + 10) {
-            db.record_phase(&id, 1, "convert", "w", i, 1, 0, "ok")
-                .unwrap();
-        }
-        let p = db.job_phases(&id).unwrap();
-        assert_eq!(p.len() as i64, MAX_PHASE_ROWS);
-        assert_eq!(p.last().unwrap().started_ms, MAX_PHASE_ROWS + 9);
+        each_backend(|db| {
+            let (_, id) = setup(db);
+            for i in 0..(MAX_PHASE_ROWS + 10) {
+                db.record_phase(&id, 1, "convert", "w", i, 1, 0, "ok")
+                    .unwrap();
+            }
+            let p = db.job_phases(&id).unwrap();
+            assert_eq!(p.len() as i64, MAX_PHASE_ROWS);
+            assert_eq!(p.last().unwrap().started_ms, MAX_PHASE_ROWS + 9);
+        });
+    }
+
+    /// Workers racing for jobs: each job goes to exactly one of them, and every job is
+    /// taken (on PostgreSQL, several connections really run at once).
+    #[test]
+    fn racing_workers_take_each_job_exactly_once() {
+        each_backend(|db| {
+            let (a, first) = setup(db);
+            let mut ids = vec![first];
+            for i in 0..11 {
+                let mut n = crate::db::images::tests::new_image(a, "n");
+                let name = format!("n{i}");
+                n.name = &name;
+                ids.push(db.create_image(&n).unwrap().unwrap());
+            }
+            let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let taken: Vec<Vec<String>> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..4)
+                    .map(|w| {
+                        let start = start.clone();
+                        s.spawn(move || {
+                            start.wait();
+                            let mut mine = Vec::new();
+                            while let Some(j) = db.lease_job(&format!("w{w}"), 30, 3).unwrap() {
+                                mine.push(j.image_id);
+                            }
+                            mine
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let mut all: Vec<String> = taken.concat();
+            all.sort();
+            let mut want = ids.clone();
+            want.sort();
+            assert_eq!(all, want, "taken: {taken:?}");
+            for id in &ids {
+                assert_eq!(db.image_any(id).unwrap().unwrap().attempts, 1);
+            }
+        });
+    }
+
+    /// Two workers asking at the same moment for the one free job: one gets it.
+    #[test]
+    fn two_workers_racing_for_one_job_one_wins() {
+        each_backend(|db| {
+            let (_, id) = setup(db);
+            for round in 0..20 {
+                let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+                let got: Vec<bool> = std::thread::scope(|s| {
+                    let hs: Vec<_> = ["a", "b"]
+                        .into_iter()
+                        .map(|w| {
+                            let start = start.clone();
+                            s.spawn(move || {
+                                start.wait();
+                                db.lease_job(w, 30, 1000).unwrap().is_some()
+                            })
+                        })
+                        .collect();
+                    hs.into_iter().map(|h| h.join().unwrap()).collect()
+                });
+                assert_eq!(
+                    got.iter().filter(|g| **g).count(),
+                    1,
+                    "round {round}: {got:?}"
+                );
+                expire(db, &id);
+            }
+            assert_eq!(db.image_any(&id).unwrap().unwrap().attempts, 20);
+        });
     }
 }

@@ -3,8 +3,8 @@
 //! signatures already used for an import (a signed URL imports once, R-ERR InvalidUrl).
 //! The bytes themselves live in the [`crate::objects::ObjectStore`] under the blob ids.
 
-use super::{now, Db};
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{args, Conn, DbError, Row};
+use super::{now, table_columns, Db};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "
@@ -53,16 +53,14 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
 
 /// Bring an `objects` table made by an older build up to date (idempotent): add the
 /// missing columns and carry its `public_read` flag over to `acl`.
-pub fn migrate(c: &Connection) -> rusqlite::Result<()> {
-    let have: Vec<String> = c
-        .prepare("SELECT name FROM pragma_table_info('objects')")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+pub fn migrate(c: &mut dyn Conn) -> Result<(), DbError> {
+    let have = table_columns(c, "objects")?;
     for (name, def) in ADDED_COLUMNS {
         if !have.iter().any(|h| h == name) {
-            c.execute_batch(&format!("ALTER TABLE objects ADD COLUMN {name} {def}"))?;
+            let def = super::sql::ddl(c.backend(), def);
+            c.batch(&format!("ALTER TABLE objects ADD COLUMN {name} {def}"))?;
             if *name == "acl" && have.iter().any(|h| h == "public_read") {
-                c.execute_batch("UPDATE objects SET acl = 'public-read' WHERE public_read = 1")?;
+                c.batch("UPDATE objects SET acl = 'public-read' WHERE public_read = 1")?;
             }
         }
     }
@@ -101,16 +99,16 @@ fn headers_to(h: &[(String, String)]) -> String {
     serde_json::to_string(h).unwrap_or_else(|_| "[]".into())
 }
 
-fn obj(r: &rusqlite::Row<'_>) -> rusqlite::Result<Object> {
+fn obj(r: &Row) -> Result<Object, DbError> {
     Ok(Object {
-        bucket: r.get(0)?,
-        key: r.get(1)?,
-        blob: r.get(2)?,
-        size: r.get(3)?,
-        etag: r.get(4)?,
-        acl: r.get(5)?,
-        headers: headers_from(r.get(6)?),
-        created_at: r.get(7)?,
+        bucket: r.text(0)?,
+        key: r.text(1)?,
+        blob: r.text(2)?,
+        size: r.int(3)?,
+        etag: r.text(4)?,
+        acl: r.text(5)?,
+        headers: headers_from(r.text(6)?),
+        created_at: r.int(7)?,
     })
 }
 
@@ -130,15 +128,15 @@ pub struct Upload {
 
 const UPLOAD_COLS: &str = "upload_id, bucket, key, app_id, acl, headers, created_at";
 
-fn upload(r: &rusqlite::Row<'_>) -> rusqlite::Result<Upload> {
+fn upload(r: &Row) -> Result<Upload, DbError> {
     Ok(Upload {
-        upload_id: r.get(0)?,
-        bucket: r.get(1)?,
-        key: r.get(2)?,
-        app_id: r.get(3)?,
-        acl: r.get(4)?,
-        headers: headers_from(r.get(5)?),
-        created_at: r.get(6)?,
+        upload_id: r.text(0)?,
+        bucket: r.text(1)?,
+        key: r.text(2)?,
+        app_id: r.int(3)?,
+        acl: r.text(4)?,
+        headers: headers_from(r.text(5)?),
+        created_at: r.int(6)?,
     })
 }
 
@@ -157,16 +155,20 @@ pub struct Part {
 
 const PART_COLS: &str = "part_number, blob, size, etag, checksum, created_at";
 
-fn part(r: &rusqlite::Row<'_>) -> rusqlite::Result<Part> {
+fn part(r: &Row) -> Result<Part, DbError> {
     Ok(Part {
-        part_number: r.get(0)?,
-        blob: r.get(1)?,
-        size: r.get(2)?,
-        etag: r.get(3)?,
-        checksum: r.get(4)?,
-        created_at: r.get(5)?,
+        part_number: r.int(0)?,
+        blob: r.text(1)?,
+        size: r.int(2)?,
+        etag: r.text(3)?,
+        checksum: r.opt_text(4)?,
+        created_at: r.int(5)?,
     })
 }
+
+/// What completing an upload leaves to delete: (the blob the new object replaced,
+/// the blobs of the parts).
+pub type Completed = (Option<String>, Vec<String>);
 
 /// Where a key listing starts.
 #[derive(Debug, Clone, Copy)]
@@ -179,30 +181,27 @@ pub enum KeyFrom<'a> {
 
 impl Db {
     /// Insert or replace an object; returns the blob it replaced, if any.
-    pub fn put_object(&self, o: &Object) -> rusqlite::Result<Option<String>> {
-        self.with(|c| {
-            let tx = c.unchecked_transaction()?;
-            let old = put_object_tx(&tx, o)?;
-            tx.commit()?;
-            Ok(old)
-        })
+    pub fn put_object(&self, o: &Object) -> Result<Option<String>, DbError> {
+        self.tx(|c| put_object_tx(c, o))
     }
 
     /// The object `key` of `bucket`.
-    pub fn object(&self, bucket: &str, key: &str) -> rusqlite::Result<Option<Object>> {
+    pub fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>, DbError> {
         self.with(|c| {
-            c.query_row(
+            c.opt_row(
                 &format!("SELECT {OBJ_COLS} FROM objects WHERE bucket = ?1 AND key = ?2"),
-                params![bucket, key],
-                obj,
-            )
-            .optional()
+                args![bucket, key],
+            )?
+            .as_ref()
+            .map(obj)
+            .transpose()
         })
     }
 
     /// Up to `limit` objects of `bucket` whose key starts with `prefix`, from `from`,
-    /// in key order (UTF-8 byte order, as S3 lists). `below` bounds the keys from above
-    /// (exclusive) when known, so the primary-key index serves the range.
+    /// in key order (UTF-8 byte order, as S3 lists; on PostgreSQL the text columns are
+    /// `COLLATE "C"` for that). `below` bounds the keys from above (exclusive) when
+    /// known, so the primary-key index serves the range.
     pub fn list_objects(
         &self,
         bucket: &str,
@@ -210,72 +209,69 @@ impl Db {
         from: KeyFrom<'_>,
         below: Option<&str>,
         limit: i64,
-    ) -> rusqlite::Result<Vec<Object>> {
+    ) -> Result<Vec<Object>, DbError> {
         let (op, start) = match from {
             KeyFrom::After(k) => (">", k),
             KeyFrom::At(k) => (">=", k),
         };
         self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {OBJ_COLS} FROM objects WHERE bucket = ?1 AND key {op} ?2 \
-                 AND (?3 IS NULL OR key < ?3) AND substr(key, 1, length(?4)) = ?4 \
-                 ORDER BY key LIMIT ?5"
-            ))?;
-            let rows = st.query_map(params![bucket, start, below, prefix, limit], obj)?;
-            rows.collect()
+            c.rows(
+                &format!(
+                    "SELECT {OBJ_COLS} FROM objects WHERE bucket = ?1 AND key {op} ?2 \
+                     AND (?3 IS NULL OR key < ?3) AND substr(key, 1, length(?4)) = ?4 \
+                     ORDER BY key LIMIT ?5"
+                ),
+                args![bucket, start, below, prefix, limit],
+            )?
+            .iter()
+            .map(obj)
+            .collect()
         })
     }
 
     /// Delete an object; returns its blob.
-    pub fn delete_object(&self, bucket: &str, key: &str) -> rusqlite::Result<Option<String>> {
+    pub fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<String>, DbError> {
         self.with(|c| {
-            let tx = c.unchecked_transaction()?;
-            let old: Option<String> = tx
-                .query_row(
-                    "SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2",
-                    params![bucket, key],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            tx.execute(
-                "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
-                params![bucket, key],
-            )?;
-            tx.commit()?;
-            Ok(old)
+            c.opt_row(
+                "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 RETURNING blob",
+                args![bucket, key],
+            )?
+            .map(|r| r.text(0))
+            .transpose()
         })
     }
 
     /// Set an object's ACL; false when the object does not exist.
-    pub fn set_object_acl(&self, bucket: &str, key: &str, acl: &str) -> rusqlite::Result<bool> {
+    pub fn set_object_acl(&self, bucket: &str, key: &str, acl: &str) -> Result<bool, DbError> {
         self.with(|c| {
-            Ok(c.execute(
+            Ok(c.exec(
                 "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
-                params![bucket, key, acl],
+                args![bucket, key, acl],
             )? > 0)
         })
     }
 
     /// Record a new multipart upload.
-    pub fn create_upload(&self, u: &Upload) -> rusqlite::Result<()> {
+    pub fn create_upload(&self, u: &Upload) -> Result<(), DbError> {
         self.with(|c| {
-            c.execute(
+            c.exec(
                 &format!("INSERT INTO multipart_uploads ({UPLOAD_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                params![u.upload_id, u.bucket, u.key, u.app_id, u.acl, headers_to(&u.headers), u.created_at],
+                args![&u.upload_id, &u.bucket, &u.key, u.app_id, &u.acl, headers_to(&u.headers), u.created_at],
             )?;
             Ok(())
         })
     }
 
     /// The multipart upload `upload_id`.
-    pub fn upload(&self, upload_id: &str) -> rusqlite::Result<Option<Upload>> {
+    pub fn upload(&self, upload_id: &str) -> Result<Option<Upload>, DbError> {
         self.with(|c| {
-            c.query_row(
+            c.opt_row(
                 &format!("SELECT {UPLOAD_COLS} FROM multipart_uploads WHERE upload_id = ?1"),
-                [upload_id],
-                upload,
-            )
-            .optional()
+                args![upload_id],
+            )?
+            .as_ref()
+            .map(upload)
+            .transpose()
         })
     }
 
@@ -288,62 +284,61 @@ impl Db {
         key_marker: &str,
         upload_id_marker: &str,
         limit: i64,
-    ) -> rusqlite::Result<Vec<Upload>> {
+    ) -> Result<Vec<Upload>, DbError> {
         self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {UPLOAD_COLS} FROM multipart_uploads WHERE bucket = ?1 \
-                 AND substr(key, 1, length(?2)) = ?2 \
-                 AND (key > ?3 OR (key = ?3 AND upload_id > ?4)) \
-                 ORDER BY key, upload_id LIMIT ?5"
-            ))?;
-            let rows = st.query_map(
-                params![bucket, prefix, key_marker, upload_id_marker, limit],
-                upload,
-            )?;
-            rows.collect()
+            c.rows(
+                &format!(
+                    "SELECT {UPLOAD_COLS} FROM multipart_uploads WHERE bucket = ?1 \
+                     AND substr(key, 1, length(?2)) = ?2 \
+                     AND (key > ?3 OR (key = ?3 AND upload_id > ?4)) \
+                     ORDER BY key, upload_id LIMIT ?5"
+                ),
+                args![bucket, prefix, key_marker, upload_id_marker, limit],
+            )?
+            .iter()
+            .map(upload)
+            .collect()
         })
     }
 
     /// Record a part (replacing one with the same number). `Ok(None)` when the upload
     /// no longer exists (completed or aborted meanwhile); else the replaced part's blob.
-    pub fn put_part(&self, upload_id: &str, p: &Part) -> rusqlite::Result<Option<Option<String>>> {
-        self.with(|c| {
-            let tx = c.unchecked_transaction()?;
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM multipart_uploads WHERE upload_id = ?1",
-                    [upload_id],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !exists {
+    pub fn put_part(&self, upload_id: &str, p: &Part) -> Result<Option<Option<String>>, DbError> {
+        self.tx(|c| {
+            if !upload_exists(c, upload_id)? {
                 return Ok(None);
             }
-            let old: Option<String> = tx
-                .query_row(
+            let old = c
+                .opt_row(
                     "SELECT blob FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2",
-                    params![upload_id, p.part_number],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            tx.execute(
-                &format!("INSERT OR REPLACE INTO multipart_parts (upload_id, {PART_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                params![upload_id, p.part_number, p.blob, p.size, p.etag, p.checksum, p.created_at],
+                    args![upload_id, p.part_number],
+                )?
+                .map(|r| r.text(0))
+                .transpose()?;
+            c.exec(
+                &format!(
+                    "INSERT INTO multipart_parts (upload_id, {PART_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (upload_id, part_number) DO UPDATE SET blob = excluded.blob, size = excluded.size, \
+                     etag = excluded.etag, checksum = excluded.checksum, created_at = excluded.created_at"
+                ),
+                args![upload_id, p.part_number, &p.blob, p.size, &p.etag, &p.checksum, p.created_at],
             )?;
-            tx.commit()?;
             Ok(Some(old))
         })
     }
 
     /// Parts of an upload numbered above `after`, at most `limit`, by number.
-    pub fn parts(&self, upload_id: &str, after: i64, limit: i64) -> rusqlite::Result<Vec<Part>> {
+    pub fn parts(&self, upload_id: &str, after: i64, limit: i64) -> Result<Vec<Part>, DbError> {
         self.with(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {PART_COLS} FROM multipart_parts WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3"
-            ))?;
-            let rows = st.query_map(params![upload_id, after, limit], part)?;
-            rows.collect()
+            c.rows(
+                &format!(
+                    "SELECT {PART_COLS} FROM multipart_parts WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3"
+                ),
+                args![upload_id, after, limit],
+            )?
+            .iter()
+            .map(part)
+            .collect()
         })
     }
 
@@ -354,115 +349,112 @@ impl Db {
         &self,
         upload_id: &str,
         o: &Object,
-    ) -> rusqlite::Result<Option<(Option<String>, Vec<String>)>> {
-        self.with(|c| {
-            let tx = c.unchecked_transaction()?;
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM multipart_uploads WHERE upload_id = ?1",
-                    [upload_id],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !exists {
+    ) -> Result<Option<Completed>, DbError> {
+        self.tx(|c| {
+            if !upload_exists(c, upload_id)? {
                 return Ok(None);
             }
-            let old = put_object_tx(&tx, o)?;
-            let blobs = take_parts_tx(&tx, upload_id)?;
-            tx.commit()?;
+            let old = put_object_tx(c, o)?;
+            let blobs = take_parts_tx(c, upload_id)?;
             Ok(Some((old, blobs)))
         })
     }
 
     /// Abort an upload; `Ok(None)` when it does not exist, else its part blobs.
-    pub fn abort_upload(&self, upload_id: &str) -> rusqlite::Result<Option<Vec<String>>> {
-        self.with(|c| {
-            let tx = c.unchecked_transaction()?;
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM multipart_uploads WHERE upload_id = ?1",
-                    [upload_id],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !exists {
+    pub fn abort_upload(&self, upload_id: &str) -> Result<Option<Vec<String>>, DbError> {
+        self.tx(|c| {
+            if !upload_exists(c, upload_id)? {
                 return Ok(None);
             }
-            let blobs = take_parts_tx(&tx, upload_id)?;
-            tx.commit()?;
-            Ok(Some(blobs))
+            Ok(Some(take_parts_tx(c, upload_id)?))
         })
     }
 
     /// Ids of uploads started before `before` (Unix seconds), at most `limit`.
-    pub fn stale_uploads(&self, before: i64, limit: i64) -> rusqlite::Result<Vec<String>> {
+    pub fn stale_uploads(&self, before: i64, limit: i64) -> Result<Vec<String>, DbError> {
         self.with(|c| {
-            let mut st = c.prepare(
+            c.rows(
                 "SELECT upload_id FROM multipart_uploads WHERE created_at < ?1 ORDER BY created_at LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![before, limit], |r| r.get(0))?;
-            rows.collect()
+                args![before, limit],
+            )?
+            .iter()
+            .map(|r| r.text(0))
+            .collect()
         })
     }
 
     /// Every blob an object or an uploaded part refers to.
-    pub fn referenced_blobs(&self) -> rusqlite::Result<std::collections::HashSet<String>> {
+    pub fn referenced_blobs(&self) -> Result<std::collections::HashSet<String>, DbError> {
         self.with(|c| {
-            let mut st =
-                c.prepare("SELECT blob FROM objects UNION SELECT blob FROM multipart_parts")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect()
+            c.rows(
+                "SELECT blob FROM objects UNION SELECT blob FROM multipart_parts",
+                args![],
+            )?
+            .iter()
+            .map(|r| r.text(0))
+            .collect()
         })
     }
 
     /// Record `signature` as used; false when it already was (R-ERR: a signed URL
     /// imports once).
-    pub fn use_signature(&self, signature: &str) -> rusqlite::Result<bool> {
+    pub fn use_signature(&self, signature: &str) -> Result<bool, DbError> {
         self.with(|c| {
-            Ok(c.execute(
-                "INSERT OR IGNORE INTO used_signatures (signature, used_at) VALUES (?1, ?2)",
-                params![signature, now()],
+            Ok(c.exec(
+                "INSERT INTO used_signatures (signature, used_at) VALUES (?1, ?2) ON CONFLICT (signature) DO NOTHING",
+                args![signature, now()],
             )? > 0)
         })
     }
 
     /// Whether `signature` was used for an import already.
-    pub fn signature_used(&self, signature: &str) -> rusqlite::Result<bool> {
+    pub fn signature_used(&self, signature: &str) -> Result<bool, DbError> {
         self.with(|c| {
-            Ok(c.query_row(
+            Ok(c.opt_row(
                 "SELECT 1 FROM used_signatures WHERE signature = ?1",
-                [signature],
-                |_| Ok(()),
-            )
-            .optional()?
+                args![signature],
+            )?
             .is_some())
         })
     }
 }
 
-fn put_object_tx(tx: &Connection, o: &Object) -> rusqlite::Result<Option<String>> {
-    let old: Option<String> = tx
-        .query_row(
-            "SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2",
-            params![o.bucket, o.key],
-            |r| r.get(0),
-        )
-        .optional()?;
-    tx.execute(
-        "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
-        params![o.bucket, o.key],
-    )?;
-    tx.execute(
-        &format!("INSERT INTO objects ({OBJ_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-        params![
-            o.bucket,
-            o.key,
-            o.blob,
+fn upload_exists(c: &mut dyn Conn, upload_id: &str) -> Result<bool, DbError> {
+    Ok(c.opt_row(
+        "SELECT 1 FROM multipart_uploads WHERE upload_id = ?1",
+        args![upload_id],
+    )?
+    .is_some())
+}
+
+/// Store `o`, returning the blob of the object it replaced. Read-then-upsert: on
+/// PostgreSQL the existing row is locked first, and two writers of a new key both
+/// succeed (the later upsert wins; the earlier blob is left to the sweeper), where
+/// delete-then-insert would fail the later one on the primary key.
+fn put_object_tx(c: &mut dyn Conn, o: &Object) -> Result<Option<String>, DbError> {
+    let old = c
+        .opt_row(
+            &format!(
+                "SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2{}",
+                for_update(c)
+            ),
+            args![&o.bucket, &o.key],
+        )?
+        .map(|r| r.text(0))
+        .transpose()?;
+    c.exec(
+        &format!(
+            "INSERT INTO objects ({OBJ_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (bucket, key) DO UPDATE SET blob = excluded.blob, size = excluded.size, \
+             etag = excluded.etag, acl = excluded.acl, headers = excluded.headers, created_at = excluded.created_at"
+        ),
+        args![
+            &o.bucket,
+            &o.key,
+            &o.blob,
             o.size,
-            o.etag,
-            o.acl,
+            &o.etag,
+            &o.acl,
             headers_to(&o.headers),
             o.created_at
         ],
@@ -470,18 +462,26 @@ fn put_object_tx(tx: &Connection, o: &Object) -> rusqlite::Result<Option<String>
     Ok(old)
 }
 
-fn take_parts_tx(tx: &Connection, upload_id: &str) -> rusqlite::Result<Vec<String>> {
-    let blobs: Vec<String> = tx
-        .prepare("SELECT blob FROM multipart_parts WHERE upload_id = ?1")?
-        .query_map([upload_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    tx.execute(
-        "DELETE FROM multipart_parts WHERE upload_id = ?1",
-        [upload_id],
-    )?;
-    tx.execute(
+/// ` FOR UPDATE` on PostgreSQL (SQLite's write transactions hold the whole database).
+fn for_update(c: &dyn Conn) -> &'static str {
+    match c.backend() {
+        super::sql::Backend::Postgres => " FOR UPDATE",
+        super::sql::Backend::Sqlite => "",
+    }
+}
+
+fn take_parts_tx(c: &mut dyn Conn, upload_id: &str) -> Result<Vec<String>, DbError> {
+    let blobs = c
+        .rows(
+            "DELETE FROM multipart_parts WHERE upload_id = ?1 RETURNING blob",
+            args![upload_id],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    c.exec(
         "DELETE FROM multipart_uploads WHERE upload_id = ?1",
-        [upload_id],
+        args![upload_id],
     )?;
     Ok(blobs)
 }
@@ -489,44 +489,193 @@ fn take_parts_tx(tx: &Connection, upload_id: &str) -> rusqlite::Result<Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::testing::{each_backend, raw_backends};
 
-    /// A database made before `acl`/`headers` existed keeps its objects, and a
-    /// public-read one stays public-read.
-    #[test]
-    fn migrates_the_first_objects_table() {
-        let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(
-            "CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, public_read INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, PRIMARY KEY (bucket, key));
-             INSERT INTO objects VALUES ('b', 'pub', 'blob1', 1, 'e', 1, 0), ('b', 'priv', 'blob2', 1, 'e', 0, 0);",
-        )
-        .unwrap();
-        c.execute_batch(SCHEMA).unwrap();
-        migrate(&c).unwrap();
-        migrate(&c).unwrap();
-        let acl = |k: &str| -> String {
-            c.query_row("SELECT acl FROM objects WHERE key = ?1", [k], |r| r.get(0))
-                .unwrap()
-        };
-        assert_eq!(acl("pub"), ACL_PUBLIC_READ);
-        assert_eq!(acl("priv"), ACL_DEFAULT);
-        let o = Object {
-            bucket: "b".into(),
-            key: "new".into(),
-            blob: "blob3".into(),
+    fn object(bucket: &str, key: &str, blob: &str) -> Object {
+        Object {
+            bucket: bucket.into(),
+            key: key.into(),
+            blob: blob.into(),
             size: 2,
             etag: "e".into(),
             acl: ACL_PRIVATE.into(),
             headers: vec![("content-type".into(), "text/plain".into())],
             created_at: 5,
-        };
-        assert_eq!(put_object_tx(&c, &o).unwrap(), None);
-        let back = c
-            .query_row(
-                &format!("SELECT {OBJ_COLS} FROM objects WHERE key = 'new'"),
-                [],
-                obj,
-            )
+        }
+    }
+
+    /// A database made before `acl`/`headers` existed keeps its objects, and a
+    /// public-read one stays public-read.
+    #[test]
+    fn migrates_the_first_objects_table() {
+        for t in raw_backends() {
+            eprintln!("--- backend {}", t.backend());
+            t.with(|c| {
+                c.batch(&crate::db::sql::ddl(
+                    c.backend(),
+                    "CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, public_read INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, PRIMARY KEY (bucket, key));
+                     INSERT INTO objects VALUES ('b', 'pub', 'blob1', 1, 'e', 1, 0), ('b', 'priv', 'blob2', 1, 'e', 0, 0);",
+                ))
+            })
             .unwrap();
-        assert_eq!(back.headers, o.headers);
+            let db = t.db.clone().init().unwrap();
+            db.clone().init().unwrap();
+            let acl = |k: &str| db.object("b", k).unwrap().unwrap().acl;
+            assert_eq!(acl("pub"), ACL_PUBLIC_READ);
+            assert_eq!(acl("priv"), ACL_DEFAULT);
+            let o = object("b", "new", "blob3");
+            assert_eq!(db.put_object(&o).unwrap(), None);
+            assert_eq!(db.object("b", "new").unwrap().unwrap().headers, o.headers);
+        }
+    }
+
+    #[test]
+    fn objects_replace_list_in_byte_order_and_delete() {
+        each_backend(|db| {
+            let a = db.create_account("a", false).unwrap().app_id;
+            assert!(db.create_bucket("b", a, "ap-guangzhou", false).unwrap());
+            assert!(!db.create_bucket("b", a, "ap-guangzhou", true).unwrap());
+            assert!(!db.bucket("b").unwrap().unwrap().public_read);
+            assert!(db.set_bucket_public_read("b", true).unwrap());
+            assert!(db.bucket("b").unwrap().unwrap().public_read);
+            assert_eq!(db.buckets(a).unwrap().len(), 1);
+            // UTF-8 byte order: 'B' < '_' < 'a' < 'é' (C collation on PostgreSQL).
+            for k in ["a/é", "a/a", "a/B", "a/_", "b", "a"] {
+                assert_eq!(
+                    db.put_object(&object("b", k, &format!("blob-{k}")))
+                        .unwrap(),
+                    None
+                );
+            }
+            assert_eq!(
+                db.put_object(&object("b", "a/a", "blob-new"))
+                    .unwrap()
+                    .as_deref(),
+                Some("blob-a/a")
+            );
+            let keys = |from, below, prefix, limit| -> Vec<String> {
+                db.list_objects("b", prefix, from, below, limit)
+                    .unwrap()
+                    .into_iter()
+                    .map(|o| o.key)
+                    .collect()
+            };
+            assert_eq!(
+                keys(KeyFrom::After(""), None, "a/", 100),
+                ["a/B", "a/_", "a/a", "a/é"]
+            );
+            assert_eq!(
+                keys(KeyFrom::At("a/_"), Some("a/é"), "", 100),
+                ["a/_", "a/a"]
+            );
+            assert_eq!(keys(KeyFrom::After("a/_"), None, "", 2), ["a/a", "a/é"]);
+            assert_eq!(db.object("b", "a/a").unwrap().unwrap().blob, "blob-new");
+            assert!(db.set_object_acl("b", "a/a", ACL_PUBLIC_READ).unwrap());
+            assert!(!db.set_object_acl("b", "nope", ACL_PUBLIC_READ).unwrap());
+            assert_eq!(
+                db.delete_object("b", "a/a").unwrap().as_deref(),
+                Some("blob-new")
+            );
+            assert_eq!(db.delete_object("b", "a/a").unwrap(), None);
+            let refs = db.referenced_blobs().unwrap();
+            assert_eq!(refs.len(), 5);
+            assert_eq!(db.delete_bucket("b").unwrap(), None, "not empty");
+            for k in ["a/é", "a/B", "a/_", "b", "a"] {
+                db.delete_object("b", k).unwrap();
+            }
+            assert_eq!(db.delete_bucket("b").unwrap(), Some(vec![]));
+            assert!(db.bucket("b").unwrap().is_none());
+        });
+    }
+
+    #[test]
+    fn multipart_uploads_replace_parts_complete_and_abort() {
+        each_backend(|db| {
+            let a = db.create_account("a", false).unwrap().app_id;
+            db.create_bucket("b", a, "ap-guangzhou", false).unwrap();
+            let up = |id: &str, key: &str| Upload {
+                upload_id: id.into(),
+                bucket: "b".into(),
+                key: key.into(),
+                app_id: a,
+                acl: ACL_DEFAULT.into(),
+                headers: vec![],
+                created_at: 10,
+            };
+            let part = |n: i64, blob: &str, checksum: Option<&str>| Part {
+                part_number: n,
+                blob: blob.into(),
+                size: 5,
+                etag: "e".into(),
+                checksum: checksum.map(str::to_string),
+                created_at: 11,
+            };
+            db.create_upload(&up("u1", "k")).unwrap();
+            db.create_upload(&up("u2", "k")).unwrap();
+            db.create_upload(&up("u3", "j")).unwrap();
+            assert_eq!(db.put_part("u1", &part(1, "p1", None)).unwrap(), Some(None));
+            assert_eq!(
+                db.put_part("u1", &part(2, "p2", Some("x-amz-checksum-crc32: AAAA")))
+                    .unwrap(),
+                Some(None)
+            );
+            assert_eq!(
+                db.put_part("u1", &part(1, "p1b", None)).unwrap(),
+                Some(Some("p1".into()))
+            );
+            assert_eq!(db.put_part("nope", &part(1, "p", None)).unwrap(), None);
+            let parts = db.parts("u1", 0, 10).unwrap();
+            assert_eq!(
+                parts.iter().map(|p| p.blob.as_str()).collect::<Vec<_>>(),
+                ["p1b", "p2"]
+            );
+            assert_eq!(
+                parts[1].checksum.as_deref(),
+                Some("x-amz-checksum-crc32: AAAA")
+            );
+            assert_eq!(db.parts("u1", 1, 10).unwrap().len(), 1);
+            let ids = |ups: Vec<Upload>| ups.into_iter().map(|u| u.upload_id).collect::<Vec<_>>();
+            assert_eq!(
+                ids(db.uploads("b", "", "", "", 10).unwrap()),
+                ["u3", "u1", "u2"]
+            );
+            assert_eq!(ids(db.uploads("b", "k", "k", "u1", 10).unwrap()), ["u2"]);
+            assert_eq!(db.upload("u2").unwrap().unwrap().key, "k");
+            assert_eq!(db.stale_uploads(11, 10).unwrap().len(), 3);
+            assert_eq!(db.stale_uploads(10, 10).unwrap().len(), 0);
+            let (old, mut blobs) = db
+                .complete_upload("u1", &object("b", "k", "whole"))
+                .unwrap()
+                .unwrap();
+            blobs.sort();
+            assert_eq!(
+                (old, blobs),
+                (None, vec!["p1b".to_string(), "p2".to_string()])
+            );
+            assert!(db
+                .complete_upload("u1", &object("b", "k", "again"))
+                .unwrap()
+                .is_none());
+            assert!(db.upload("u1").unwrap().is_none());
+            assert_eq!(db.object("b", "k").unwrap().unwrap().blob, "whole");
+            db.put_part("u2", &part(1, "q1", None)).unwrap();
+            assert_eq!(db.abort_upload("u2").unwrap(), Some(vec!["q1".to_string()]));
+            assert_eq!(db.abort_upload("u2").unwrap(), None);
+            db.put_part("u3", &part(1, "r1", None)).unwrap();
+            // Deleting the (object-less) bucket aborts its uploads and returns their parts.
+            db.delete_object("b", "k").unwrap();
+            assert_eq!(db.delete_bucket("b").unwrap(), Some(vec!["r1".to_string()]));
+            assert!(db.upload("u3").unwrap().is_none());
+        });
+    }
+
+    #[test]
+    fn a_signature_is_used_once() {
+        each_backend(|db| {
+            assert!(!db.signature_used("s").unwrap());
+            assert!(db.use_signature("s").unwrap());
+            assert!(!db.use_signature("s").unwrap());
+            assert!(db.signature_used("s").unwrap());
+        });
     }
 }

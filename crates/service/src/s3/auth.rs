@@ -69,11 +69,11 @@ pub enum AuthError {
     Expired,
     NotYetValid,
     Skewed,
-    Db(rusqlite::Error),
+    Db(crate::db::DbError),
 }
 
-impl From<rusqlite::Error> for AuthError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::db::DbError> for AuthError {
+    fn from(e: crate::db::DbError) -> Self {
         AuthError::Db(e)
     }
 }

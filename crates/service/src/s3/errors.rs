@@ -184,8 +184,8 @@ impl IntoResponse for S3Error {
     }
 }
 
-impl From<rusqlite::Error> for S3Error {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::db::DbError> for S3Error {
+    fn from(e: crate::db::DbError) -> Self {
         S3Error::internal(e)
     }
 }

@@ -252,7 +252,7 @@ pub fn resolve_import_url(
             "{shown}: the link names no object (BUCKET/KEY)"
         )));
     };
-    let db_err = |e: rusqlite::Error| UrlError::NoSuchObject(format!("{shown}: {e}"));
+    let db_err = |e: crate::db::DbError| UrlError::NoSuchObject(format!("{shown}: {e}"));
     let b =
         st.db.bucket(&bucket).map_err(db_err)?.ok_or_else(|| {
             UrlError::NoSuchObject(format!("{shown}: there is no bucket {bucket}"))

@@ -140,9 +140,20 @@ impl Server {
 
     /// [`Server::start`] with extra environment variables.
     pub fn start_with_env(data: &Path, workers: usize, env: &[(&str, &str)]) -> Server {
+        Self::start_with_args(data, workers, env, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables and `serve` flags.
+    pub fn start_with_args(
+        data: &Path,
+        workers: usize,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         let mut cmd = Command::new(imgport_bin());
         cmd.envs(env.iter().copied());
         cmd.arg("serve");
+        cmd.args(args);
         if data.join("config.toml").exists() {
             cmd.arg("--config").arg(data.join("config.toml"));
         }
