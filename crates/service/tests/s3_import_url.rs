@@ -204,6 +204,17 @@ fn import_url_rules() {
         resolve_import_url(st, &link, gz, true),
         Err(UrlError::AlreadyUsed(_))
     ));
+    // The record of a used signature is kept until its URL expired (in 300 s here):
+    // pruning now forgets nothing of it; pruning as of 400 s from now forgets it, so
+    // the record held the right expiry (and a real prune only runs after expiry).
+    let now = imgport_service::db::now();
+    st.db.prune_used_signatures(now).unwrap();
+    assert!(matches!(
+        resolve_import_url(st, &link, gz, false),
+        Err(UrlError::AlreadyUsed(_))
+    ));
+    assert!(st.db.prune_used_signatures(now + 400).unwrap() >= 1);
+    resolve_import_url(st, &link, gz, false).unwrap();
     let past = imgport_service::s3::presign::presign_get_at(
         st,
         &s.a,

@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS multipart_parts (
 );
 CREATE TABLE IF NOT EXISTS used_signatures (
     signature   TEXT PRIMARY KEY,
-    used_at     INTEGER NOT NULL
+    used_at     INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL DEFAULT 0
 );
 ";
 
@@ -54,6 +55,16 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
 /// Bring an `objects` table made by an older build up to date (idempotent): add the
 /// missing columns and carry its `public_read` flag over to `acl`.
 pub fn migrate(c: &mut dyn Conn) -> Result<(), DbError> {
+    // `used_signatures` first had no expiry: its old rows keep 0 (never pruned).
+    if !table_columns(c, "used_signatures")?
+        .iter()
+        .any(|h| h == "expires_at")
+    {
+        let def = super::sql::ddl(c.backend(), "INTEGER NOT NULL DEFAULT 0");
+        c.batch(&format!(
+            "ALTER TABLE used_signatures ADD COLUMN expires_at {def}"
+        ))?;
+    }
     let have = table_columns(c, "objects")?;
     for (name, def) in ADDED_COLUMNS {
         if !have.iter().any(|h| h == name) {
@@ -397,13 +408,27 @@ impl Db {
     }
 
     /// Record `signature` as used; false when it already was (R-ERR: a signed URL
-    /// imports once).
-    pub fn use_signature(&self, signature: &str) -> Result<bool, DbError> {
+    /// imports once). `expires_at` (Unix seconds) is when the signature stops being
+    /// accepted anyway; the record can go some time after it
+    /// ([`Db::prune_used_signatures`]).
+    pub fn use_signature(&self, signature: &str, expires_at: i64) -> Result<bool, DbError> {
         self.with(|c| {
             Ok(c.exec(
-                "INSERT INTO used_signatures (signature, used_at) VALUES (?1, ?2) ON CONFLICT (signature) DO NOTHING",
-                args![signature, now()],
+                "INSERT INTO used_signatures (signature, used_at, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT (signature) DO NOTHING",
+                args![signature, now(), expires_at],
             )? > 0)
+        })
+    }
+
+    /// Forget used signatures that expired before `before` (their URLs are refused as
+    /// expired now, so they cannot be replayed); records without a known expiry stay.
+    /// Returns how many were deleted.
+    pub fn prune_used_signatures(&self, before: i64) -> Result<u64, DbError> {
+        self.with(|c| {
+            c.exec(
+                "DELETE FROM used_signatures WHERE expires_at > 0 AND expires_at < ?1",
+                args![before],
+            )
         })
     }
 
@@ -673,9 +698,15 @@ mod tests {
     fn a_signature_is_used_once() {
         each_backend(|db| {
             assert!(!db.signature_used("s").unwrap());
-            assert!(db.use_signature("s").unwrap());
-            assert!(!db.use_signature("s").unwrap());
+            assert!(db.use_signature("s", 1000).unwrap());
+            assert!(!db.use_signature("s", 1000).unwrap());
             assert!(db.signature_used("s").unwrap());
+            assert!(db.use_signature("later", 5000).unwrap());
+            assert!(db.use_signature("unknown-expiry", 0).unwrap());
+            assert_eq!(db.prune_used_signatures(4000).unwrap(), 1);
+            assert!(!db.signature_used("s").unwrap());
+            assert!(db.signature_used("later").unwrap());
+            assert!(db.signature_used("unknown-expiry").unwrap());
         });
     }
 }

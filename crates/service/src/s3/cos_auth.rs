@@ -129,6 +129,15 @@ fn window(t: &str) -> Option<(i64, i64)> {
     Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
 }
 
+/// When `sig` stops being accepted (Unix seconds): the earlier end of its
+/// `q-sign-time` and `q-key-time` windows; 0 when they do not parse.
+pub fn expiry(sig: &CosSignature) -> i64 {
+    match (window(&sig.sign_time), window(&sig.key_time)) {
+        (Some((_, end)), Some((_, kend))) => end.min(kend),
+        _ => 0,
+    }
+}
+
 /// Verify a COS signature on a request: its signature (over each candidate object
 /// path, and the Host with or without port — the SDK signs the host name alone), then
 /// its validity window. `query` is the request's decoded query.
@@ -204,6 +213,23 @@ mod tests {
     //! AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q, the object `exampleobject(腾讯云)` of
     //! examplebucket-1250000000 in ap-beijing.
     use super::*;
+
+    #[test]
+    fn expiry_is_the_earlier_window_end() {
+        let mut sig = parse(&[
+            ("q-sign-algorithm".into(), "sha1".into()),
+            ("q-ak".into(), "AKID".into()),
+            ("q-sign-time".into(), "100;900".into()),
+            ("q-key-time".into(), "100;500".into()),
+            ("q-header-list".into(), "host".into()),
+            ("q-url-param-list".into(), "".into()),
+            ("q-signature".into(), "00".into()),
+        ])
+        .unwrap();
+        assert_eq!(expiry(&sig), 500);
+        sig.key_time = "nonsense".into();
+        assert_eq!(expiry(&sig), 0);
+    }
 
     const SECRET: &str = "BQYIM75p8x0iWVFSIgqEKwFprpRSVHlz";
     const HOST: &str = "examplebucket-1250000000.cos.ap-beijing.myqcloud.com";

@@ -292,11 +292,18 @@ pub fn resolve_import_url(
                 break;
             }
         }
+        // Accepted until X-Amz-Date + X-Amz-Expires (0: unknown — then the URL is
+        // refused anyway, or its record is simply kept).
+        let expires_at = q("X-Amz-Date")
+            .and_then(sigv4::parse_amz_date)
+            .zip(q("X-Amz-Expires").and_then(|e| e.parse::<i64>().ok()))
+            .map_or(0, |(t, e)| t.saturating_add(e));
         Some((
             format!(
                 "sigv4:{}",
                 q("X-Amz-Signature").unwrap_or("").to_ascii_lowercase()
             ),
+            expires_at,
             verdict,
         ))
     } else if let Some(sig) = q("sign")
@@ -320,24 +327,25 @@ pub fn resolve_import_url(
                 headers: &headers,
                 cos_paths: &cos_paths,
             };
-            cos_auth::verify(st, &sig, &parts, &query, now).map(|a| (a, sig.signature.clone()))
+            cos_auth::verify(st, &sig, &parts, &query, now)
+                .map(|a| (a, sig.signature.clone(), cos_auth::expiry(&sig)))
         });
         match verdict {
-            Ok((a, s)) => Some((format!("cos:{s}"), Ok(a))),
-            Err(e) => Some((String::new(), Err(e))),
+            Ok((a, s, expires_at)) => Some((format!("cos:{s}"), expires_at, Ok(a))),
+            Err(e) => Some((String::new(), 0, Err(e))),
         }
     } else {
         None
     };
     let used_key = match signed {
-        Some((key, verdict)) => {
+        Some((key, expires_at, verdict)) => {
             let signer = verdict.map_err(|e| auth_error(e, &shown))?;
             if signer.app_id != b.app_id && !public {
                 return Err(UrlError::NotAuthorized(format!(
                     "{shown}: it is signed by another account than the bucket's owner"
                 )));
             }
-            Some(key)
+            Some((key, expires_at))
         }
         None if public => None,
         None => return Err(UrlError::NotAuthorized(shown)),
@@ -348,9 +356,9 @@ pub fn resolve_import_url(
             request_region: request_region.to_string(),
         });
     }
-    if let Some(k) = used_key {
+    if let Some((k, expires_at)) = used_key {
         let fresh = if consume {
-            st.db.use_signature(&k).map_err(db_err)?
+            st.db.use_signature(&k, expires_at).map_err(db_err)?
         } else {
             !st.db.signature_used(&k).map_err(db_err)?
         };

@@ -66,6 +66,10 @@ pub async fn serve_storage(
     Ok(())
 }
 
+/// How long after its expiry a used signature is still remembered (covers clock
+/// skew between servers and the skew the signature checks allow).
+const USED_SIGNATURE_GRACE_SECS: i64 = 86_400;
+
 /// Blobs younger than this are never swept (an upload commits its blob a moment
 /// before it records the object).
 const ORPHAN_MIN_AGE: Duration = Duration::from_secs(3600);
@@ -98,6 +102,13 @@ async fn reap_uploads(st: AppState) {
         let _ = tokio::task::spawn_blocking(move || {
             if let Err(e) = sweep_orphans(&st2) {
                 tracing::warn!("could not sweep unreferenced blobs: {e}");
+            }
+            // A used signature past its expiry is refused as expired: its record
+            // (kept so a signed URL imports once, R-ERR) can go, a day later.
+            match st2.db.prune_used_signatures(crate::db::now() - USED_SIGNATURE_GRACE_SECS) {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "forgot expired used signatures"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("could not prune used signatures: {e}"),
             }
             let before = crate::db::now() - multipart::UPLOAD_LIFETIME_SECS;
             match st2.db.stale_uploads(before, 1000) {
