@@ -48,7 +48,37 @@ const COLS: &str = "app_id, name, secret_id, secret_key, is_admin";
 impl Db {
     /// Create an account with fresh credentials and an owner user named like it.
     /// A taken name is an error for which [`DbError::is_unique_violation`] holds.
+    ///
+    /// The AppId is the next free one: two servers on one PostgreSQL database creating
+    /// accounts at the same moment pick the same number, and the loser retries (up to 20
+    /// times) instead of reporting a taken name.
     pub fn create_account(&self, name: &str, is_admin: bool) -> Result<Account, DbError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.insert_account(name, is_admin) {
+                Err(e)
+                    if e.is_unique_violation()
+                        && attempt < 20
+                        && !self.account_name_taken(name)? =>
+                {
+                    continue
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn account_name_taken(&self, name: &str) -> Result<bool, DbError> {
+        self.with(|c| {
+            Ok(
+                c.opt_row("SELECT 1 FROM accounts WHERE name = ?1", args![name])?
+                    .is_some(),
+            )
+        })
+    }
+
+    fn insert_account(&self, name: &str, is_admin: bool) -> Result<Account, DbError> {
         self.tx(|c| {
             let next = c.int(
                 "SELECT COALESCE(MAX(app_id), 1250000000) + 1 FROM accounts",
@@ -127,5 +157,30 @@ impl Db {
             .map(|r| Ok((r.int(0)?, r.text(1)?)))
             .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::each_backend;
+
+    /// Concurrent creation (several servers on one PostgreSQL database): every account
+    /// gets its own AppId; only a really taken name is refused.
+    #[test]
+    fn concurrent_accounts_get_distinct_app_ids() {
+        each_backend(|db| {
+            let made: Vec<_> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..6)
+                    .map(|i| s.spawn(move || db.create_account(&format!("t{i}"), false)))
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+            });
+            let mut ids: Vec<i64> = made.iter().map(|a| a.app_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), 6, "{made:?}");
+            let e = db.create_account("t0", false).unwrap_err();
+            assert!(e.is_unique_violation(), "{e}");
+        });
     }
 }
