@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -99,32 +99,21 @@ fn real_clients_upload_import_and_read_messages() {
     let dir = tempfile::tempdir().unwrap();
     // Every image failure code through the service, from the real fixture images that
     // `imgport check` is tested on (crates/cli/tests/check.rs).
-    let failing = serde_json::json!([
-        [
+    let failing: Vec<(&str, PathBuf)> = [
+        (
             "VirtioNotInstall",
-            guest_fixtures().join("debian12-novirtio.qcow2")
-        ],
-        [
-            "RootPartitionNotFound",
-            guest_fixtures().join("luks-root.qcow2")
-        ],
-        [
-            "PartitionNotPresent",
-            guest_fixtures().join("zero-disk.qcow2")
-        ],
-        [
-            "InvalidFormatSize",
-            size_fixtures().join("actual-51g.qcow2")
-        ],
-        [
-            "InvalidFormatSize",
-            size_fixtures().join("virtual-600g.qcow2")
-        ],
-        [
-            "InvalidFormatSize",
-            disk_fixtures().join("bad-backing.qcow2")
-        ],
-    ]);
+            guest_fixtures(),
+            "debian12-novirtio.qcow2",
+        ),
+        ("RootPartitionNotFound", guest_fixtures(), "luks-root.qcow2"),
+        ("PartitionNotPresent", guest_fixtures(), "zero-disk.qcow2"),
+        ("InvalidFormatSize", size_fixtures(), "actual-51g.qcow2"),
+        ("InvalidFormatSize", size_fixtures(), "virtual-600g.qcow2"),
+        ("InvalidFormatSize", disk_fixtures(), "bad-backing.qcow2"),
+    ]
+    .into_iter()
+    .map(|(code, dir, name)| (code, dir.join(name)))
+    .collect();
     let s = serve(dir.path(), "2");
     let out = Command::new(py)
         .arg(repo().join("tests/clients/service_e2e.py"))
@@ -133,7 +122,7 @@ fn real_clients_upload_import_and_read_messages() {
         .arg(&good)
         .arg(&bad)
         .arg(env!("CARGO_BIN_EXE_imgport"))
-        .arg(failing.to_string())
+        .arg(serde_json::json!(failing).to_string())
         .output()
         .unwrap();
     assert!(
