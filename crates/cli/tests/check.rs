@@ -162,6 +162,16 @@ fn linux_failures_have_their_codes() {
         "R-PART",
     );
     assert_eq!(v["guest"]["all_zero"], true);
+    // A Debian root filesystem with no partition table around it: an image of one
+    // partition, not of the disk — incomplete, even though the system is found.
+    let v = assert_code(
+        &guest("bare-rootfs.qcow2"),
+        &["--force"],
+        "PartitionNotPresent",
+        "R-PART",
+    );
+    assert_eq!(v["guest"]["partition_table"], "none");
+    assert_eq!(v["guest"]["os"]["distro"], "debian");
 }
 
 #[test]

@@ -562,7 +562,31 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
                     fixes::no_partitions(),
                 );
                 structural = true;
+            } else if g
+                .classification
+                .as_deref()
+                .is_some_and(|c| ROOT_CLASSES.contains(&c.trim().to_ascii_lowercase().as_str()))
+            {
+                // A system in a bare filesystem is a partition image, not a disk image:
+                // no partition table and no boot sector to start it from — the seed's
+                // "the image is incomplete; was the boot partition included?" (R-PART).
+                cx.fail(
+                    Code::PartitionNotPresent,
+                    R_PART,
+                    format!(
+                        "no partition table: the system's root filesystem ({}) spans the whole \
+                         disk, so this is an image of one partition, not of the disk; there \
+                         is no partition table or boot sector to start it from (R-PART)",
+                        list(&g.filesystems)
+                    ),
+                    vec![
+                        "partition table: none".into(),
+                        format!("filesystem on the whole disk: {}", list(&g.filesystems)),
+                    ],
+                    fixes::no_partitions(),
+                );
             } else {
+                // No OS either: the root check names what the disk is (data disk …).
                 cx.warn(
                     R_PART,
                     format!(

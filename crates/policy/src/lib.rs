@@ -13,7 +13,7 @@
 //! | R-FMT | `InvalidFormatSize` | format not raw/qcow2/vhd/vmdk; image refused (corrupt, unsafe, unreadable variant) | warning |
 //! | R-SIZE-ACTUAL | `InvalidFormatSize` | size as qcow2 (`imgport measure` `required`) > 50 GiB | warning |
 //! | R-SIZE-VIRTUAL | `InvalidFormatSize` | virtual size > 500 GiB | warning |
-//! | R-PART | `PartitionNotPresent` | all-zero disk; no partition table and no filesystem; GPT (also hybrid) | warning |
+//! | R-PART | `PartitionNotPresent` | all-zero disk; no partition table and no filesystem; a system in a bare filesystem (no partition table, no boot sector); GPT (also hybrid) | warning |
 //! | R-PART | `RootPartitionNotFound` | Windows dynamic disk; Windows root not on NTFS | — |
 //! | R-ERR | `RootPartitionNotFound` | classified install-iso, archive, data-disk, boot-only, swap-only, encrypted, empty, wrong-file | warning |
 //! | R-OS | `InvalidImageOsType.Unsupported` | declared OsType not listed; detected OS not based on a listed family | warning |

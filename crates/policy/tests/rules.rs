@@ -389,11 +389,23 @@ fn partitions() {
     assert_eq!(v.codes, vec![Code::PartitionNotPresent]);
     assert!(v.errors().next().unwrap().message.contains("incomplete"));
 
-    // Whole-disk filesystem: a warning.
+    // A system in a whole-disk filesystem: a partition image, not a disk (incomplete),
+    // forced or not.
     let mut g = linux();
     g.partition_table = Some("none".into());
+    g.partition_count = Some(0);
+    let v = decide(&fmt(), Some(&g), &forced(form()));
+    assert_not_waived(&v, Code::PartitionNotPresent, "R-PART");
+    assert_eq!(v.codes, vec![Code::PartitionNotPresent], "{v:#?}");
+    assert!(v.errors().next().unwrap().message.contains("one partition"));
+    // A whole-disk filesystem without a system: the root check names it; R-PART warns.
+    g.classification = Some("data-disk".into());
+    g.os = None;
     let v = decide(&fmt(), Some(&g), &form());
-    assert!(v.importable, "{v:#?}");
+    assert_eq!(v.codes, vec![Code::RootPartitionNotFound], "{v:#?}");
+    assert!(v
+        .for_rule("R-PART")
+        .all(|f| f.severity == Severity::Warning));
     assert_eq!(v.for_rule("R-PART").count(), 1);
 
     // Unknown: warning.
