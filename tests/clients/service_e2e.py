@@ -150,10 +150,10 @@ except urllib.error.HTTPError as e:
     assert e.code == 403, e.code
 
 # ---- the import form and the URL rules -------------------------------------------
-form = {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "9", "ImageName": "debian-good"}
+form = {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "12", "ImageName": "debian-good"}
 step("form and URL errors")
 expect_error("InvalidImageOsType.Unsupported", "ImportImage", {**form, "OsType": "Plan9", "ImageUrl": good_url})
-expect_error("InvalidImageOsVersion.Unsupported", "ImportImage", {**form, "OsVersion": "12", "ImageUrl": good_url})
+expect_error("InvalidImageOsVersion.Unsupported", "ImportImage", {**form, "OsVersion": "5", "ImageUrl": good_url})
 expect_error("MissingParameter", "ImportImage", {k: v for k, v in form.items() if k != "ImageName"} | {"ImageUrl": good_url})
 expect_error("InvalidParameterValue.TooLong", "ImportImage", {**form, "ImageName": "x" * 61, "ImageUrl": good_url})
 expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": "http://169.254.169.254/latest/meta-data"})
@@ -171,7 +171,7 @@ time.sleep(2.5)
 assert "expired" in expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": short_url})
 
 step("DryRun with a COS presigned URL")
-cdry = call("ImportImage", {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "9", "ImageName": "cos", "ImageUrl": cos_url, "DryRun": True})
+cdry = call("ImportImage", {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "12", "ImageName": "cos", "ImageUrl": cos_url, "DryRun": True})
 assert cdry["Codes"] == ["CloudInitNotInstalled"], cdry
 
 step("DryRun: the full pre-flight check by range reads")

@@ -185,7 +185,7 @@ fn declared_os_and_architecture_are_checked() {
     );
     assert_code(
         &img,
-        &["--os-type", "Debian", "--os-version", "12"],
+        &["--os-type", "Debian", "--os-version", "5"],
         "InvalidImageOsVersion.Unsupported",
         "R-OS",
     );

@@ -156,7 +156,7 @@ s3.create_bucket(Bucket="k-" + app, CreateBucketConfiguration={"LocationConstrai
 s3.upload_file(img, "k-" + app, "g.qcow2")
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "k-" + app, "Key": "g.qcow2"}, ExpiresIn=3600)
 c = CommonClient("cvm", "2017-03-12", credential.Credential(sid, key), "ap-guangzhou", profile=ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=api)))
-r = c.call_json("ImportImage", {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "9", "ImageName": "k", "ImageUrl": url})
+r = c.call_json("ImportImage", {"Architecture": "x86_64", "OsType": "Debian", "OsVersion": "12", "ImageName": "k", "ImageUrl": url})
 print(r["Response"]["ImageId"])
 "#;
     let out = Command::new(&py)

@@ -115,11 +115,16 @@ pub struct SupportedOs {
     pub version_aliases: &'static [&'static str],
 }
 
-/// The seed's families (R-OS) with the versions and names the real cloud's
-/// `DescribeImportImageOs` lists (cvm API 2017-03-12 example response). The real list also
-/// has `FreeBSD`, `Redhat` and `Other Linux`; the seed does not name them, so they are not
-/// offered here (a RHEL-like guest is "based on CentOS" and matched to it on detection).
-/// Windows Server 2008/2012 include their R2 releases and all editions ("相关版本").
+/// The seed's families (R-OS) with their versions, named as the real cloud's
+/// `DescribeImportImageOs` names them (cvm API 2017-03-12). The seed sets no version limit
+/// ("images based on CentOS, Ubuntu, Debian, CoreOS, openSUSE, SUSE"); the API's old example
+/// response lists only the releases of its day (CentOS 5–7, Debian 6–9, Ubuntu 10–16 …), so
+/// the releases since then are listed too — a user importing Debian 12 or Ubuntu 24.04 can
+/// declare what the image holds. Versions are major numbers (`22` matches `22.04`). The real
+/// list also has `FreeBSD`, `Redhat` and `Other Linux`; the seed does not name them, so they
+/// are not offered here (a RHEL-like guest is "based on CentOS" and matched to it on
+/// detection). Windows Server 2008/2012 include their R2 releases and all editions
+/// ("相关版本"); the seed names no later Windows.
 pub const SUPPORTED_OS: &[SupportedOs] = &[
     SupportedOs {
         os_type: OsType::Windows,
@@ -145,7 +150,7 @@ pub const SUPPORTED_OS: &[SupportedOs] = &[
     SupportedOs {
         os_type: OsType::Linux,
         name: "CentOS",
-        versions: &["5", "6", "7"],
+        versions: &["5", "6", "7", "8", "9", "10"],
         name_aliases: &[],
         version_aliases: &[],
     },
@@ -159,28 +164,28 @@ pub const SUPPORTED_OS: &[SupportedOs] = &[
     SupportedOs {
         os_type: OsType::Linux,
         name: "Debian",
-        versions: &["6", "7", "8", "9"],
+        versions: &["6", "7", "8", "9", "10", "11", "12", "13"],
         name_aliases: &[],
         version_aliases: &[],
     },
     SupportedOs {
         os_type: OsType::Linux,
         name: "OpenSUSE",
-        versions: &["11", "12"],
+        versions: &["11", "12", "13", "15", "16", "42"],
         name_aliases: &[],
         version_aliases: &[],
     },
     SupportedOs {
         os_type: OsType::Linux,
         name: "SUSE",
-        versions: &["10", "11", "12", "13"],
+        versions: &["10", "11", "12", "13", "15", "16"],
         name_aliases: &[],
         version_aliases: &[],
     },
     SupportedOs {
         os_type: OsType::Linux,
         name: "Ubuntu",
-        versions: &["10", "12", "14", "16"],
+        versions: &["10", "12", "14", "16", "18", "20", "22", "24", "26"],
         name_aliases: &[],
         version_aliases: &[],
     },
@@ -544,7 +549,8 @@ mod tests {
         assert_eq!(major_version("buster"), "");
         let ubuntu = find_os("ubuntu").unwrap();
         assert!(version_supported(ubuntu, "16.04"));
-        assert!(!version_supported(ubuntu, "22.04"));
+        assert!(version_supported(ubuntu, "22.04"));
+        assert!(!version_supported(ubuntu, "9.10"));
         assert!(!version_supported(ubuntu, "1"));
         let w = find_os("Windows Server 2008 R2").unwrap();
         assert_eq!(w.name, "Windows Server 2008");

@@ -548,10 +548,10 @@ fn os_declared() {
     );
 
     let mut f = form();
-    f.os_version = Some("8".into());
+    f.os_version = Some("4".into());
     let v = decide(&fmt(), Some(&linux()), &f);
     assert_fails(&v, Code::InvalidImageOsVersionUnsupported, "R-OS");
-    assert!(v.errors().next().unwrap().fix[0].contains("5, 6, 7"));
+    assert!(v.errors().next().unwrap().fix[0].contains("5, 6, 7, 8, 9, 10"));
     assert_not_waived(
         &decide(&fmt(), Some(&linux()), &forced(f.clone())),
         Code::InvalidImageOsVersionUnsupported,
@@ -562,6 +562,21 @@ fn os_declared() {
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].code, Some(Code::InvalidImageOsVersionUnsupported));
     assert!(check_form(&form()).is_empty());
+    // Current releases are listed (the seed sets no version limit), by major number.
+    for (os, version) in [
+        ("Debian", "12"),
+        ("Debian", "13"),
+        ("Ubuntu", "24.04"),
+        ("Ubuntu", "22.04"),
+        ("CentOS", "9"),
+        ("SUSE", "15"),
+        ("OpenSUSE", "15.6"),
+    ] {
+        let mut f = form();
+        f.os_type = Some(os.into());
+        f.os_version = Some(version.into());
+        assert!(check_form(&f).is_empty(), "{os} {version}");
+    }
     // An empty OsVersion is "not declared" (the CLI's form), not an unsupported version.
     let mut f = form();
     f.os_version = Some(" ".into());
@@ -604,12 +619,15 @@ fn os_detected() {
     let os = g.os.as_mut().unwrap();
     os.distro = Some("ubuntu".into());
     os.id_like = vec!["debian".into()];
-    os.version = Some("22.04".into());
+    os.version = Some("9.10".into());
     let v = decide(&fmt(), Some(&g), &ImportForm::default());
     assert!(v.importable, "{v:#?}");
     let w = v.for_rule("R-OS").next().unwrap();
     assert_eq!(w.severity, Severity::Warning);
-    assert!(w.message.contains("22.04"));
+    assert!(w.message.contains("9.10"));
+    // A current release is listed: nothing to say.
+    g.os.as_mut().unwrap().version = Some("24.04".into());
+    assert_clean(&decide(&fmt(), Some(&g), &ImportForm::default()), "R-OS");
 
     // Unknown distribution: warning.
     let mut g = linux();
@@ -1085,7 +1103,10 @@ fn describe_import_image_os_shape() {
         assert_eq!(e["Architecture"], serde_json::json!(["x86_64", "i386"]));
     }
     let centos = set.iter().find(|e| e["OsName"] == "CentOS").unwrap();
-    assert_eq!(centos["OsVersions"], serde_json::json!(["5", "6", "7"]));
+    assert_eq!(
+        centos["OsVersions"],
+        serde_json::json!(["5", "6", "7", "8", "9", "10"])
+    );
     let w = set
         .iter()
         .find(|e| e["OsName"] == "Windows Server 2016")
