@@ -6,7 +6,7 @@ use imgport_inspect::fs::memfs::MemFs;
 use imgport_inspect::fs::{FileSystem, FileType, FsKind, FsProbe};
 use imgport_inspect::guest::{Guest, Volume};
 use imgport_inspect::linux::elf::{elf_arch, Arch};
-use imgport_inspect::linux::initramfs::scan_initramfs;
+use imgport_inspect::linux::initramfs::{scan_initramfs, scan_initramfs_reader};
 use imgport_inspect::linux::{
     find_linux_root, inspect_linux, AddrMode, BootloaderKind, LinuxFacts, Tristate,
 };
@@ -1032,54 +1032,84 @@ fn older_release_files() {
     assert!(!f.evidence.is_empty());
 }
 
-// ---------------------------------------------------------------- a real image
+// ---------------------------------------------------------------- streaming
 
-/// A real Debian 12 image built by `tests/fixtures/guest-images.sh` (debootstrap,
-/// stock kernel, initramfs-tools, cloud-init). Needs the ext reader; the lead wires
-/// the partition layer (the root partition starts at 1 MiB in that script).
+/// Counts the bytes a scan takes from its reader.
+struct Counting<'a>(&'a [u8], usize);
+
+impl std::io::Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.0.len() - self.1).min(buf.len()).min(100_000);
+        buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+        self.1 += n;
+        Ok(n)
+    }
+}
+
+/// Incompressible bytes (xorshift), so the compressed archive stays big.
+fn noise(n: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[test]
-#[ignore = "needs IMGPORT_FIXTURES guest images and the ext reader"]
-fn real_debian12_image() {
-    let dir = std::env::var("IMGPORT_FIXTURES").expect("IMGPORT_FIXTURES");
-    let disk =
-        imgport_disk::open_path(format!("{dir}/guest/debian12-cloud.qcow2")).expect("fixture");
-    let size = disk.size() - (1 << 20);
-    let part: Arc<dyn imgport_disk::ReadAt> = Arc::new(imgport_disk::SliceSource::new(
-        disk,
-        1 << 20,
-        size,
-        "partition 1",
-    ));
-    let probe = imgport_inspect::fs::probe(&*part).unwrap();
-    assert_eq!(
-        probe.uuid.as_deref(),
-        Some("6e1c5d0e-55aa-4c2b-9f1e-00000000c10d")
-    );
-    let fs = imgport_inspect::fs::open(Arc::clone(&part), &probe)
-        .unwrap()
-        .expect("ext reader");
-    let volumes = [Volume {
-        name: "partition 1".into(),
-        offset: 1 << 20,
-        size,
-        probe,
-        fs: Some(fs),
-    }];
-    let (_, guest, _) = find_linux_root(&volumes).expect("root");
-    let f = inspect_linux(&guest);
-    assert_eq!(
-        (f.distro.as_deref(), f.version.as_deref()),
-        (Some("debian"), Some("12"))
-    );
-    assert_eq!(f.arch, Some(Arch::X86_64));
-    assert!(f.cloud_init.installed);
-    let k = f
-        .kernels
-        .iter()
-        .find(|k| k.version.ends_with("-amd64"))
-        .expect("stock kernel");
-    assert_eq!(k.virtio_boot, Some(true), "{}", k.virtio_boot_reason);
-    assert_eq!(k.modified_hint, None);
+fn initramfs_is_streamed_and_the_scan_stops_once_the_boot_drivers_are_seen() {
+    require!("cpio", "gzip", "xz", "zstd", "lz4", "bzip2");
+    // Modules first (sorted: usr/lib < usr/share), then 3 MiB of firmware-like noise.
+    let big = noise(3 << 20);
+    let ko = [2u8; 1234];
+    let main = cpio_newc(&[
+        ("init", b"#!/bin/sh\n"),
+        (
+            "usr/lib/modules/6.1.0/kernel/drivers/block/virtio_blk.ko",
+            &ko,
+        ),
+        (
+            "usr/lib/modules/6.1.0/kernel/drivers/virtio/virtio_pci.ko",
+            &ko,
+        ),
+        ("usr/share/firmware/blob.bin", &big),
+    ]);
+    let enough = |m: &std::collections::BTreeSet<String>| {
+        m.contains("virtio_pci") && m.contains("virtio_blk")
+    };
+    for tool in ["gzip", "zstd", "bzip2", "lz4", "xz", "none"] {
+        let mut img = early_cpio();
+        img.extend(if tool == "none" {
+            main.clone()
+        } else {
+            compress(tool, &main)
+        });
+        // Whole: every entry, nothing partial.
+        let mut r = Counting(&img, 0);
+        let s = scan_initramfs_reader(&mut r, &|_| false);
+        assert_eq!(s.error, None, "{tool}");
+        assert!(!s.stopped_when_found);
+        assert_eq!(
+            s.entries,
+            cpio_count(&early_cpio()) + cpio_count(&main),
+            "{tool}"
+        );
+        assert_eq!(r.1, img.len(), "{tool}: read to the end");
+        // Stopping: the boot drivers are seen, most of the file is never read (xz is
+        // decoded from memory, so it is read whole; legacy lz4 in 8 MiB blocks, so
+        // this archive is one block).
+        let mut r = Counting(&img, 0);
+        let s = scan_initramfs_reader(&mut r, &enough);
+        assert_eq!(s.error, None, "{tool}");
+        assert!(s.stopped_when_found, "{tool}");
+        assert!(s.modules.contains(&"virtio_pci".to_string()), "{tool}");
+        if tool != "xz" && tool != "lz4" {
+            assert!(r.1 < img.len() / 2, "{tool}: read {} of {}", r.1, img.len());
+        }
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! `modules.builtin`, module files on disk, and the initramfs contents.
 
 use super::cpio::module_name;
-use super::initramfs::{scan_initramfs, InitramfsScan, MAX_INITRAMFS_FILE};
+use super::initramfs::scan_guest_initramfs;
 use crate::guest::{Evidence, Guest};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +28,13 @@ pub const VIRTIO_MODULES: &[&str] = &[
     "virtio_net",
     "virtio_console",
 ];
+
+/// What an initramfs scan must see before it may stop (R-VIRTIO: the disk is reachable at
+/// boot): the PCI transport and a virtio disk driver. The rest of the archive is not read.
+fn boot_drivers_found(modules: &BTreeSet<String>) -> bool {
+    modules.contains("virtio_pci")
+        && (modules.contains("virtio_blk") || modules.contains("virtio_scsi"))
+}
 
 /// Kernel config symbol of each virtio module.
 fn kconfig_symbol(module: &str) -> &'static str {
@@ -318,12 +325,13 @@ fn examine(
     let mut initramfs = None;
     let mut initramfs_unscanned = None;
     let mut initrd_modules: Option<BTreeSet<String>> = None;
+    // The scan stopped once the boot drivers were seen: modules not seen are unknown.
+    let mut initrd_partial = false;
     if let Some(p) = &initrd_path {
         if *scans < MAX_INITRAMFS_SCANS {
             *scans += 1;
-            match guest.read_file(p, MAX_INITRAMFS_FILE) {
-                Ok(data) => {
-                    let scan: InitramfsScan = scan_initramfs(&data);
+            match scan_guest_initramfs(guest, p, &boot_drivers_found) {
+                Ok(scan) => {
                     let virtio: Vec<&String> = scan
                         .modules
                         .iter()
@@ -332,9 +340,14 @@ fn examine(
                     ev.push(Evidence::new(
                         p,
                         format!(
-                            "initramfs layers {:?}, {} entries, virtio modules {virtio:?}{}",
+                            "initramfs layers {:?}, {} entries{}, virtio modules {virtio:?}{}",
                             scan.layers,
                             scan.entries,
+                            if scan.stopped_when_found {
+                                " (read up to the virtio disk and PCI drivers)"
+                            } else {
+                                ""
+                            },
                             scan.error
                                 .as_deref()
                                 .map(|e| format!("; stopped: {e}"))
@@ -344,6 +357,7 @@ fn examine(
                     if scan.error.is_none() || !scan.modules.is_empty() {
                         initrd_modules = Some(scan.modules.iter().cloned().collect());
                     }
+                    initrd_partial = scan.stopped_when_found;
                     initramfs = Some(InitramfsSummary {
                         path: p.clone(),
                         layers: scan.layers,
@@ -376,7 +390,9 @@ fn examine(
                 .map(|k| k.get(kconfig_symbol(m)).copied().unwrap_or(Tristate::N)),
             builtin: builtin.as_ref().is_some_and(|b| b.contains(*m)),
             on_disk: on_disk.contains(*m),
-            in_initramfs: initrd_modules.as_ref().map(|s| s.contains(*m)),
+            in_initramfs: initrd_modules
+                .as_ref()
+                .and_then(|s| (s.contains(*m) || !initrd_partial).then(|| s.contains(*m))),
         })
         .collect();
     let get = |n: &str| virtio.iter().find(|m| m.name == n);
