@@ -179,9 +179,12 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
     println!("{}", st.paint("1", &format!("imgport check {target}")));
     match &r.info {
         Some(i) => println!(
-            "  image: {} {}, virtual size {}, {} as qcow2, file {}",
-            i.format,
-            i.subformat,
+            "  image: {}, virtual size {}, {} as qcow2, file {}",
+            if i.subformat == i.format.name() {
+                i.format.to_string()
+            } else {
+                format!("{} {}", i.format, i.subformat)
+            },
             human_bytes(i.virtual_size),
             r.measure
                 .map(|m| human_bytes(m.required))
