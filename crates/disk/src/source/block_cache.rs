@@ -33,6 +33,10 @@ pub struct BlockCacheOptions {
     /// Bound on one coalesced inner read (a run of missing blocks is split into
     /// reads of at most this many bytes, rounded down to whole blocks, at least one).
     pub max_fetch: u64,
+    /// Reads of at least this many bytes go straight to the inner source and are not
+    /// cached (streamed file data would only evict the metadata worth keeping);
+    /// `u64::MAX`: every read is cached.
+    pub bypass_len: u64,
 }
 
 impl Default for BlockCacheOptions {
@@ -41,6 +45,7 @@ impl Default for BlockCacheOptions {
             block_size: DEFAULT_BLOCK_SIZE,
             capacity: DEFAULT_CACHE_BYTES,
             max_fetch: DEFAULT_MAX_FETCH,
+            bypass_len: u64::MAX,
         }
     }
 }
@@ -112,6 +117,7 @@ pub struct BlockCache<S> {
     block_size: u64,
     capacity: u64,
     max_fetch_blocks: u64,
+    bypass_len: u64,
     state: Mutex<State>,
     fetched: Condvar,
     hits: AtomicU64,
@@ -150,6 +156,7 @@ impl<S: ReadAt> BlockCache<S> {
             block_size,
             capacity: opts.capacity,
             max_fetch_blocks: (opts.max_fetch / block_size).max(1),
+            bypass_len: opts.bypass_len,
             state: Mutex::new(State::default()),
             fetched: Condvar::new(),
             hits: AtomicU64::new(0),
@@ -222,6 +229,9 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
         check_bounds(&|| self.describe(), offset, buf.len(), size)?;
         if buf.is_empty() {
             return Ok(());
+        }
+        if buf.len() as u64 >= self.bypass_len {
+            return self.inner.read_exact_at(buf, offset);
         }
         let bs = self.block_size;
         let first = offset / bs;
@@ -347,6 +357,7 @@ mod tests {
         block_size: 1024,
         capacity: 8 * 1024,
         max_fetch: 4 * 1024,
+        bypass_len: u64::MAX,
     };
 
     #[test]
@@ -369,6 +380,26 @@ mod tests {
         c.read_exact_at(&mut tail, 9700).unwrap();
         assert_eq!(tail, d[9700..]);
         assert!(c.read_exact_at(&mut tail, 9701).is_err());
+    }
+
+    #[test]
+    fn long_reads_bypass_the_cache() {
+        let opts = BlockCacheOptions {
+            bypass_len: 2048,
+            ..OPTS
+        };
+        let (d, c) = cache(10_000, opts);
+        let mut big = vec![0u8; 3000];
+        c.read_exact_at(&mut big, 1500).unwrap();
+        assert_eq!(big, d[1500..4500]);
+        // Exactly the bytes asked for, nothing kept.
+        assert_eq!(c.bytes_read(), 3000);
+        assert_eq!(c.cached_bytes(), 0);
+        let mut small = vec![0u8; 100];
+        c.read_exact_at(&mut small, 1500).unwrap();
+        c.read_exact_at(&mut small, 1500).unwrap();
+        assert_eq!(small, d[1500..1600]);
+        assert_eq!((c.misses(), c.hits()), (1, 1));
     }
 
     #[test]

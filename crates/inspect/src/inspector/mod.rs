@@ -19,6 +19,7 @@ use crate::linux::{self, LinuxFacts};
 use crate::lvm;
 use crate::partition::{self, Partition, PartitionTable, TableKind};
 use crate::windows::{self, WindowsFacts};
+use imgport_disk::source::{BlockCache, BlockCacheOptions};
 use imgport_disk::ReadAt;
 use serde::Serialize;
 use std::sync::Arc;
@@ -127,10 +128,33 @@ pub struct Report {
     pub elapsed_ms: u64,
 }
 
+/// Block size of the guest-level cache of [`inspect`] (small: metadata reads are
+/// scattered, and each miss reads a whole block).
+const GUEST_CACHE_BLOCK: u64 = 16 * 1024;
+/// Bytes the guest-level cache keeps.
+const GUEST_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+/// Largest single inner read of the guest-level cache.
+const GUEST_CACHE_MAX_FETCH: u64 = 1024 * 1024;
+/// Reads this long (file data being streamed) go past the guest-level cache.
+const GUEST_CACHE_BYPASS: u64 = 128 * 1024;
+
 /// Inspect the guest disk `disk` (a virtual disk from the disk core, read as guest bytes).
 pub fn inspect(disk: Arc<dyn ReadAt>) -> Report {
     let started = Instant::now();
     let read_before = disk.bytes_read();
+    // The filesystem readers come back to the same metadata blocks again and again (the
+    // NTFS MFT and index records for each path looked up, ext4 group descriptors, XFS
+    // inode clusters): a small guest-level cache reads each once and saves decoding a
+    // compressed cluster more than once.
+    let disk: Arc<dyn ReadAt> = Arc::new(BlockCache::with_options(
+        disk,
+        BlockCacheOptions {
+            block_size: GUEST_CACHE_BLOCK,
+            capacity: GUEST_CACHE_BYTES,
+            max_fetch: GUEST_CACHE_MAX_FETCH,
+            bypass_len: GUEST_CACHE_BYPASS,
+        },
+    ));
     let mut errors = Vec::new();
     let mut evidence = Vec::new();
     let table = match partition::read_partition_table(&*disk) {
