@@ -50,6 +50,10 @@ pub struct CheckReport {
     /// The full inspection report (partitions, filesystems, kernels, evidence …).
     pub inspection: Option<Report>,
     pub verdict: Verdict,
+    /// A file that is no disk image but what users upload by mistake (an installer
+    /// ISO, an archive, an encrypted container): read as raw, as qemu-img reads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mistaken_upload: Option<MistakenUpload>,
     /// Bytes read from the image file (or fetched from the URL) by the whole check.
     pub bytes_read: u64,
     pub elapsed_ms: u64,
@@ -80,6 +84,7 @@ pub fn check_with_progress(
         guest: None,
         inspection: None,
         verdict: Verdict::default(),
+        mistaken_upload: None,
         bytes_read: 0,
         elapsed_ms: 0,
     };
@@ -88,7 +93,19 @@ pub fn check_with_progress(
     if let Some(Readable { disk, all_zero }) = readable {
         progress(Phase::Inspect);
         let inspection = imgport_inspect::inspect(disk);
-        report.guest = Some(guest_facts(&inspection, all_zero));
+        let mut guest = guest_facts(&inspection, all_zero);
+        if let Some(m) = &report.mistaken_upload {
+            guest.classification = Some(m.classification.clone());
+            guest.classification_evidence.insert(
+                0,
+                format!(
+                    "the file is {} content ({}), not a disk image; qemu-img reads it as a \
+                     raw disk",
+                    m.detected_format, m.evidence
+                ),
+            );
+        }
+        report.guest = Some(guest);
         report.inspection = Some(inspection);
     }
     progress(Phase::Policy);
@@ -96,6 +113,36 @@ pub fn check_with_progress(
     report.bytes_read = src.bytes_read().saturating_sub(read_before);
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// What [`CheckReport::mistaken_upload`] records.
+#[derive(Debug, Clone, Serialize)]
+pub struct MistakenUpload {
+    /// The policy classification it stands for (`install-iso`, `archive`, `encrypted`).
+    pub classification: String,
+    /// The disk core's name for what the file is (`iso9660`, `tar`, `gzip` …).
+    pub detected_format: String,
+    /// What identified it (the disk core's detection: magic and offset).
+    pub evidence: String,
+}
+
+/// Files the disk core refuses as image formats that are no disk images at all, but
+/// what a user uploads by mistake. qemu-img, which the seed tells users to check the
+/// format with, calls them `raw`; the import then finds no root partition — the seed's
+/// RootPartitionNotFound causes "an installation package was uploaded" and "a wrong
+/// file" (R-ERR). A real but unsupported image format (VHDX, VDI, QED, OVA …) and a
+/// compressed stream (gzip, xz, zstd, bzip2: most often a compressed disk image, to be
+/// decompressed before upload) stay InvalidFormatSize (R-FMT).
+fn mistaken_upload(e: &imgport_disk::Error) -> Option<&'static str> {
+    if !matches!(e, imgport_disk::Error::UnsupportedFormat { .. }) {
+        return None;
+    }
+    Some(match e.detected_format()?.as_str() {
+        "iso9660" => "install-iso",
+        "tar" | "zip" | "7z" => "archive",
+        "luks" => "encrypted",
+        _ => return None,
+    })
 }
 
 /// A readable image: its guest view, and whether nothing is stored as data.
@@ -122,7 +169,25 @@ fn open_and_measure(
     };
     let disk: Arc<dyn VirtualDisk> = match imgport_disk::open(src.clone()) {
         Ok(d) => Arc::from(d),
-        Err(e) => return refuse(report, e),
+        Err(e) => match mistaken_upload(&e) {
+            // qemu-img (and so the import) reads these files as raw disks and finds no
+            // root partition: checked the same way, the classification says what they are.
+            Some(class) => {
+                let imgport_disk::Error::UnsupportedFormat { detected, detail } = &e else {
+                    return refuse(report, e);
+                };
+                report.mistaken_upload = Some(MistakenUpload {
+                    classification: class.to_string(),
+                    detected_format: detected.clone(),
+                    evidence: detail.clone(),
+                });
+                match imgport_disk::open_as(src.clone(), imgport_disk::Format::Raw) {
+                    Ok(d) => Arc::from(d),
+                    Err(e) => return refuse(report, e),
+                }
+            }
+            None => return refuse(report, e),
+        },
     };
     report.info = Some(disk.info().clone());
     progress(Phase::Measure);

@@ -222,9 +222,15 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
             .as_ref()
             .map(|r| format!(", root on {}", r.volume))
             .unwrap_or_default();
+        // The policy's classification (it also names files that are no disks).
+        let kind = r
+            .guest
+            .as_ref()
+            .and_then(|g| g.classification.as_deref())
+            .unwrap_or(&ins.classification.kind);
         println!(
-            "  guest: {os}{root}; partition table {}; {}",
-            ins.partition_table, ins.classification.kind
+            "  guest: {os}{root}; partition table {}; {kind}",
+            ins.partition_table
         );
     }
     println!();
@@ -289,38 +295,77 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
     );
 }
 
+/// The summary table: one line per image, named relative to the directory they share.
 fn print_summary(outcomes: &[(String, Outcome)]) {
-    println!(
-        "{:<50} {:<16} {:<34} {:>9}",
-        "IMAGE", "RESULT", "CODES", "TIME"
-    );
-    for (t, o) in outcomes {
-        let n = t.chars().count();
-        let name = if n > 50 {
-            format!("…{}", t.chars().skip(n - 49).collect::<String>())
-        } else {
-            t.clone()
-        };
+    let common = common_dir(outcomes.iter().map(|(t, _)| t.as_str()));
+    if !common.is_empty() {
+        println!("in {common}");
+    }
+    let names: Vec<String> = outcomes
+        .iter()
+        .map(|(t, _)| {
+            let t = t.strip_prefix(common.as_str()).unwrap_or(t);
+            let n = t.chars().count();
+            if n > 50 {
+                format!("…{}", t.chars().skip(n - 49).collect::<String>())
+            } else {
+                t.to_string()
+            }
+        })
+        .collect();
+    let w = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!("{:<w$} {:<16} {:>9}  CODES", "IMAGE", "RESULT", "TIME");
+    for ((_, o), name) in outcomes.iter().zip(&names) {
         match o {
             Outcome::Checked(r) => {
                 let codes: Vec<&str> = r.verdict.codes.iter().map(|c| c.as_str()).collect();
                 println!(
-                    "{:<50} {:<16} {:<34} {:>7.2} s",
+                    "{:<w$} {:<16} {:>7.2} s  {}",
                     name,
                     if r.verdict.importable {
                         "importable"
                     } else {
                         "NOT importable"
                     },
+                    r.elapsed_ms as f64 / 1000.0,
                     if codes.is_empty() {
                         "-".to_string()
                     } else {
                         codes.join(",")
                     },
-                    r.elapsed_ms as f64 / 1000.0
                 );
             }
-            Outcome::Failed(e) => println!("{:<50} {:<16} {}", name, "could not check", e),
+            Outcome::Failed(e) => {
+                println!("{:<w$} {:<16} {:>9}  {}", name, "could not check", "", e)
+            }
         }
     }
+}
+
+/// The longest directory prefix (ending in `/`) that every local path shares; empty
+/// when there is none or a URL is among them.
+fn common_dir<'a>(mut paths: impl Iterator<Item = &'a str>) -> String {
+    let Some(first) = paths.next() else {
+        return String::new();
+    };
+    let mut prefix = first.rfind('/').map_or("", |i| &first[..=i]);
+    for p in paths {
+        if source::is_url(p) {
+            return String::new();
+        }
+        while !p.starts_with(prefix) {
+            prefix = prefix[..prefix.len() - 1]
+                .rfind('/')
+                .map_or("", |i| &prefix[..=i]);
+        }
+    }
+    if source::is_url(first) {
+        return String::new();
+    }
+    prefix.to_string()
 }

@@ -291,26 +291,52 @@ fn format_and_size_failures() {
     for f in [
         "refused-vhdx.vhdx",
         "refused-vdi.vdi",
-        "refused-iso.iso",
-        "refused-tar.tar",
+        "refused-qed.qed",
+        "refused-ova.ova",
+        "refused-gz.raw.gz",
+        "refused-xz.raw.xz",
+        "refused-zst.raw.zst",
+        "refused-targz.tar.gz",
         "bad-backing.qcow2",
         "bad-datafile.qcow2",
         "bad-trunc.qcow2",
         "bad-descriptor.vmdk",
         "bad-qcow2-vhd.img",
+        "bad-iso-mbr.img",
     ] {
         assert_code(&d.join(f), &[], "InvalidFormatSize", "R-FMT");
     }
-    // An installer ISO is told apart from a format problem in its fix.
-    let v = assert_code(
-        &d.join("refused-iso.iso"),
-        &[],
-        "InvalidFormatSize",
-        "R-FMT",
-    );
-    assert!(finding(&v, "InvalidFormatSize")["fix"]
-        .to_string()
-        .contains("installation"));
+    // Files that are no disk image but what users upload by mistake: qemu-img reads
+    // them as raw, and the import finds no root partition — the seed's "an installation
+    // package was uploaded" / "a wrong file" (R-ERR), with what the file is.
+    for (f, class, what) in [
+        ("refused-iso.iso", "install-iso", "iso9660"),
+        ("refused-tar.tar", "archive", "tar"),
+        ("refused-zip.zip", "archive", "zip"),
+        ("refused-luks.img", "encrypted", "luks"),
+    ] {
+        let v = assert_code(&d.join(f), &[], "RootPartitionNotFound", "R-ERR");
+        assert_eq!(
+            v["verdict"]["codes"].as_array().unwrap().len(),
+            1,
+            "{f}: {v:#}"
+        );
+        assert_eq!(v["guest"]["classification"], class, "{f}");
+        assert_eq!(v["mistaken_upload"]["detected_format"], what, "{f}");
+        assert_eq!(v["info"]["format"], "raw", "{f}: read as qemu-img reads it");
+        let found = finding(&v, "RootPartitionNotFound");
+        assert!(found["evidence"].to_string().contains(what), "{found:#}");
+        if class != "encrypted" {
+            assert!(found["fix"].to_string().contains("install"), "{found:#}");
+        }
+    }
+    // A compressed stream is most often a compressed disk image: decompress it.
+    for f in ["refused-gz.raw.gz", "refused-xz.raw.xz"] {
+        let v = assert_code(&d.join(f), &[], "InvalidFormatSize", "R-FMT");
+        assert!(finding(&v, "InvalidFormatSize")["fix"]
+            .to_string()
+            .contains("gunzip"));
+    }
     // R-SIZE-VIRTUAL: a sparse 600 GiB qcow2 (tiny on disk); R-SIZE-ACTUAL: 51 GiB of
     // allocated clusters (qemu-img measure agrees it needs over 50 GiB as qcow2).
     let big = size_fixtures().join("virtual-600g.qcow2");

@@ -454,6 +454,10 @@ const NO_ROOT_CLASSES: &[(&str, &str)] = &[
     ("wrong-file", "not a system disk image"),
 ];
 
+/// Classifications of a file that is no disk image but was uploaded as one: a missing
+/// partition table is then not the finding, what the file is is.
+const MISTAKEN_UPLOADS: &[&str] = &["install-iso", "archive", "encrypted"];
+
 /// Classifications that mean a root was found.
 const ROOT_CLASSES: &[&str] = &["os", "root", "linux", "windows"];
 
@@ -551,7 +555,13 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
             );
         }
         Some("none") | Some("") => {
-            if g.filesystems.is_empty() {
+            let named = g.classification.as_deref().is_some_and(|c| {
+                MISTAKEN_UPLOADS.contains(&c.trim().to_ascii_lowercase().as_str())
+            });
+            if named {
+                // Not a disk at all (an installer ISO, an archive, an encrypted
+                // container): the root check names it (RootPartitionNotFound, R-ERR).
+            } else if g.filesystems.is_empty() {
                 cx.fail(
                     Code::PartitionNotPresent,
                     R_PART,

@@ -306,9 +306,16 @@ pub fn no_partitions() -> Vec<String> {
 /// RootPartitionNotFound, per inspection's classification.
 pub fn no_root(classification: &str) -> Vec<String> {
     match classification {
-        "install-iso" | "archive" => s(&[
-            "This is an installation medium or archive, not a system disk: install the OS \
-             into a virtual machine, then export that machine's system disk",
+        "install-iso" => s(&[
+            "This is an installation medium, not a system disk: install the OS into a \
+             virtual machine from it, then export that machine's system disk \
+             (`qemu-img convert -O qcow2 …`)",
+        ]),
+        "archive" => s(&[
+            "This is a file archive (an installation package or a backup), not a disk \
+             image: if it holds a disk image, extract it (`tar xf`, `unzip`, `7z x`) and \
+             import that; an archive of a root filesystem must first be installed onto a \
+             partitioned disk in a virtual machine, whose system disk you then export",
         ]),
         "data-disk" => s(&[
             "This is a data disk: export the system disk (the one holding / or C:\\Windows) \

@@ -365,6 +365,24 @@ fn partitions() {
         "no duplicate root error"
     );
 
+    // A file that is no disk (an archive, an installer ISO, an encrypted container):
+    // what it is, not a missing partition table, is the finding.
+    for class in ["archive", "install-iso", "encrypted"] {
+        let g = GuestFacts {
+            partition_table: Some("none".into()),
+            classification: Some(class.into()),
+            classification_evidence: vec!["the file is tar content".into()],
+            ..GuestFacts::default()
+        };
+        let v = decide(&fmt(), Some(&g), &forced(form()));
+        assert_eq!(
+            v.codes,
+            vec![Code::RootPartitionNotFound],
+            "{class}: {v:#?}"
+        );
+        assert_eq!(v.for_rule("R-PART").count(), 0, "{class}");
+    }
+
     // All-zero disk.
     let g = GuestFacts {
         all_zero: true,
