@@ -208,6 +208,10 @@ fn open_and_measure(
         measure.required,
     );
     report.format.file_size = Some(info.file_size);
+    // Raw and fixed VHD count the file's holes as zero; a source that cannot show them
+    // (HTTP) makes the measure an upper bound.
+    report.format.qcow2_required_counts_zeros =
+        disk.passthrough() && src.host_extents(0, src.size().min(4096)).is_none();
     report.measure = Some(measure);
     report.allocation = Some(allocation);
     // Nothing stored as data: every byte of the guest reads as zero (R-PART).

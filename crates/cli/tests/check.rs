@@ -444,6 +444,43 @@ fn remote_check_by_range_reads_agrees_with_local() {
     }
 }
 
+/// A 60 GiB sparse raw disk holding 64 MiB: the local file's holes are seen, so its
+/// size as qcow2 is small; over HTTP they are not, so the measure is only an upper bound
+/// and R-SIZE-ACTUAL warns instead of failing (the import measures its stored copy).
+#[test]
+fn a_sparse_raw_image_is_measured_by_its_holes_and_bounded_remotely() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("big-sparse.raw");
+    std::fs::copy(disk_fixtures().join("base.raw"), &img).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.set_len(60 << 30).unwrap();
+    drop(f);
+    let (lstatus, local) = check(&[path(&img)]);
+    assert!(
+        local["measure"]["required"].as_u64().unwrap() < 1 << 30,
+        "{local:#}"
+    );
+    let size_findings = |v: &Value| -> Vec<Value> {
+        v["verdict"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "R-SIZE-ACTUAL")
+            .cloned()
+            .collect()
+    };
+    assert!(size_findings(&local).is_empty(), "{local:#}");
+    let server = RangeServer::start(img.clone(), Mode::Good);
+    let (rstatus, remote) = check(&[&server.url]);
+    assert_eq!(lstatus, rstatus);
+    assert_eq!(codes(&local), codes(&remote), "{remote:#}");
+    assert_eq!(remote["format"]["qcow2_required_counts_zeros"], true);
+    let w = size_findings(&remote);
+    assert_eq!(w.len(), 1, "{remote:#}");
+    assert_eq!(w[0]["severity"], "warning");
+    assert!(server.sent() < 64 << 20, "fetched {}", server.sent());
+}
+
 #[test]
 fn misbehaving_servers_give_could_not_check() {
     let img = guest("debian12-cloud.qcow2");

@@ -393,7 +393,31 @@ fn check_sizes(cx: &mut Cx, f: &FormatFacts, format_ok: bool) {
     match actual {
         Some((a, ev)) => {
             cx.check(R_SIZE_ACTUAL);
-            if a > MAX_ACTUAL_BYTES {
+            if a > MAX_ACTUAL_BYTES && f.qcow2_required_counts_zeros {
+                // Only an upper bound: not established, so a warning (the import
+                // measures its stored copy, whose holes it sees).
+                cx.warn(
+                    R_SIZE_ACTUAL,
+                    format!(
+                        "the size as qcow2 is at most {}, over the {} limit, but that counts \
+                         every byte of this raw image: its zero regions could not be seen \
+                         (read over HTTP, which does not show a file's holes); the import \
+                         may fail with InvalidFormatSize (R-SIZE-ACTUAL)",
+                        size(a),
+                        size(MAX_ACTUAL_BYTES)
+                    ),
+                    vec![
+                        ev,
+                        "guest bytes map straight onto the file; holes unknown".into(),
+                    ],
+                    vec![
+                        "Check the local file instead (`imgport check FILE` sees its holes), \
+                          or convert it, which skips zeros: `qemu-img convert -O qcow2 SRC \
+                          image.qcow2`, and upload the qcow2"
+                            .into(),
+                    ],
+                );
+            } else if a > MAX_ACTUAL_BYTES {
                 let mut evidence = vec![ev];
                 if let Some(fs) = f.file_size {
                     evidence.push(format!("image file size: {}", size(fs)));

@@ -21,6 +21,10 @@ pub struct FormatFacts {
     pub virtual_size: Option<u64>,
     /// Size once converted to qcow2: `imgport measure`'s `required` (R-SIZE-ACTUAL).
     pub qcow2_required: Option<u64>,
+    /// `qcow2_required` is only an upper bound: the image maps guest bytes straight onto
+    /// the file (raw, fixed VHD) and the file's holes could not be seen (read over
+    /// HTTP), so its zero regions were counted as data.
+    pub qcow2_required_counts_zeros: bool,
     /// Size of the image file itself.
     pub file_size: Option<u64>,
 }
@@ -34,6 +38,7 @@ impl FormatFacts {
             refusal: None,
             virtual_size: Some(virtual_size),
             qcow2_required: Some(qcow2_required),
+            qcow2_required_counts_zeros: false,
             file_size: None,
         }
     }

@@ -268,6 +268,20 @@ fn actual_size() {
         "R-SIZE-ACTUAL",
     );
 
+    // Over the limit only as an upper bound (a raw image read over HTTP, holes
+    // unknown): a warning that says so, not an error.
+    let mut bound = over.clone();
+    bound.qcow2_required_counts_zeros = true;
+    let v = decide(&bound, Some(&linux()), &form());
+    assert!(v.importable, "{v:#?}");
+    let w = v.for_rule("R-SIZE-ACTUAL").next().unwrap();
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("at most"), "{}", w.message);
+    // Within the limit the bound settles it.
+    let mut small = at_limit.clone();
+    small.qcow2_required_counts_zeros = true;
+    assert_clean(&decide(&small, Some(&linux()), &form()), "R-SIZE-ACTUAL");
+
     // Not measured: a qcow2 file's own size stands in for it …
     let mut q = fmt();
     q.qcow2_required = None;
@@ -1186,6 +1200,7 @@ fn decide_never_panics() {
                             refusal: if b { None } else { s.clone() },
                             virtual_size: sz,
                             qcow2_required: sz,
+                            qcow2_required_counts_zeros: b,
                             file_size: sz,
                         };
                         let g = GuestFacts {

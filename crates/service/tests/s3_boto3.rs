@@ -26,4 +26,20 @@ fn boto3_end_to_end() {
         .unwrap();
     assert_eq!(parts, 0);
     assert_eq!(s3_common::blob_files(&s).len() as i64, objects);
+    // The mostly-zero image is stored sparse, single PUT and multipart alike: its
+    // holes are holes again (what R-SIZE-ACTUAL's measure of a raw image follows).
+    use std::os::unix::fs::MetadataExt;
+    let sparse: Vec<_> = s3_common::blob_files(&s)
+        .into_iter()
+        .filter_map(|p| std::fs::metadata(&p).ok())
+        .filter(|m| m.len() == 32 * 1024 * 1024 + 12345)
+        .collect();
+    assert_eq!(sparse.len(), 2, "both sparse uploads stored");
+    for m in sparse {
+        assert!(
+            m.blocks() * 512 < 1 << 20,
+            "{} bytes allocated",
+            m.blocks() * 512
+        );
+    }
 }

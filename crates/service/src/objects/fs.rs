@@ -79,15 +79,15 @@ impl ObjectStore for FsObjectStore {
         Ok(out)
     }
 
-    /// `std::io::copy` between files uses `copy_file_range`: the kernel copies (or
-    /// reflinks) without the bytes passing through this process.
+    /// The parts' data ranges are copied by the kernel (`copy_file_range`: the bytes do
+    /// not pass through this process) and their holes stay holes.
     fn concat(&self, blobs: &[String], temp: &Path) -> std::io::Result<u64> {
-        let mut out = std::fs::File::create(temp)?;
+        let out = std::fs::File::create(temp)?;
         let mut total = 0u64;
         for blob in blobs {
-            let mut src = std::fs::File::open(self.path(blob)?)?;
-            total += std::io::copy(&mut src, &mut out)?;
+            total += super::sparse::append_sparse(&self.path(blob)?, &out, total)?;
         }
+        out.set_len(total)?;
         out.sync_all()?;
         Ok(total)
     }

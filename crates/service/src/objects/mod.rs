@@ -3,6 +3,7 @@
 //! Object metadata (bucket, key, size, ETag, ACL) lives in the database.
 
 mod fs;
+pub mod sparse;
 
 pub use fs::FsObjectStore;
 

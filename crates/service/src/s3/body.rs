@@ -10,6 +10,7 @@
 use super::auth::ChunkSigner;
 use super::errors::S3Error;
 use super::sigv4::{self, EMPTY_SHA256};
+use crate::objects::sparse::SparseWriter;
 use crate::AppState;
 use axum::body::{Body, Bytes};
 use futures_util::StreamExt;
@@ -17,7 +18,7 @@ use imgport_disk::ReadAt;
 use md5::{Digest as _, Md5};
 use sha1::Sha1;
 use sha2::Sha256;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -315,7 +316,8 @@ fn decode_to_file(
             cur: Bytes::new(),
         },
     );
-    let mut w = BufWriter::with_capacity(1 << 20, file);
+    // All-zero blocks stay holes: a raw image stored as the user's sparse file.
+    let mut w = SparseWriter::new(file);
     let mut hashers = Hashers::new(&spec);
     let limit = spec
         .decoded_length
@@ -339,8 +341,7 @@ fn decode_to_file(
             )));
         }
     }
-    w.flush()?;
-    let file = w.into_inner().map_err(|e| S3Error::internal(e.error()))?;
+    let file = w.finish()?;
     file.sync_all()?;
     Ok((size, hashers.finish(), trailers))
 }
