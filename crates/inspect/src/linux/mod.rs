@@ -23,7 +23,7 @@ pub use crate::guest::Evidence;
 pub use bootloader::{BootEntry, Bootloader, BootloaderKind};
 pub use cloudinit::CloudInit;
 pub use elf::Arch;
-pub use kernels::{Kernel, Tristate, VirtioModule};
+pub use kernels::{InitramfsTool, Kernel, Tristate, VirtioModule};
 pub use network::{AddrMode, Network, NicConfig, NicRename};
 pub use root::find_linux_root;
 
@@ -47,6 +47,8 @@ pub struct LinuxFacts {
     /// 32 or 64.
     pub arch_bits: Option<u8>,
     pub kernels: Vec<Kernel>,
+    /// The program that (re)builds the initramfs, which the R-VIRTIO fix must name.
+    pub initramfs_tool: Option<InitramfsTool>,
     /// The bootloader's default kernel version.
     pub default_kernel: Option<String>,
     pub bootloader: Option<Bootloader>,
@@ -96,6 +98,7 @@ pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
         default_version: default_kernel.as_deref(),
     };
     let kernels = kernels::detect(guest, &ctx, &mut ev);
+    let initramfs_tool = kernels::initramfs_tool(guest, &mut ev);
     let pkgs = cloudinit::PackageInfo {
         dpkg: dpkg.as_ref(),
         rpm: rpm_path.map(|p| (p, rpm_cloud_init)),
@@ -110,6 +113,7 @@ pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
         arch,
         arch_bits: arch.map(Arch::bits),
         kernels,
+        initramfs_tool,
         default_kernel,
         bootloader,
         cloud_init,
