@@ -925,7 +925,12 @@ fn check_virtio(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool, majo
                 R_VIRTIO,
                 message,
                 g.virtio_evidence.clone(),
-                fixes::virtio(family, &g.virtio_missing, major),
+                fixes::virtio(
+                    family,
+                    &g.virtio_missing,
+                    major,
+                    g.initramfs_tool.as_deref(),
+                ),
             );
         }
         None => cx.warn(
@@ -978,6 +983,16 @@ fn check_cloud_init(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) 
 /// R-KERNEL (warning only).
 fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
     cx.check(R_KERNEL);
+    if g.kernel_count == Some(0) {
+        cx.warn(
+            R_KERNEL,
+            "no Linux kernel was found in the image (/boot/vmlinuz-*, /lib/modules/*): an \
+             instance cannot boot from it; was a container or chroot tree imaged? (R-KERNEL)"
+                .into(),
+            vec!["kernels found: none".into()],
+            fixes::kernel(family, g.os.as_ref().and_then(|o| o.arch.as_deref())),
+        );
+    }
     if !g.kernel_hints.is_empty() {
         cx.warn(
             R_KERNEL,
@@ -985,7 +1000,7 @@ fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
              fail (R-KERNEL)"
                 .into(),
             g.kernel_hints.clone(),
-            fixes::kernel(family),
+            fixes::kernel(family, g.os.as_ref().and_then(|o| o.arch.as_deref())),
         );
     }
 }

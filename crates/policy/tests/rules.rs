@@ -758,6 +758,55 @@ fn virtio_linux() {
         .iter()
         .any(|x| x.contains("mkinitrd -f --with=virtio_blk")));
 
+    // The fix follows the initramfs generator the guest has: a Debian guest with dracut
+    // gets dracut's commands for Debian's image name, never update-initramfs.
+    let mut dd = d.clone();
+    dd.os.as_mut().unwrap().distro = Some("debian".into());
+    dd.os.as_mut().unwrap().version = Some("9".into());
+    dd.initramfs_tool = Some("dracut".into());
+    let v = decide(&fmt(), Some(&dd), &ImportForm::default());
+    let fix = &v.errors().next().unwrap().fix;
+    assert!(
+        fix.iter().any(|x| x.contains(
+            "dracut -f --add-drivers \"virtio_blk virtio_pci\" /boot/initrd.img-$(uname -r)"
+        )),
+        "{fix:#?}"
+    );
+    assert!(
+        !fix.iter().any(|x| x.contains("update-initramfs")),
+        "{fix:#?}"
+    );
+    dd.initramfs_tool = Some("initramfs-tools".into());
+    let v = decide(&fmt(), Some(&dd), &ImportForm::default());
+    assert!(v
+        .errors()
+        .next()
+        .unwrap()
+        .fix
+        .iter()
+        .any(|x| x.contains("update-initramfs -u")));
+    // An unidentified distribution with dracut: dracut's commands only.
+    let mut ud = dd.clone();
+    ud.os.as_mut().unwrap().distro = Some("mylinux".into());
+    ud.os.as_mut().unwrap().id_like = vec![];
+    ud.initramfs_tool = Some("dracut".into());
+    let v = decide(&fmt(), Some(&ud), &ImportForm::default());
+    let e = v
+        .findings
+        .iter()
+        .find(|f| f.code == Some(Code::VirtioNotInstall))
+        .unwrap();
+    assert!(
+        e.fix.iter().any(|x| x.contains("dracut -f")),
+        "{:#?}",
+        e.fix
+    );
+    assert!(
+        !e.fix.iter().any(|x| x.contains("update-initramfs")),
+        "{:#?}",
+        e.fix
+    );
+
     // Unknown (kernel not readable): warning, not VirtioNotInstall.
     let mut g = linux();
     g.virtio = None;
@@ -852,6 +901,32 @@ fn kernel() {
         assert_eq!(w.evidence, g.kernel_hints);
         assert!(w.fix[0].contains("yum install -y kernel"));
     }
+    // No kernel at all (a container or chroot tree imaged): a warning with the
+    // architecture's kernel package; `None` (not told) says nothing.
+    let mut g = linux();
+    g.kernel_count = Some(0);
+    let os = g.os.as_mut().unwrap();
+    os.distro = Some("debian".into());
+    os.id_like = vec![];
+    os.version = Some("9".into());
+    os.arch = Some("i386".into());
+    let v = decide(&fmt(), Some(&g), &ImportForm::default());
+    assert!(v.importable);
+    let w = v.for_rule("R-KERNEL").next().expect("no-kernel warning");
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("no Linux kernel"), "{w:#?}");
+    assert!(w.fix[0].contains("linux-image-686-pae"), "{w:#?}");
+    assert!(!v.passed.iter().any(|r| r == "R-KERNEL"));
+    g.kernel_count = None;
+    assert_clean(
+        &decide(&fmt(), Some(&g), &ImportForm::default()),
+        "R-KERNEL",
+    );
+    g.kernel_count = Some(1);
+    assert_clean(
+        &decide(&fmt(), Some(&g), &ImportForm::default()),
+        "R-KERNEL",
+    );
 }
 
 #[test]
@@ -1155,6 +1230,8 @@ fn decide_never_panics() {
                             cloud_init: tri,
                             cloud_init_evidence: vec![],
                             kernel_hints: if b { vec![long.clone()] } else { vec![] },
+                            kernel_count: sz.map(|x| (x % 3) as u32),
+                            initramfs_tool: s.clone(),
                             nics: vec![
                                 NicFacts {
                                     name: long.clone(),
