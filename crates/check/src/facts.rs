@@ -80,6 +80,16 @@ pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
             .as_ref()
             .and_then(|l| l.initramfs_tool)
             .map(|t| t.name().to_string()),
+        device_name_mounts: r
+            .linux
+            .as_ref()
+            .map(|l| {
+                l.device_name_mounts
+                    .iter()
+                    .map(|m| format!("{}: {} on {}", m.source, m.mountpoint, m.device))
+                    .collect()
+            })
+            .unwrap_or_default(),
         nics,
     }
 }

@@ -377,6 +377,7 @@ fn rhel_style_lvm_root_on_xfs_with_dracut_initramfs() {
         }
     }
     assert_eq!(v["linux"]["initramfs_tool"], "dracut");
+    assert_eq!(v["linux"]["device_name_mounts"], serde_json::json!([]));
 }
 
 #[test]
@@ -450,6 +451,27 @@ fn root_on_a_logical_partition_with_usr_apart() {
         .iter()
         .any(|e| e == "program: /usr/bin/cloud-init"));
     assert_eq!(v["linux"]["initramfs_tool"], "initramfs-tools");
+    // / and swap by kernel device names (R-VIRTIO: not there on a virtio disk); /boot
+    // and /usr by UUID and LABEL.
+    let dev: Vec<(&str, &str, &str)> = v["linux"]["device_name_mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["source"].as_str().unwrap(),
+                m["mountpoint"].as_str().unwrap(),
+                m["device"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        dev,
+        [
+            ("/etc/fstab:1", "/", "/dev/sda5"),
+            ("/etc/fstab:4", "swap", "/dev/sda7")
+        ]
+    );
 }
 
 #[test]

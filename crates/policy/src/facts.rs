@@ -126,6 +126,10 @@ pub struct GuestFacts {
     /// Linux: the initramfs generator installed (`dracut`, `initramfs-tools`,
     /// `mkinitrd`), so that the R-VIRTIO fix names the right commands.
     pub initramfs_tool: Option<String>,
+    /// Linux: filesystems (fstab) or the kernel's `root=` named by a non-virtio disk
+    /// name (`/etc/fstab:1: / on /dev/sda5`); on a virtio disk they are `/dev/vd*`
+    /// (R-VIRTIO, a warning).
+    pub device_name_mounts: Vec<String>,
     /// Network interfaces configured in the guest (loopback excluded or ignored).
     pub nics: Vec<NicFacts>,
 }

@@ -820,6 +820,30 @@ fn virtio_linux() {
 }
 
 #[test]
+fn device_names_under_virtio() {
+    let mut g = linux();
+    g.device_name_mounts = vec![
+        "/etc/fstab:1: / on /dev/sda5".into(),
+        "/etc/fstab:4: swap on /dev/sda7".into(),
+    ];
+    for f in [form(), forced(form())] {
+        let v = decide(&fmt(), Some(&g), &f);
+        assert!(v.importable, "a warning only: {v:#?}");
+        let w: Vec<_> = v.for_rule("R-VIRTIO").collect();
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert_eq!(w[0].severity, Severity::Warning);
+        assert!(w[0].message.contains("/dev/vda"), "{w:#?}");
+        assert_eq!(w[0].evidence, g.device_name_mounts);
+        assert!(w[0].fix[0].contains("UUID"));
+        assert!(!v.passed.iter().any(|r| r == "R-VIRTIO"));
+    }
+    // Windows has no fstab: nothing, even if the field were set.
+    let mut w = windows();
+    w.device_name_mounts = g.device_name_mounts.clone();
+    assert_clean(&decide(&fmt(), Some(&w), &win_form()), "R-VIRTIO");
+}
+
+#[test]
 fn virtio_windows() {
     assert_clean(&decide(&fmt(), Some(&windows()), &win_form()), "R-VIRTIO");
     let mut g = windows();
@@ -1232,6 +1256,7 @@ fn decide_never_panics() {
                             kernel_hints: if b { vec![long.clone()] } else { vec![] },
                             kernel_count: sz.map(|x| (x % 3) as u32),
                             initramfs_tool: s.clone(),
+                            device_name_mounts: vec![long.clone(); 40],
                             nics: vec![
                                 NicFacts {
                                     name: long.clone(),
