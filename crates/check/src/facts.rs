@@ -74,6 +74,22 @@ pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
         cloud_init: r.cloud_init,
         cloud_init_evidence: r.cloud_init_evidence.clone(),
         kernel_hints,
+        kernel_count: r.linux.as_ref().map(|_| r.kernels.len() as u32),
+        initramfs_tool: r
+            .linux
+            .as_ref()
+            .and_then(|l| l.initramfs_tool)
+            .map(|t| t.name().to_string()),
+        device_name_mounts: r
+            .linux
+            .as_ref()
+            .map(|l| {
+                l.device_name_mounts
+                    .iter()
+                    .map(|m| format!("{}: {} on {}", m.source, m.mountpoint, m.device))
+                    .collect()
+            })
+            .unwrap_or_default(),
         nics,
     }
 }

@@ -513,6 +513,9 @@ fn check_guest(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts, form: &ImportF
     let windows = family == Family::Windows || is_windows(os);
     let major = os.version.as_deref().map(major_version);
     check_virtio(cx, g, family, windows, major);
+    if !windows {
+        check_device_names(cx, g);
+    }
     check_cloud_init(cx, g, family, windows);
     if !windows {
         check_kernel(cx, g, family);
@@ -983,7 +986,12 @@ fn check_virtio(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool, majo
                 R_VIRTIO,
                 message,
                 g.virtio_evidence.clone(),
-                fixes::virtio(family, &g.virtio_missing, major),
+                fixes::virtio(
+                    family,
+                    &g.virtio_missing,
+                    major,
+                    g.initramfs_tool.as_deref(),
+                ),
             );
         }
         None => cx.warn(
@@ -1002,6 +1010,31 @@ fn check_virtio(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool, majo
             },
         ),
     }
+}
+
+/// R-VIRTIO, Linux: mounts by a non-virtio disk name (`/dev/sda5`) do not resolve on
+/// the instance's virtio disk (`/dev/vda`): boot waits for them, then stops in
+/// emergency mode. A warning: the rule is about the drivers.
+fn check_device_names(cx: &mut Cx, g: &GuestFacts) {
+    if g.device_name_mounts.is_empty() {
+        return;
+    }
+    cx.warn(
+        R_VIRTIO,
+        "filesystems are mounted by disk device name (/dev/sd*, /dev/hd*, /dev/xvd*, \
+         /dev/nvme*); on the instance the disk is a virtio disk, /dev/vda, so those names do \
+         not exist and the boot may stop (R-VIRTIO)"
+            .into(),
+        g.device_name_mounts.clone(),
+        vec![
+            "Mount by UUID or LABEL in /etc/fstab (see `blkid` for the values), e.g. \
+             `UUID=… / ext4 defaults 0 1` instead of `/dev/sda1 / ext4 defaults 0 1`"
+                .into(),
+            "Use root=UUID=… on the kernel command line (GRUB_DISABLE_LINUX_UUID unset, then \
+             `update-grub` or `grub2-mkconfig -o /boot/grub2/grub.cfg`)"
+                .into(),
+        ],
+    );
 }
 
 /// R-CLOUDINIT.
@@ -1036,6 +1069,16 @@ fn check_cloud_init(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) 
 /// R-KERNEL (warning only).
 fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
     cx.check(R_KERNEL);
+    if g.kernel_count == Some(0) {
+        cx.warn(
+            R_KERNEL,
+            "no Linux kernel was found in the image (/boot/vmlinuz-*, /lib/modules/*): an \
+             instance cannot boot from it; was a container or chroot tree imaged? (R-KERNEL)"
+                .into(),
+            vec!["kernels found: none".into()],
+            fixes::kernel(family, g.os.as_ref().and_then(|o| o.arch.as_deref())),
+        );
+    }
     if !g.kernel_hints.is_empty() {
         cx.warn(
             R_KERNEL,
@@ -1043,7 +1086,7 @@ fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
              fail (R-KERNEL)"
                 .into(),
             g.kernel_hints.clone(),
-            fixes::kernel(family),
+            fixes::kernel(family, g.os.as_ref().and_then(|o| o.arch.as_deref())),
         );
     }
 }

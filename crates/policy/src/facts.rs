@@ -125,6 +125,16 @@ pub struct GuestFacts {
     pub cloud_init_evidence: Vec<String>,
     /// Signs of a modified (non-distribution) kernel, each with where it was seen.
     pub kernel_hints: Vec<String>,
+    /// Linux: how many kernels were found (`/boot/vmlinuz-*`, `/lib/modules/*`); `Some(0)`
+    /// means the image has none and cannot boot by itself (R-KERNEL). `None`: not told.
+    pub kernel_count: Option<u32>,
+    /// Linux: the initramfs generator installed (`dracut`, `initramfs-tools`,
+    /// `mkinitrd`), so that the R-VIRTIO fix names the right commands.
+    pub initramfs_tool: Option<String>,
+    /// Linux: filesystems (fstab) or the kernel's `root=` named by a non-virtio disk
+    /// name (`/etc/fstab:1: / on /dev/sda5`); on a virtio disk they are `/dev/vd*`
+    /// (R-VIRTIO, a warning).
+    pub device_name_mounts: Vec<String>,
     /// Network interfaces configured in the guest (loopback excluded or ignored).
     pub nics: Vec<NicFacts>,
 }

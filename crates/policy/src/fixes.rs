@@ -50,8 +50,15 @@ fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
 
-/// R-VIRTIO: make the virtio drivers available at boot.
-pub fn virtio(family: Family, missing: &[String], major: Option<&str>) -> Vec<String> {
+/// R-VIRTIO: make the virtio drivers available at boot. `tool` is the initramfs
+/// generator the guest has (`dracut`, `initramfs-tools`, `mkinitrd`) when known: a
+/// Debian or Ubuntu guest may use dracut, whose commands differ from initramfs-tools'.
+pub fn virtio(
+    family: Family,
+    missing: &[String],
+    major: Option<&str>,
+    tool: Option<&str>,
+) -> Vec<String> {
     let mods = if missing.is_empty() || missing.iter().any(|m| !m.starts_with("virtio")) {
         VIRTIO_MODULES.to_string()
     } else {
@@ -95,6 +102,29 @@ pub fn virtio(family: Family, missing: &[String], major: Option<&str>) -> Vec<St
              releases: add them to INITRD_MODULES in /etc/sysconfig/kernel and run `mkinitrd`"
         ),
     ];
+    // dracut on Debian/Ubuntu names the image /boot/initrd.img-V, as initramfs-tools does.
+    let debian_dracut = vec![
+        check.clone(),
+        format!(
+            "Debian/Ubuntu with dracut: `dracut -f --add-drivers \"{mods}\" \
+             /boot/initrd.img-$(uname -r) $(uname -r)`"
+        ),
+        format!(
+            "Debian/Ubuntu with dracut: keep it for future kernels: `echo 'add_drivers+=\" \
+             {mods} \"' > /etc/dracut.conf.d/virtio.conf`; verify with `lsinitrd \
+             /boot/initrd.img-$(uname -r) | grep virtio`"
+        ),
+    ];
+    match (family, tool) {
+        (Family::Debian, Some("dracut")) => return debian_dracut,
+        (Family::Unknown, Some("dracut")) => {
+            let mut v = rhel;
+            v.extend(debian_dracut.into_iter().skip(1));
+            return v;
+        }
+        (Family::Unknown, Some("initramfs-tools")) => return debian,
+        _ => {}
+    }
     match family {
         Family::Debian => debian,
         Family::Rhel => rhel,
@@ -381,19 +411,24 @@ pub fn network(family: Family) -> Vec<String> {
     v
 }
 
-/// R-KERNEL: go back to the distribution's kernel.
-pub fn kernel(family: Family) -> Vec<String> {
+/// R-KERNEL: go back to (or install) the distribution's kernel; `arch` is the guest's
+/// (`i386` gets Debian's 32-bit kernel package).
+pub fn kernel(family: Family, arch: Option<&str>) -> Vec<String> {
+    let debian_pkg = match arch {
+        Some("i386" | "i486" | "i586" | "i686" | "x86") => "linux-image-686-pae",
+        _ => "linux-image-amd64",
+    };
     let install = match family {
-        Family::Debian => {
-            "Debian/Ubuntu: `apt-get install -y linux-image-amd64` (Debian) or \
-                           `linux-image-generic` (Ubuntu)"
-        }
-        Family::Rhel => "CentOS/RHEL: `yum install -y kernel`",
-        Family::Suse => "SUSE/openSUSE: `zypper install -y kernel-default`",
-        _ => "Install the distribution's stock kernel package",
+        Family::Debian => format!(
+            "Debian/Ubuntu: `apt-get install -y {debian_pkg}` (Debian) or \
+             `linux-image-generic` (Ubuntu)"
+        ),
+        Family::Rhel => "CentOS/RHEL: `yum install -y kernel`".to_string(),
+        Family::Suse => "SUSE/openSUSE: `zypper install -y kernel-default`".to_string(),
+        _ => "Install the distribution's stock kernel package".to_string(),
     };
     vec![
-        install.to_string(),
+        install,
         "Make it the default boot entry (`grub2-set-default` / GRUB_DEFAULT) and check that \
          its initramfs contains the virtio drivers"
             .to_string(),

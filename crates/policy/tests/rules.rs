@@ -820,6 +820,55 @@ fn virtio_linux() {
         .iter()
         .any(|x| x.contains("mkinitrd -f --with=virtio_blk")));
 
+    // The fix follows the initramfs generator the guest has: a Debian guest with dracut
+    // gets dracut's commands for Debian's image name, never update-initramfs.
+    let mut dd = d.clone();
+    dd.os.as_mut().unwrap().distro = Some("debian".into());
+    dd.os.as_mut().unwrap().version = Some("9".into());
+    dd.initramfs_tool = Some("dracut".into());
+    let v = decide(&fmt(), Some(&dd), &ImportForm::default());
+    let fix = &v.errors().next().unwrap().fix;
+    assert!(
+        fix.iter().any(|x| x.contains(
+            "dracut -f --add-drivers \"virtio_blk virtio_pci\" /boot/initrd.img-$(uname -r)"
+        )),
+        "{fix:#?}"
+    );
+    assert!(
+        !fix.iter().any(|x| x.contains("update-initramfs")),
+        "{fix:#?}"
+    );
+    dd.initramfs_tool = Some("initramfs-tools".into());
+    let v = decide(&fmt(), Some(&dd), &ImportForm::default());
+    assert!(v
+        .errors()
+        .next()
+        .unwrap()
+        .fix
+        .iter()
+        .any(|x| x.contains("update-initramfs -u")));
+    // An unidentified distribution with dracut: dracut's commands only.
+    let mut ud = dd.clone();
+    ud.os.as_mut().unwrap().distro = Some("mylinux".into());
+    ud.os.as_mut().unwrap().id_like = vec![];
+    ud.initramfs_tool = Some("dracut".into());
+    let v = decide(&fmt(), Some(&ud), &ImportForm::default());
+    let e = v
+        .findings
+        .iter()
+        .find(|f| f.code == Some(Code::VirtioNotInstall))
+        .unwrap();
+    assert!(
+        e.fix.iter().any(|x| x.contains("dracut -f")),
+        "{:#?}",
+        e.fix
+    );
+    assert!(
+        !e.fix.iter().any(|x| x.contains("update-initramfs")),
+        "{:#?}",
+        e.fix
+    );
+
     // Unknown (kernel not readable): warning, not VirtioNotInstall.
     let mut g = linux();
     g.virtio = None;
@@ -830,6 +879,30 @@ fn virtio_linux() {
         v.for_rule("R-VIRTIO").next().unwrap().severity,
         Severity::Warning
     );
+}
+
+#[test]
+fn device_names_under_virtio() {
+    let mut g = linux();
+    g.device_name_mounts = vec![
+        "/etc/fstab:1: / on /dev/sda5".into(),
+        "/etc/fstab:4: swap on /dev/sda7".into(),
+    ];
+    for f in [form(), forced(form())] {
+        let v = decide(&fmt(), Some(&g), &f);
+        assert!(v.importable, "a warning only: {v:#?}");
+        let w: Vec<_> = v.for_rule("R-VIRTIO").collect();
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert_eq!(w[0].severity, Severity::Warning);
+        assert!(w[0].message.contains("/dev/vda"), "{w:#?}");
+        assert_eq!(w[0].evidence, g.device_name_mounts);
+        assert!(w[0].fix[0].contains("UUID"));
+        assert!(!v.passed.iter().any(|r| r == "R-VIRTIO"));
+    }
+    // Windows has no fstab: nothing, even if the field were set.
+    let mut w = windows();
+    w.device_name_mounts = g.device_name_mounts.clone();
+    assert_clean(&decide(&fmt(), Some(&w), &win_form()), "R-VIRTIO");
 }
 
 #[test]
@@ -914,6 +987,32 @@ fn kernel() {
         assert_eq!(w.evidence, g.kernel_hints);
         assert!(w.fix[0].contains("yum install -y kernel"));
     }
+    // No kernel at all (a container or chroot tree imaged): a warning with the
+    // architecture's kernel package; `None` (not told) says nothing.
+    let mut g = linux();
+    g.kernel_count = Some(0);
+    let os = g.os.as_mut().unwrap();
+    os.distro = Some("debian".into());
+    os.id_like = vec![];
+    os.version = Some("9".into());
+    os.arch = Some("i386".into());
+    let v = decide(&fmt(), Some(&g), &ImportForm::default());
+    assert!(v.importable);
+    let w = v.for_rule("R-KERNEL").next().expect("no-kernel warning");
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("no Linux kernel"), "{w:#?}");
+    assert!(w.fix[0].contains("linux-image-686-pae"), "{w:#?}");
+    assert!(!v.passed.iter().any(|r| r == "R-KERNEL"));
+    g.kernel_count = None;
+    assert_clean(
+        &decide(&fmt(), Some(&g), &ImportForm::default()),
+        "R-KERNEL",
+    );
+    g.kernel_count = Some(1);
+    assert_clean(
+        &decide(&fmt(), Some(&g), &ImportForm::default()),
+        "R-KERNEL",
+    );
 }
 
 #[test]
@@ -1221,6 +1320,9 @@ fn decide_never_panics() {
                             cloud_init: tri,
                             cloud_init_evidence: vec![],
                             kernel_hints: if b { vec![long.clone()] } else { vec![] },
+                            kernel_count: sz.map(|x| (x % 3) as u32),
+                            initramfs_tool: s.clone(),
+                            device_name_mounts: vec![long.clone(); 40],
                             nics: vec![
                                 NicFacts {
                                     name: long.clone(),

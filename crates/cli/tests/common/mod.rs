@@ -57,6 +57,18 @@ pub fn guest_fixtures() -> &'static Path {
     DIR.get_or_init(|| build_fixtures("guest-images.sh", "guest"))
 }
 
+/// One guest image of [`guest_fixtures`], which must have been built (the script skips
+/// the LVM one, with a message, where there is no loop device).
+pub fn guest_image(name: &str) -> PathBuf {
+    let p = guest_fixtures().join(name);
+    assert!(
+        p.exists(),
+        "{} was not built: see guest-images.sh's messages (LVM needs a loop device)",
+        p.display()
+    );
+    p
+}
+
 /// The Windows system-volume disks (tests/fixtures/windows.sh: hivex hives on NTFS).
 pub fn windows_fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();

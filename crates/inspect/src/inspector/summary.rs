@@ -33,6 +33,67 @@ fn available(m: Option<&VirtioModule>) -> bool {
     m.is_some_and(|m| builtin(m) || m.on_disk || m.config == Some(Tristate::M))
 }
 
+/// What the judged kernel's initramfs is and holds (R-VIRTIO evidence).
+fn initramfs_line(k: &Kernel) -> String {
+    match (&k.initramfs, &k.initramfs_unscanned) {
+        (Some(i), _) => {
+            let virtio: Vec<&str> = k
+                .virtio
+                .iter()
+                .filter(|m| m.in_initramfs == Some(true))
+                .map(|m| m.name.as_str())
+                .collect();
+            format!(
+                "initramfs {} ({} bytes): layers {}, {} entries, {} modules, virtio ones: {}{}",
+                i.path,
+                i.file_size,
+                i.layers.join(" + "),
+                i.entries,
+                i.module_count,
+                if virtio.is_empty() {
+                    "none".to_string()
+                } else {
+                    virtio.join(", ")
+                },
+                i.error
+                    .as_deref()
+                    .map(|e| format!("; read stopped: {e}"))
+                    .unwrap_or_default()
+            )
+        }
+        (None, Some(p)) => format!("initramfs {p} not scanned (scan limit reached)"),
+        (None, None) => format!("no initramfs for kernel {}", k.version),
+    }
+}
+
+/// One virtio module missing at boot: every place it was looked for. A module file
+/// on disk that is not in the initramfs means rebuilding the initramfs is enough.
+fn module_line(k: &Kernel, m: &VirtioModule) -> String {
+    let config = match (m.config, &k.config) {
+        (Some(Tristate::Y), Some(p)) => format!("=y in {p}"),
+        (Some(Tristate::M), Some(p)) => format!("=m (a module) in {p}"),
+        (Some(Tristate::N), Some(p)) => format!("not set in {p}"),
+        _ => "no kernel config".to_string(),
+    };
+    let dir = k.modules_dir.as_deref().unwrap_or("/lib/modules");
+    let file = if m.on_disk {
+        format!("module file present under {dir}")
+    } else {
+        format!("no module file under {dir}")
+    };
+    let initrd = match m.in_initramfs {
+        Some(true) => "in the initramfs",
+        Some(false) => "not in the initramfs",
+        None => "initramfs not read",
+    };
+    let hint = if m.on_disk && m.in_initramfs == Some(false) {
+        " (rebuilding the initramfs with it is enough)"
+    } else {
+        ""
+    };
+    format!("{}: {config}; {file}; {initrd}{hint}", m.name)
+}
+
 /// R-VIRTIO for Linux: the bootloader's default kernel (else the newest) must have a
 /// virtio disk driver (virtio_blk or virtio_scsi) and virtio_pci at boot (built in or in
 /// its initramfs), and virtio_net available.
@@ -56,12 +117,22 @@ pub fn linux(f: &LinuxFacts) -> Summary {
             };
             s.virtio_evidence
                 .push(format!("{which} {}: {}", k.version, k.virtio_boot_reason));
+            s.virtio_evidence.push(initramfs_line(k));
             if k.virtio_boot == Some(false) {
                 if !at_boot(module(k, "virtio_blk")) && !at_boot(module(k, "virtio_scsi")) {
                     s.virtio_missing.push("virtio_blk".into());
                 }
                 if !at_boot(module(k, "virtio_pci")) {
                     s.virtio_missing.push("virtio_pci".into());
+                }
+                for name in &s.virtio_missing {
+                    if let Some(m) = module(k, name) {
+                        s.virtio_evidence.push(module_line(k, m));
+                    }
+                }
+                if let Some(t) = f.initramfs_tool {
+                    s.virtio_evidence
+                        .push(format!("initramfs generator installed: {}", t.name()));
                 }
             }
             if k.virtio_net == Some(false) && !available(module(k, "virtio_net")) {

@@ -182,6 +182,39 @@ pub fn parse_spec(spec: &str) -> DeviceSpec {
     DeviceSpec::Other(spec.to_string())
 }
 
+/// A device named by the kernel's name for a non-virtio disk (`/dev/sda5`, `/dev/hda1`,
+/// `/dev/xvda1`, `/dev/nvme0n1p2`): on the cloud's virtio-blk disk (`/dev/vda`) that
+/// name does not exist (R-VIRTIO). `/dev/vd*`, `/dev/mapper/*`, UUID=, LABEL= are fine.
+pub fn is_non_virtio_device_name(spec: &str) -> bool {
+    let Some(dev) = spec.strip_prefix("/dev/") else {
+        return false;
+    };
+    let rest = ["sd", "hd", "xvd", "nvme"]
+        .iter()
+        .find_map(|p| dev.strip_prefix(p));
+    match rest {
+        Some(r) => {
+            !r.is_empty() && !r.contains('/') && r.bytes().all(|c| c.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
+}
+
+/// fstab entries that mount (or swap on) a device by a non-virtio kernel name and would
+/// be waited for at boot (not `noauto`/`nofail`, not pseudo or network filesystems).
+pub fn device_name_entries(entries: &[FstabEntry]) -> Vec<&FstabEntry> {
+    entries
+        .iter()
+        .filter(|e| is_non_virtio_device_name(&e.spec))
+        .filter(|e| {
+            !e.options
+                .iter()
+                .any(|o| o == "noauto" || o == "nofail" || o == "bind")
+        })
+        .filter(|e| e.file.starts_with('/') || e.vfstype == "swap")
+        .collect()
+}
+
 /// udev escapes in `/dev/disk/by-label` names (`\x20` for a space).
 fn unescape_udev(s: &str) -> String {
     let mut out = String::new();
@@ -241,8 +274,40 @@ mod tests {
         );
         let e =
             parse_fstab("# x\n/dev/sda1 /mnt/a\\040b ext4 defaults,noauto 0 2\nproc /proc proc\n");
+        assert!(
+            device_name_entries(&e).is_empty(),
+            "noauto is not waited for"
+        );
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].file, "/mnt/a b");
         assert_eq!(e[0].options, ["defaults", "noauto"]);
+    }
+
+    #[test]
+    fn device_names() {
+        for (spec, bad) in [
+            ("/dev/sda5", true),
+            ("/dev/hda1", true),
+            ("/dev/xvda1", true),
+            ("/dev/nvme0n1p2", true),
+            ("/dev/sdb", true),
+            ("/dev/vda1", false),
+            ("/dev/mapper/centos-root", false),
+            ("/dev/centos/root", false),
+            ("/dev/disk/by-uuid/x", false),
+            ("UUID=x", false),
+            ("LABEL=sda1", false),
+            ("/dev/sd", false),
+            ("/dev/md0", false),
+        ] {
+            assert_eq!(is_non_virtio_device_name(spec), bad, "{spec}");
+        }
+        let e = parse_fstab(
+            "/dev/sda5 / ext4 defaults 0 1\n/dev/sda7 none swap sw 0 0\n\
+             /dev/sdb1 /data ext4 nofail 0 2\n/dev/vda1 /boot ext4 defaults 0 2\n\
+             proc /proc proc defaults 0 0\n",
+        );
+        let lines: Vec<usize> = device_name_entries(&e).iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 2]);
     }
 }

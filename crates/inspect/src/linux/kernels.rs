@@ -87,6 +87,8 @@ impl VirtioModule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InitramfsSummary {
     pub path: String,
+    /// Bytes of the initramfs file (read whole: it is most of what inspection reads).
+    pub file_size: u64,
     pub layers: Vec<String>,
     pub entries: u64,
     pub module_count: usize,
@@ -360,6 +362,7 @@ fn examine(
                     initrd_partial = scan.stopped_when_found;
                     initramfs = Some(InitramfsSummary {
                         path: p.clone(),
+                        file_size: data.len() as u64,
                         layers: scan.layers,
                         entries: scan.entries,
                         module_count: scan.modules.len(),
@@ -611,6 +614,68 @@ fn modified_hint(ctx: &KernelContext<'_>, v: &str) -> Option<String> {
         }
     }
     (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// The initramfs generator installed in the guest (R-VIRTIO: the fix for drivers
+/// missing at boot is to rebuild the initramfs with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitramfsTool {
+    /// dracut (CentOS/RHEL 6+, Fedora, SUSE 12+, Debian/Ubuntu when installed).
+    Dracut,
+    /// Debian/Ubuntu's initramfs-tools (`update-initramfs`).
+    InitramfsTools,
+    /// The pre-dracut `mkinitrd` (CentOS 5, SLES 11).
+    Mkinitrd,
+}
+
+impl InitramfsTool {
+    /// The name the rules use (`dracut`, `initramfs-tools`, `mkinitrd`).
+    pub fn name(self) -> &'static str {
+        match self {
+            InitramfsTool::Dracut => "dracut",
+            InitramfsTool::InitramfsTools => "initramfs-tools",
+            InitramfsTool::Mkinitrd => "mkinitrd",
+        }
+    }
+}
+
+/// Which initramfs generator is installed, by its program (symlinks followed in the
+/// guest). dracut wins over `mkinitrd`, which is a dracut wrapper on RHEL 6 and SLES 12+.
+pub fn initramfs_tool(guest: &Guest, ev: &mut Vec<Evidence>) -> Option<InitramfsTool> {
+    const PROGRAMS: &[(InitramfsTool, &[&str])] = &[
+        (
+            InitramfsTool::Dracut,
+            &[
+                "/usr/bin/dracut",
+                "/usr/sbin/dracut",
+                "/sbin/dracut",
+                "/bin/dracut",
+            ],
+        ),
+        (
+            InitramfsTool::InitramfsTools,
+            &["/usr/sbin/update-initramfs", "/sbin/update-initramfs"],
+        ),
+        (
+            InitramfsTool::Mkinitrd,
+            &["/sbin/mkinitrd", "/usr/sbin/mkinitrd", "/usr/bin/mkinitrd"],
+        ),
+    ];
+    for (tool, paths) in PROGRAMS {
+        if let Some(p) = paths.iter().find(|p| guest.is_file(p)) {
+            ev.push(Evidence::new(
+                *p,
+                format!("initramfs generator: {}", tool.name()),
+            ));
+            return Some(*tool);
+        }
+    }
+    ev.push(Evidence::new(
+        "/usr/bin/dracut",
+        "no initramfs generator (dracut, update-initramfs, mkinitrd) found",
+    ));
+    None
 }
 
 /// Kernel versions discovered, for callers that need them before [`detect`]

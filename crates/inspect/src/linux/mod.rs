@@ -23,7 +23,7 @@ pub use crate::guest::Evidence;
 pub use bootloader::{BootEntry, Bootloader, BootloaderKind};
 pub use cloudinit::CloudInit;
 pub use elf::Arch;
-pub use kernels::{Kernel, Tristate, VirtioModule};
+pub use kernels::{InitramfsTool, Kernel, Tristate, VirtioModule};
 pub use network::{AddrMode, Network, NicConfig, NicRename};
 pub use root::find_linux_root;
 
@@ -47,6 +47,11 @@ pub struct LinuxFacts {
     /// 32 or 64.
     pub arch_bits: Option<u8>,
     pub kernels: Vec<Kernel>,
+    /// The program that (re)builds the initramfs, which the R-VIRTIO fix must name.
+    pub initramfs_tool: Option<InitramfsTool>,
+    /// Mounts (and the kernel's `root=`) by a non-virtio disk name such as
+    /// `/dev/sda5`: on the cloud's virtio disk (`/dev/vda`) they do not resolve (R-VIRTIO).
+    pub device_name_mounts: Vec<DeviceNameMount>,
     /// The bootloader's default kernel version.
     pub default_kernel: Option<String>,
     pub bootloader: Option<Bootloader>,
@@ -56,6 +61,71 @@ pub struct LinuxFacts {
     pub package_db: Option<String>,
     /// What was looked at, for every fact.
     pub evidence: Vec<Evidence>,
+}
+
+/// A filesystem (or swap, or the root) named by a non-virtio kernel device name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceNameMount {
+    /// Where it is written: `/etc/fstab:3`, or the bootloader config.
+    pub source: String,
+    /// `/`, `/boot`, `swap`; `root=` for the default boot entry's command line.
+    pub mountpoint: String,
+    /// `/dev/sda5`.
+    pub device: String,
+}
+
+/// Largest fstab read.
+const MAX_FSTAB: u64 = 1024 * 1024;
+
+/// `/etc/fstab` entries and the default boot entry's `root=` that use a non-virtio
+/// device name (R-VIRTIO).
+fn device_name_mounts(
+    guest: &Guest,
+    bootloader: Option<&Bootloader>,
+    ev: &mut Vec<Evidence>,
+) -> Vec<DeviceNameMount> {
+    let mut out = Vec::new();
+    if let Ok(b) = guest.read_file("/etc/fstab", MAX_FSTAB) {
+        let entries = fstab::parse_fstab(&String::from_utf8_lossy(&b));
+        for e in fstab::device_name_entries(&entries) {
+            out.push(DeviceNameMount {
+                source: format!("/etc/fstab:{}", e.line),
+                mountpoint: if e.vfstype == "swap" {
+                    "swap".into()
+                } else {
+                    e.file.clone()
+                },
+                device: e.spec.clone(),
+            });
+        }
+    }
+    if let Some(b) = bootloader {
+        let cmdline = b
+            .default_entry
+            .and_then(|i| b.entries.get(i))
+            .and_then(|e| e.cmdline.as_deref());
+        if let Some(root) = cmdline.and_then(|c| {
+            c.split_whitespace()
+                .find_map(|w| w.strip_prefix("root="))
+                .filter(|r| fstab::is_non_virtio_device_name(r))
+        }) {
+            out.push(DeviceNameMount {
+                source: b.config.clone(),
+                mountpoint: "root=".into(),
+                device: root.to_string(),
+            });
+        }
+    }
+    for m in &out {
+        ev.push(Evidence::new(
+            &m.source,
+            format!(
+                "{} names {} by a non-virtio device name; the cloud's virtio disk is /dev/vda",
+                m.mountpoint, m.device
+            ),
+        ));
+    }
+    out
 }
 
 /// Establish the Linux facts of `guest`.
@@ -96,12 +166,14 @@ pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
         default_version: default_kernel.as_deref(),
     };
     let kernels = kernels::detect(guest, &ctx, &mut ev);
+    let initramfs_tool = kernels::initramfs_tool(guest, &mut ev);
     let pkgs = cloudinit::PackageInfo {
         dpkg: dpkg.as_ref(),
         rpm: rpm_path.map(|p| (p, rpm_cloud_init)),
     };
     let cloud_init = cloudinit::detect(guest, &pkgs, &mut ev);
     let network = network::detect(guest, &mut ev);
+    let device_name_mounts = device_name_mounts(guest, bootloader.as_ref(), &mut ev);
     LinuxFacts {
         distro: d.id,
         version: d.version,
@@ -110,6 +182,8 @@ pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
         arch,
         arch_bits: arch.map(Arch::bits),
         kernels,
+        initramfs_tool,
+        device_name_mounts,
         default_kernel,
         bootloader,
         cloud_init,
