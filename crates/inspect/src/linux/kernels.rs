@@ -362,7 +362,7 @@ fn examine(
                     initrd_partial = scan.stopped_when_found;
                     initramfs = Some(InitramfsSummary {
                         path: p.clone(),
-                        file_size: data.len() as u64,
+                        file_size: guest.metadata(p).map(|m| m.size).unwrap_or(0),
                         layers: scan.layers,
                         entries: scan.entries,
                         module_count: scan.modules.len(),
