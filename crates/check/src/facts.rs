@@ -15,7 +15,7 @@ fn fs_name(k: FsKind) -> String {
         .unwrap_or_else(|| format!("{k:?}").to_ascii_lowercase())
 }
 
-/// Translate `r`; `all_zero` comes from the disk core's allocation map (no data stored).
+/// Translate `r`; `all_zero` comes from the disk core's measure (no guest range counts as data).
 pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
     let mut classification_evidence = vec![r.classification.reason.clone()];
     classification_evidence.extend(r.errors.iter().take(8).cloned());

@@ -214,8 +214,11 @@ fn open_and_measure(
         disk.passthrough() && src.host_extents(0, src.size().min(4096)).is_none();
     report.measure = Some(measure);
     report.allocation = Some(allocation);
-    // Nothing stored as data: every byte of the guest reads as zero (R-PART).
-    let all_zero = allocation.data == 0;
+    // Nothing counts as data for measure (nothing stored, or only holes of the host
+    // file where qemu's block status looks through to it: a sparse raw file, a
+    // metadata-preallocated qcow2): every byte of the guest reads as zero (R-PART).
+    // The allocation map alone would call a preallocated but empty qcow2 all data.
+    let all_zero = measure.data == 0;
     Ok(Some(Readable {
         disk: disk as Arc<dyn ReadAt>,
         all_zero,

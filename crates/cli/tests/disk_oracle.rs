@@ -212,3 +212,35 @@ fn human_output_and_exit_status() {
         "a missing file is an I/O error, not a verdict"
     );
 }
+
+/// A metadata-preallocated qcow2 that was never written: every cluster is stored (the
+/// allocation map says data), but qemu measures no data (its host clusters are holes),
+/// and `check` must call the disk all zero (R-PART) from the same view, not from the
+/// allocation map.
+#[test]
+fn an_empty_preallocated_qcow2_is_all_zero_for_check() {
+    let p = disk_fixtures().join("qcow2-pm-empty.qcow2");
+    let p = p.to_str().unwrap();
+    let m = json(&imgport(&["measure", "--json", p]));
+    let q = qemu_json(&["measure", "-O", "qcow2", "--output=json", p]);
+    assert_eq!(m["required"], q["required"]);
+    assert!(
+        m["required"].as_u64() < m["fully_allocated"].as_u64(),
+        "the fixture exercises qemu's metadata-preallocation rule: {m}"
+    );
+    let out = imgport(&["check", "--json", p]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["allocation"]["data"], 64u64 << 20, "{v:#}");
+    assert_eq!(v["guest"]["all_zero"], true, "{v:#}");
+    let f = v["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "PartitionNotPresent")
+        .unwrap_or_else(|| panic!("no PartitionNotPresent finding: {v:#}"));
+    assert!(
+        f["message"].as_str().unwrap().contains("every byte"),
+        "{f:#}"
+    );
+}

@@ -152,6 +152,9 @@ pub fn convert(
             let tx = done_tx.clone();
             scope.spawn(move || worker(&rx, &tx, cs as usize, compression));
         }
+        // Only the workers hold the receiver: if they all stop (the writer failed),
+        // the reader's next send fails instead of waiting for ever.
+        drop(work_rx);
         drop(done_tx);
         let writer =
             scope.spawn(move || write_all(out, done_rx, virtual_size, cs, reserve, opts, progress));
@@ -161,8 +164,9 @@ pub fn convert(
             what: "convert writer".into(),
             source: std::io::Error::other("writer thread panicked"),
         })?;
-        read_result?;
+        // A writer error is the cause; the reader then only saw the pipeline stop.
         let (w, mut stats) = written?;
+        read_result?;
         stats.source_bytes_read = src.bytes_read() - before;
         Ok((w, stats))
     })
@@ -179,6 +183,9 @@ fn read_batches(
     let per_batch = (BATCH_BYTES / cs).max(1);
     let mut seq = 0u64;
     let mut pending: Option<(u64, u64)> = None; // clusters [first, end)
+                                                // Clusters below this are queued already (pending or flushed): a run may start in
+                                                // the cluster the previous one ended in, even right after a full batch went out.
+    let mut queued_to = 0u64;
     let mut flush = |first: u64, end: u64| -> Result<()> {
         let start = first * cs;
         let mut data = vec![0u8; ((end * cs).min(size) - start) as usize];
@@ -191,13 +198,13 @@ fn read_batches(
         Ok(())
     };
     measure::for_each_data_run(src, |start, end| {
-        let mut c0 = start / cs;
+        let c0 = (start / cs).max(queued_to);
         let c1 = end.div_ceil(cs);
+        if c0 >= c1 {
+            return Ok(());
+        }
+        queued_to = c1;
         if let Some((first, pend)) = pending {
-            c0 = c0.max(pend); // a cluster shared with the previous run is queued already
-            if c0 >= c1 {
-                return Ok(());
-            }
             if c0 != pend {
                 flush(first, pend)?;
                 pending = None;
@@ -584,4 +591,111 @@ fn open_unnamed(dir: &Path) -> Option<File> {
     )
     .ok()?;
     Some(File::from(fd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{Extent, ImageInfo};
+    use crate::source::{MemSource, ReadAt};
+    use crate::Format;
+
+    /// A guest whose data comes as two runs that meet inside one output cluster, the
+    /// first ending exactly where a batch fills up (as metadata-preallocated qcow2 with
+    /// 512-byte clusters gives: host-discontiguous runs, each ending mid-cluster).
+    struct TwoRuns {
+        data: MemSource,
+        split: u64,
+        info: ImageInfo,
+    }
+
+    impl ReadAt for TwoRuns {
+        fn size(&self) -> u64 {
+            self.data.size()
+        }
+        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+            self.data.read_exact_at(buf, offset)
+        }
+    }
+
+    impl VirtualDisk for TwoRuns {
+        fn info(&self) -> &ImageInfo {
+            &self.info
+        }
+        fn source(&self) -> &dyn ReadAt {
+            &self.data
+        }
+        fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {
+            let end = (offset + len).min(self.size());
+            let mut out = Vec::new();
+            for (s, e) in [(0, self.split), (self.split, self.size())] {
+                let (s, e) = (s.max(offset), e.min(end));
+                if s < e {
+                    out.push(Extent {
+                        offset: s,
+                        length: e - s,
+                        kind: ExtentKind::Data,
+                        host_offset: None,
+                    });
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    #[test]
+    fn a_cluster_shared_by_runs_across_a_full_batch_is_written_once() {
+        let cs = 65536u64;
+        let size = BATCH_BYTES + 4 * cs;
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8 | 1).collect();
+        let disk = TwoRuns {
+            data: MemSource::new(data.clone()),
+            // The first run ends 512 bytes before the batch's last cluster ends.
+            split: BATCH_BYTES - 512,
+            info: ImageInfo::new(Format::Raw, "raw", size, size),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.qcow2");
+        let out = File::create_new(&path).unwrap();
+        let opts = ConvertOptions {
+            threads: 2,
+            ..ConvertOptions::default()
+        };
+        let (_, stats) = convert(&disk, out, &opts, &|_, _| {}).expect("convert");
+        assert_eq!(stats.clusters_written, size / cs);
+        let back = crate::open_path(&path).unwrap();
+        assert_eq!(verify(&*back, &stats, cs).unwrap(), size / cs);
+        let mut buf = vec![0u8; size as usize];
+        back.read_exact_at(&mut buf, 0).unwrap();
+        assert!(buf == data, "guest bytes differ after conversion");
+    }
+
+    #[test]
+    fn a_failing_writer_stops_the_conversion_with_its_error() {
+        // Many more batches than the pipeline holds, into a file opened read-only: the
+        // writer fails at once; the reader must see the pipeline stop, not block.
+        let size = 24 * BATCH_BYTES;
+        let disk = TwoRuns {
+            data: MemSource::new(vec![7u8; size as usize]),
+            split: size / 2,
+            info: ImageInfo::new(Format::Raw, "raw", size, size),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro.qcow2");
+        std::fs::write(&path, b"").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let out = File::open(&path).unwrap();
+            let opts = ConvertOptions {
+                threads: 1,
+                ..ConvertOptions::default()
+            };
+            let _ = tx.send(convert(&disk, out, &opts, &|_, _| {}).map(|_| ()));
+        });
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the conversion hung after its writer failed");
+        let e = r.expect_err("writing to a read-only file must fail");
+        assert!(e.is_io(), "the writer's I/O error is reported: {e}");
+    }
 }

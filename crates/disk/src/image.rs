@@ -131,11 +131,18 @@ pub trait VirtualDisk: ReadAt {
     /// The image file this disk is read from (for host-level facts such as holes).
     fn source(&self) -> &dyn ReadAt;
 
-    /// Whether guest data maps straight onto the file so that holes of the host file
-    /// read as zeros and count as zero (qemu's `BDRV_BLOCK_RAW`: raw, fixed VHD).
-    /// Formats with their own mapping (qcow2, VMDK, dynamic VHD) answer `false`: qemu
-    /// counts their stored clusters as data whatever the host file holds.
-    fn passthrough(&self) -> bool {
+    /// Whether the block status of this disk's uncompressed data extents (those with a
+    /// `host_offset`) is refined by the host file's, so that holes of the host file
+    /// under stored data count as zero for `measure` and `convert`, as qemu's block
+    /// layer does (block/io.c `bdrv_co_do_block_status`):
+    /// - raw and fixed VHD map the guest straight onto the file (`BDRV_BLOCK_RAW`);
+    /// - qcow2 sets `BDRV_BLOCK_RECURSE` on data clusters when it detects metadata
+    ///   preallocation (block/qcow2.c `qcow2_co_block_status`).
+    ///
+    /// Otherwise (VMDK, dynamic VHD, ordinary qcow2) `false`: qemu counts stored
+    /// clusters as data whatever the host file holds. May read metadata the first
+    /// time it is asked (qcow2 walks its refcounts); errors answer `false`, as in qemu.
+    fn data_recurses_to_host(&self) -> bool {
         false
     }
 

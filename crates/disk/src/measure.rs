@@ -5,8 +5,9 @@
 //! clusters, 16-bit refcounts, no extended L2, no preallocation), so `required` and
 //! `fully_allocated` equal `qemu-img measure -O qcow2` on the same file:
 //! - a guest range counts as data when the format stores it (qemu `DATA|ALLOCATED`)
-//!   and, for data stored uncompressed in the file, the host file has data there
-//!   (qemu asks the protocol layer: SEEK_DATA/SEEK_HOLE);
+//!   and, where qemu asks the protocol layer too (raw and fixed VHD always, qcow2 with
+//!   metadata preallocation: [`VirtualDisk::data_recurses_to_host`]), the host file
+//!   has data there (SEEK_DATA/SEEK_HOLE; a hole is `BDRV_BLOCK_ZERO`);
 //! - zero and unallocated ranges never count (no backing files exist here);
 //! - each data run is rounded out to whole clusters.
 
@@ -27,6 +28,10 @@ pub struct Measure {
     pub required: u64,
     /// Bytes the qcow2 file would take with every cluster allocated.
     pub fully_allocated: u64,
+    /// Of `required`, the guest bytes counted as data (whole output clusters). Zero
+    /// when every guest byte reads as zero. Not part of qemu's output.
+    #[serde(skip)]
+    pub data: u64,
 }
 
 /// Measure `disk` as qcow2 with `cluster_size` (use [`DEFAULT_CLUSTER_SIZE`]).
@@ -51,12 +56,15 @@ pub fn measure(disk: &dyn VirtualDisk, cluster_size: u64) -> Result<Measure> {
     Ok(Measure {
         required: fully_allocated - virtual_size + required,
         fully_allocated,
+        data: required,
     })
 }
 
 /// Calls `f(start, end)` for each guest range, in order, that holds data as qemu's
-/// block status sees it: stored by the format and, for pass-through formats (raw,
-/// fixed VHD), not a hole of the host file. Zero and unallocated ranges are skipped.
+/// block status sees it: stored by the format and, when the disk's data extents
+/// recurse to the host file ([`VirtualDisk::data_recurses_to_host`]: raw, fixed VHD,
+/// metadata-preallocated qcow2), not a hole of the host file. Zero and unallocated
+/// ranges are skipped.
 pub fn for_each_data_run(
     disk: &dyn VirtualDisk,
     mut f: impl FnMut(u64, u64) -> Result<()>,
@@ -70,7 +78,7 @@ pub fn for_each_data_run(
                 continue;
             }
             let end = e.offset + e.length;
-            let host = e.host_offset.filter(|_| disk.passthrough());
+            let host = e.host_offset.filter(|_| disk.data_recurses_to_host());
             match host.and_then(|h| disk.source().host_extents(h, e.length).map(|hx| (h, hx))) {
                 Some((h, hx)) => {
                     for x in hx.into_iter().filter(|x| x.data) {

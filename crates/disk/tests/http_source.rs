@@ -809,3 +809,46 @@ fn qcow2_over_http_reads_metadata_only() {
     disk.read_exact_at(&mut buf, 20 << 20).unwrap();
     assert!(buf.iter().all(|&b| b == 0));
 }
+
+/// qemu reads a metadata-preallocated qcow2 by HTTP through its curl driver, which has
+/// no allocated file size: `qcow2_detect_metadata_preallocation` fails with -ENOTSUP,
+/// data clusters do not recurse to the host, and every preallocated cluster counts
+/// as data. Locally (SEEK_HOLE, `st_blocks`) the same file measures data only.
+#[test]
+fn metadata_preallocated_qcow2_over_http_counts_every_cluster() {
+    if std::process::Command::new("qemu-img")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: qemu-img is not installed (apt-get install qemu-utils)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("pm.qcow2");
+    let st = std::process::Command::new("qemu-img")
+        .args([
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-o",
+            "preallocation=metadata",
+        ])
+        .arg(&p)
+        .arg("16M")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let local = imgport_disk::open_path(&p).unwrap();
+    let local = imgport_disk::measure(&*local, 65536).unwrap();
+    assert!(local.required < local.fully_allocated, "{local:?}");
+    let srv = Server::start(std::fs::read(&p).unwrap(), Mode::Good);
+    let src = open_url(&srv.url("/pm.qcow2"), fast_opts()).unwrap();
+    assert_eq!(src.allocated_bytes(), None);
+    let disk = open(src).unwrap();
+    assert!(!disk.data_recurses_to_host());
+    let remote = imgport_disk::measure(&*disk, 65536).unwrap();
+    assert_eq!(remote.required, remote.fully_allocated, "{remote:?}");
+    assert_eq!(remote.fully_allocated, local.fully_allocated);
+}

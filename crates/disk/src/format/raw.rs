@@ -62,7 +62,7 @@ impl VirtualDisk for RawDisk {
         &*self.src
     }
 
-    fn passthrough(&self) -> bool {
+    fn data_recurses_to_host(&self) -> bool {
         true
     }
 

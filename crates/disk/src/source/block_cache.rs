@@ -308,6 +308,10 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
         self.inner.host_extents(offset, len)
     }
 
+    fn allocated_bytes(&self) -> Option<u64> {
+        self.inner.allocated_bytes()
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }

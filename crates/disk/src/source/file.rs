@@ -116,6 +116,14 @@ impl ReadAt for FileSource {
         Some(out)
     }
 
+    /// `st_blocks * 512`, read when asked (qemu reads it when the first block status
+    /// is queried). Block devices report 0, as they do to qemu.
+    fn allocated_bytes(&self) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = self.file.metadata().ok()?;
+        Some(meta.blocks().saturating_mul(512))
+    }
+
     fn describe(&self) -> String {
         self.path.display().to_string()
     }

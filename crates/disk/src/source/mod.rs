@@ -55,6 +55,14 @@ pub trait ReadAt: Send + Sync {
         None
     }
 
+    /// Bytes the medium has allocated for this source (`st_blocks * 512` of a local
+    /// file, as qemu's file-posix `raw_co_get_allocated_file_size`). `None` when
+    /// unknown: qemu's protocol drivers without the callback (curl: HTTP/HTTPS)
+    /// answer `-ENOTSUP`, and so do sources here that are not a whole local file.
+    fn allocated_bytes(&self) -> Option<u64> {
+        None
+    }
+
     /// A short human description (path, URL) for error messages.
     fn describe(&self) -> String {
         "source".to_string()
@@ -72,6 +80,7 @@ macro_rules! forward_read_at {
             fn host_extents(&self, offset: u64, len: u64) -> Option<Vec<HostExtent>> {
                 (**self).host_extents(offset, len)
             }
+            fn allocated_bytes(&self) -> Option<u64> { (**self).allocated_bytes() }
             fn describe(&self) -> String { (**self).describe() }
         }
     )*};

@@ -117,6 +117,10 @@ impl ReadAt for JobSource {
         self.inner.host_extents(offset, len)
     }
 
+    fn allocated_bytes(&self) -> Option<u64> {
+        self.inner.allocated_bytes()
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }

@@ -14,6 +14,8 @@ pub const INCOMPAT_DATA_FILE: u64 = 1 << 2;
 pub const INCOMPAT_COMPRESSION: u64 = 1 << 3;
 pub const INCOMPAT_EXTL2: u64 = 1 << 4;
 const INCOMPAT_KNOWN: u64 = 0x1f;
+/// qemu's `QCOW_MAX_REFTABLE_SIZE` (block/qcow2.h): 8 MiB of refcount table.
+const MAX_REFTABLE_SIZE: u64 = 8 << 20;
 
 /// Header extension types.
 const EXT_END: u32 = 0;
@@ -231,8 +233,53 @@ impl Header {
                 return Err(Error::corrupt(FMT, "L1 table", hdr.l1_table_offset, format!("{l1_bytes} bytes at {:#x} extend past the end of the file ({file_size} bytes): the file is truncated", hdr.l1_table_offset)));
             }
         }
+        hdr.check_refcount_table()?;
         hdr.read_extensions(src)?;
         Ok(hdr)
+    }
+
+    /// qemu's refcount table checks at open (block/qcow2.c `qcow2_do_open`): at least
+    /// one cluster of table, at most `QCOW_MAX_REFTABLE_SIZE` (8 MiB) of it, and a
+    /// cluster-aligned offset (`qcow2_validate_table`). qemu refuses to open images
+    /// that fail them, so the import would fail too. The table's contents are read
+    /// only to detect metadata preallocation (see `refcount.rs`).
+    fn check_refcount_table(&self) -> Result<()> {
+        if self.refcount_table_clusters == 0 {
+            return Err(Error::corrupt(
+                FMT,
+                "refcount table",
+                56,
+                "the image has no refcount table (refcount_table_clusters is 0)",
+            ));
+        }
+        let cs = self.cluster_size();
+        let max_clusters = MAX_REFTABLE_SIZE / cs;
+        if u64::from(self.refcount_table_clusters) > max_clusters {
+            return Err(Error::corrupt(
+                FMT,
+                "refcount table",
+                56,
+                format!(
+                    "{} clusters of refcount table are more than qemu's maximum of {max_clusters} ({MAX_REFTABLE_SIZE} bytes)",
+                    self.refcount_table_clusters
+                ),
+            ));
+        }
+        let bytes = u64::from(self.refcount_table_clusters) * cs;
+        if !self.refcount_table_offset.is_multiple_of(cs)
+            || self.refcount_table_offset > i64::MAX as u64 - bytes
+        {
+            return Err(Error::corrupt(
+                FMT,
+                "refcount table",
+                48,
+                format!(
+                    "offset {:#x} is invalid (not cluster aligned or out of range)",
+                    self.refcount_table_offset
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Walk header extensions: refuse external data files and encryption headers.

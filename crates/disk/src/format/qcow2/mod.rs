@@ -3,6 +3,7 @@
 
 mod header;
 mod l2_entry;
+mod refcount;
 pub mod writer;
 
 pub(crate) use header::FMT;
@@ -13,7 +14,7 @@ use crate::image::{push_extent, Extent, ExtentKind, ImageInfo, VirtualDisk};
 use crate::lru::Lru;
 use crate::source::{ReadAt, ReadAtExt};
 use crate::{Error, Format, Result};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// L2 tables kept in memory (each one cluster): 32 tables cover 16 GiB with 64 KiB clusters.
 const L2_CACHE_TABLES: usize = 32;
@@ -28,6 +29,8 @@ pub struct Qcow2Disk {
     l1: Vec<u64>,
     l2_cache: Mutex<Lru<u64, Arc<Vec<u64>>>>,
     zcache: Mutex<Lru<u64, Arc<Vec<u8>>>>,
+    /// qemu's `metadata_preallocation`, detected on first use.
+    metadata_preallocation: OnceLock<bool>,
 }
 
 impl Qcow2Disk {
@@ -66,6 +69,16 @@ impl Qcow2Disk {
             l1,
             l2_cache: Mutex::new(Lru::new(L2_CACHE_TABLES)),
             zcache: Mutex::new(Lru::new(DECOMPRESSED_CACHE)),
+            metadata_preallocation: OnceLock::new(),
+        })
+    }
+
+    /// Whether qemu would treat this image as metadata-preallocated (see
+    /// [`refcount::detect_metadata_preallocation`]); computed once, on first use, as
+    /// qemu does on its first block-status query. Errors answer `false`, as in qemu.
+    pub fn metadata_preallocation(&self) -> bool {
+        *self.metadata_preallocation.get_or_init(|| {
+            refcount::detect_metadata_preallocation(&*self.src, &self.hdr).unwrap_or(false)
         })
     }
 
@@ -288,6 +301,14 @@ impl VirtualDisk for Qcow2Disk {
 
     fn source(&self) -> &dyn ReadAt {
         &*self.src
+    }
+
+    /// qemu `qcow2_co_block_status`: data clusters get `BDRV_BLOCK_RECURSE` when the
+    /// image is detected as metadata-preallocated, so the host file's holes under
+    /// them count as zero. Only for sources that know their allocated size (local
+    /// files); remote ones never recurse, as with qemu's curl driver.
+    fn data_recurses_to_host(&self) -> bool {
+        self.metadata_preallocation()
     }
 
     fn extents(&self, offset: u64, len: u64) -> Result<Vec<Extent>> {

@@ -261,7 +261,7 @@ impl VirtualDisk for VhdDisk {
     }
 
     /// Fixed disks map straight onto the file (qemu: `BDRV_BLOCK_RECURSE`).
-    fn passthrough(&self) -> bool {
+    fn data_recurses_to_host(&self) -> bool {
         matches!(self.layout, Layout::Fixed)
     }
 

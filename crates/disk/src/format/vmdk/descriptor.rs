@@ -102,6 +102,16 @@ impl Descriptor {
                 ),
             ));
         }
+        // qemu-img writes the extent files of a twoGbMaxExtentSparse disk with room for
+        // a descriptor but none in it (block/vmdk.c `vmdk_init_extent` always sets
+        // desc_offset 1, desc_size 20; only monolithic disks fill it in); qemu then
+        // fails with EINVAL. Say what the file is.
+        if *self == Descriptor::default() {
+            return Err(Error::unsupported(
+                FMT,
+                "the sparse extent's embedded descriptor is empty: this is one extent file of a multi-file VMDK (e.g. twoGbMaxExtentSparse), whose descriptor is a separate file; only single-file monolithicSparse and streamOptimized disks are imported — convert the whole disk with `qemu-img convert -O vmdk -o subformat=streamOptimized DESCRIPTOR.vmdk OUT.vmdk` where all its files are",
+            ));
+        }
         // qemu refuses to open a VMDK whose descriptor lacks these (vmdk_read_cid).
         if self.cid.is_none() || self.parent_cid.is_none() {
             return Err(Error::corrupt(
