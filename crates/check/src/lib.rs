@@ -211,7 +211,7 @@ fn open_and_measure(
     // Raw and fixed VHD count the file's holes as zero; a source that cannot show them
     // (HTTP) makes the measure an upper bound.
     report.format.qcow2_required_counts_zeros =
-        disk.passthrough() && src.host_extents(0, src.size().min(4096)).is_none();
+        disk.data_recurses_to_host() && src.host_extents(0, src.size().min(4096)).is_none();
     report.measure = Some(measure);
     report.allocation = Some(allocation);
     // Nothing counts as data for measure (nothing stored, or only holes of the host
