@@ -26,8 +26,18 @@ fuzz_target!(|data: &[u8]| {
     // happened to be buffered).
     let trickled = scan_initramfs_reader(&mut Trickle(data), &|_| false);
     assert_eq!(
-        (&whole.layers, whole.entries, &whole.modules, whole.error.is_some()),
-        (&trickled.layers, trickled.entries, &trickled.modules, trickled.error.is_some())
+        (
+            &whole.layers,
+            whole.entries,
+            &whole.modules,
+            whole.error.is_some()
+        ),
+        (
+            &trickled.layers,
+            trickled.entries,
+            &trickled.modules,
+            trickled.error.is_some()
+        )
     );
     let stopped = scan_initramfs_reader(&mut Trickle(data), &|m| {
         m.contains("virtio_blk") && m.contains("virtio_pci")

@@ -302,7 +302,8 @@ pub async fn receive(st: &AppState, body: Body, spec: BodySpec) -> Result<Receiv
     })
 }
 
-type Decoded = (u64, Digests, Vec<(String, String)>);
+/// Decoded size, digests, trailers.
+pub type Decoded = (u64, Digests, Vec<(String, String)>);
 
 fn decode_to_file(
     rx: mpsc::Receiver<Result<Bytes, String>>,
@@ -402,6 +403,28 @@ fn mismatch_chunk() -> S3Error {
         "Detail",
         "a chunk signature of the aws-chunked body does not match",
     )
+}
+
+/// Decode an `aws-chunked` body from `r` into `w` (what an upload does, without the
+/// connection and the temporary file; also the fuzz target's entry): the decoded
+/// size, its MD5 (and SHA-256) and the verified trailers.
+pub fn decode_aws_chunked(
+    r: impl BufRead,
+    w: &mut impl Write,
+    limit: u64,
+    signer: Option<&ChunkSigner>,
+    trailer: bool,
+) -> Result<Decoded, S3Error> {
+    let spec = BodySpec {
+        framing: Framing::Plain,
+        limit,
+        decoded_length: None,
+        sha256: true,
+        checksums: Vec::new(),
+    };
+    let mut hashers = Hashers::new(&spec);
+    let (size, trailers) = chunked(r, w, &mut hashers, limit, limit, signer, trailer)?;
+    Ok((size, hashers.finish(), trailers))
 }
 
 /// Decode `aws-chunked` (`HEX[;chunk-signature=SIG]\r\nDATA\r\n` … `0…\r\n`, then

@@ -124,8 +124,9 @@ pub async fn upload_part(
     Ok(stored_response(&etag, echo))
 }
 
-/// The (number, ETag) list of a CompleteMultipartUpload document.
-fn requested_parts(doc: &str) -> Result<Vec<(i64, String)>, S3Error> {
+/// The (number, ETag) list of a CompleteMultipartUpload document (ascending, at
+/// most `MAX_PARTS`).
+pub fn requested_parts(doc: &str) -> Result<Vec<(i64, String)>, S3Error> {
     let malformed = || {
         S3Error::bad(
             "MalformedXML",
