@@ -117,13 +117,14 @@ pub fn convert(
 ) -> Result<(File, ConvertStats)> {
     let cs = opts.cluster_size;
     if !cs.is_power_of_two() || !(512..=2 << 20).contains(&cs) {
-        return Err(Error::unsupported("convert", format!("cluster size {cs}")));
+        return Err(Error::Convert {
+            detail: format!("cluster size {cs} is not a power of two from 512 to 2 MiB"),
+        });
     }
     if opts.compression.is_some() && opts.format != OutputFormat::Qcow2 {
-        return Err(Error::unsupported(
-            "convert",
-            "compression needs qcow2 output",
-        ));
+        return Err(Error::Convert {
+            detail: "compression needs qcow2 output".into(),
+        });
     }
     let virtual_size = src.size();
     let threads = if opts.threads == 0 {
@@ -375,7 +376,9 @@ fn write_all(
                         match &mut sink {
                             Sink::Qcow2(w) => w.write_cluster(index, ClusterData::Compressed(z))?,
                             Sink::Raw(_) => {
-                                return Err(Error::unsupported("convert", "compressed raw output"))
+                                return Err(Error::Convert {
+                                    detail: "compressed raw output".into(),
+                                })
                             }
                         }
                         i += 1;
@@ -443,16 +446,13 @@ fn io(what: &str, source: std::io::Error) -> Error {
 /// is allocated. Returns the number of clusters checked.
 pub fn verify(output: &dyn VirtualDisk, stats: &ConvertStats, cluster_size: u64) -> Result<u64> {
     if output.size() != stats.virtual_size {
-        return Err(Error::corrupt(
-            "convert",
-            "output",
-            0,
-            format!(
-                "virtual size {} differs from the source's {}",
+        return Err(Error::Convert {
+            detail: format!(
+                "verification failed: the output's virtual size {} differs from the source's {}",
                 output.size(),
                 stats.virtual_size
             ),
-        ));
+        });
     }
     let cs = cluster_size;
     let mut digest = crc32fast::Hasher::new();
@@ -487,7 +487,9 @@ pub fn verify(output: &dyn VirtualDisk, stats: &ConvertStats, cluster_size: u64)
         pos = wend;
     }
     if count != stats.clusters_written || digest.finalize() != stats.digest {
-        return Err(Error::corrupt("convert", "output", 0, format!("verification failed: {count} clusters read back, {} written, or their content differs", stats.clusters_written)));
+        return Err(Error::Convert {
+            detail: format!("verification failed: {count} clusters read back, {} written, or their content differs", stats.clusters_written),
+        });
     }
     Ok(count)
 }
@@ -697,5 +699,33 @@ mod tests {
             .expect("the conversion hung after its writer failed");
         let e = r.expect_err("writing to a read-only file must fail");
         assert!(e.is_io(), "the writer's I/O error is reported: {e}");
+    }
+
+    #[test]
+    fn failures_of_the_conversion_itself_are_internal_errors_not_the_images() {
+        // R-ERR: InvalidFormatSize is for a bad image; a bad option or an output that
+        // does not verify is ours (InternalError), and the I/O error of a failing
+        // writer too (above).
+        let disk = TwoRuns {
+            data: MemSource::new(vec![1u8; 65536]),
+            split: 32768,
+            info: ImageInfo::new(Format::Raw, "raw", 65536, 65536),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let out = File::create_new(dir.path().join("o")).unwrap();
+        let opts = ConvertOptions {
+            cluster_size: 3000,
+            ..ConvertOptions::default()
+        };
+        let e = convert(&disk, out, &opts, &|_, _| {}).expect_err("cluster size 3000");
+        assert_eq!(e.code(), crate::ErrorCode::InternalError, "{e}");
+        let stats = ConvertStats {
+            virtual_size: 65536,
+            clusters_written: 1,
+            ..ConvertStats::default()
+        };
+        let e = verify(&disk, &stats, 65536).expect_err("nothing matches a made-up digest");
+        assert_eq!(e.code(), crate::ErrorCode::InternalError, "{e}");
+        assert!(e.to_string().contains("verification failed"), "{e}");
     }
 }

@@ -63,6 +63,10 @@ pub enum Error {
         value: u64,
         limit: u64,
     },
+    /// The conversion itself failed (bad options, or its output did not read back as
+    /// written): our fault, not the image's.
+    #[error("conversion: {detail}")]
+    Convert { detail: String },
     /// A remote source misbehaved (no Range support, wrong Content-Range, redirect …).
     #[error("remote source {url}: {detail}")]
     Remote { url: String, detail: String },
@@ -136,9 +140,10 @@ impl Error {
     /// The import error code this error means (R-ERR).
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Io { .. } | Error::Remote { .. } | Error::RemoteStatus { .. } => {
-                ErrorCode::InternalError
-            }
+            Error::Io { .. }
+            | Error::Remote { .. }
+            | Error::RemoteStatus { .. }
+            | Error::Convert { .. } => ErrorCode::InternalError,
             _ => ErrorCode::InvalidFormatSize,
         }
     }
