@@ -81,7 +81,11 @@ fn root_score(fs: &dyn FileSystem) -> Option<(u32, String)> {
         "/etc present; /usr or /bin {}; /etc/fstab {}; init {}; os-release {}",
         yes(usr_or_bin),
         yes(fstab),
-        yes(init),
+        if init {
+            "yes"
+        } else {
+            "not on this filesystem (a separate /usr may hold it)"
+        },
         yes(os_release)
     );
     Some((score, why))
