@@ -400,11 +400,19 @@ fn check_sizes(cx: &mut Cx, f: &FormatFacts, format_ok: bool) {
                     R_SIZE_ACTUAL,
                     format!(
                         "the size as qcow2 is at most {}, over the {} limit, but that counts \
-                         every byte of this raw image: its zero regions could not be seen \
-                         (read over HTTP, which does not show a file's holes); the import \
-                         may fail with InvalidFormatSize (R-SIZE-ACTUAL)",
+                         every byte this {} image maps straight onto its file: its zero \
+                         regions could not be seen (read over HTTP, which does not show a \
+                         file's holes); the import may fail with InvalidFormatSize \
+                         (R-SIZE-ACTUAL)",
                         size(a),
-                        size(MAX_ACTUAL_BYTES)
+                        size(MAX_ACTUAL_BYTES),
+                        if is_qcow2 {
+                            "metadata-preallocated qcow2"
+                        } else {
+                            nonempty(&f.detected_format)
+                                .and_then(normalize_format)
+                                .unwrap_or("raw")
+                        }
                     ),
                     vec![
                         ev,

@@ -277,6 +277,17 @@ fn actual_size() {
     let w = v.for_rule("R-SIZE-ACTUAL").next().unwrap();
     assert_eq!(w.severity, Severity::Warning);
     assert!(w.message.contains("at most"), "{}", w.message);
+    // The message names the kind of image whose holes were not seen.
+    let named = |format: &str| {
+        let mut b = bound.clone();
+        b.detected_format = Some(format.into());
+        let v = decide(&b, Some(&linux()), &form());
+        let message = v.for_rule("R-SIZE-ACTUAL").next().unwrap().message.clone();
+        message
+    };
+    assert!(named("raw").contains("this raw image"));
+    assert!(named("vpc").contains("this vhd image"), "{}", named("vpc"));
+    assert!(named("qcow2").contains("this metadata-preallocated qcow2 image"));
     // Within the limit the bound settles it.
     let mut small = at_limit.clone();
     small.qcow2_required_counts_zeros = true;
