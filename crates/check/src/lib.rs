@@ -210,8 +210,17 @@ fn open_and_measure(
     report.format.file_size = Some(info.file_size);
     // Raw and fixed VHD count the file's holes as zero; a source that cannot show them
     // (HTTP) makes the measure an upper bound.
-    report.format.qcow2_required_counts_zeros =
-        disk.data_recurses_to_host() && src.host_extents(0, src.size().min(4096)).is_none();
+    let holes_unseen = src.host_extents(0, src.size().min(4096)).is_none();
+    report.format.qcow2_required_counts_zeros = holes_unseen
+        && (disk.data_recurses_to_host()
+            // A qcow2 over HTTP: metadata preallocation cannot be told from the file's
+            // allocated size (qemu's test) — over the limit, sample the mapped clusters:
+            // zeros among them mean the count may be preallocated space (the import
+            // measures its stored copy, whose holes it sees).
+            || info.format == imgport_disk::Format::Qcow2
+                && measure.required > imgport_policy::rules::MAX_ACTUAL_BYTES
+                && imgport_disk::measure::data_samples_read_zero(&*disk, allocation.data, 16)
+                    .unwrap_or(false));
     report.measure = Some(measure);
     report.allocation = Some(allocation);
     // Nothing counts as data for measure (nothing stored, or only holes of the host

@@ -493,6 +493,39 @@ fn a_sparse_raw_image_is_measured_by_its_holes_and_bounded_remotely() {
     assert_eq!(w.len(), 1, "{remote:#}");
     assert_eq!(w[0]["severity"], "warning");
     assert!(server.sent() < 64 << 20, "fetched {}", server.sent());
+    assert!(w[0]["message"].as_str().unwrap().contains("this raw image"));
+
+    // The same for a 60 GiB metadata-preallocated qcow2 (qemu-img create -o
+    // preallocation=metadata): every cluster is mapped, its data are holes of the file.
+    let q = dir.path().join("prealloc.qcow2");
+    let made = std::process::Command::new("qemu-img")
+        .args([
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-o",
+            "preallocation=metadata",
+        ])
+        .arg(&q)
+        .arg("60G")
+        .status()
+        .expect("qemu-img");
+    assert!(made.success());
+    let (lstatus, local) = check(&[path(&q)]);
+    assert!(size_findings(&local).is_empty(), "{local:#}");
+    let server = RangeServer::start(q.clone(), Mode::Good);
+    let (rstatus, remote) = check(&[&server.url]);
+    assert_eq!(lstatus, rstatus);
+    assert_eq!(codes(&local), codes(&remote), "{remote:#}");
+    assert_eq!(remote["format"]["qcow2_required_counts_zeros"], true);
+    let w = size_findings(&remote);
+    assert_eq!(w.len(), 1, "{remote:#}");
+    assert_eq!(w[0]["severity"], "warning");
+    assert!(w[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("metadata-preallocated qcow2"));
 }
 
 #[test]

@@ -125,6 +125,46 @@ pub fn allocation(disk: &dyn VirtualDisk) -> Result<Allocation> {
     Ok(a)
 }
 
+/// Whether any of `samples` clusters spread evenly over the data of `disk` (whose
+/// allocation says `data_total` bytes of data) reads as all zeros: the sign of a
+/// metadata-preallocated qcow2 when the source cannot show the file's holes (HTTP),
+/// where qemu's own test (allocated file size against refcounted clusters) has
+/// nothing to go on. Reads at most `samples` clusters of [`DEFAULT_CLUSTER_SIZE`].
+pub fn data_samples_read_zero(
+    disk: &dyn VirtualDisk,
+    data_total: u64,
+    samples: u64,
+) -> Result<bool> {
+    if data_total == 0 || samples == 0 {
+        return Ok(false);
+    }
+    let target = |i: u64| (data_total as u128 * (2 * i as u128 + 1) / (2 * samples as u128)) as u64;
+    let mut buf = vec![0u8; DEFAULT_CLUSTER_SIZE as usize];
+    let size = disk.size();
+    let (mut seen, mut next) = (0u64, 0u64);
+    let mut pos = 0u64;
+    while pos < size && next < samples {
+        let window_end = pos.saturating_add(WINDOW).min(size);
+        for e in disk.extents(pos, window_end - pos)? {
+            if e.kind != ExtentKind::Data {
+                continue;
+            }
+            while next < samples && target(next) < seen + e.length {
+                let at = e.offset + (target(next) - seen);
+                let n = (e.offset + e.length - at).min(DEFAULT_CLUSTER_SIZE) as usize;
+                disk.read_exact_at(&mut buf[..n], at)?;
+                if buf[..n].iter().all(|b| *b == 0) {
+                    return Ok(true);
+                }
+                next += 1;
+            }
+            seen += e.length;
+        }
+        pos = window_end;
+    }
+    Ok(false)
+}
+
 /// qemu's `qcow2_calc_prealloc_size`: file size of a fully allocated qcow2.
 pub fn calc_prealloc_size(total_size: u64, cluster_size: u64, refcount_order: u32) -> u64 {
     let aligned_total = total_size.div_ceil(cluster_size) * cluster_size;
