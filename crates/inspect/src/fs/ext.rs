@@ -2,9 +2,17 @@
 //!
 //! `ext4-view` reads ext2, ext3 and ext4 alike (it requires the `filetype`
 //! feature, which mke2fs has set by default since 1.x, and refuses
-//! `inline_data`, `meta_bg`, `largedir`, `ea_inode`, `mmp`, compression and
-//! external journals with [`Error::Unsupported`]). It replays a journal that
-//! needs recovery in memory.
+//! `inline_data`, `meta_bg`, `largedir`, `ea_inode`, `mmp`, `casefold`,
+//! compression and external journals with [`Error::Unsupported`]). It replays a
+//! journal that needs recovery in memory.
+//!
+//! Three of those incompat features do not change how a reader finds a file's
+//! bytes, so it is shown a superblock without them ([`READ_ONLY_SAFE_INCOMPAT`],
+//! checksum recomputed): `mmp` (a block that guards against two writers),
+//! `ea_inode` (large xattr values in their own inodes; xattrs are not read) and
+//! `largedir` (htrees of three levels, which its lookup walks at any depth).
+//! The device is never written; only `ext4-view`'s reads of the superblock see
+//! the change.
 //!
 //! Its `Ext4` handle is `Rc`-based (neither `Send` nor `Sync`), while
 //! [`FileSystem`] must be both; so each opened filesystem gets one worker thread
@@ -54,10 +62,54 @@ struct Worker {
     next_handle: u64,
 }
 
-/// `ext4-view`'s view of the device: positioned reads with a per-request budget.
+/// `ext4-view`'s view of the device: positioned reads with a per-request budget,
+/// and the superblock as [`masked_superblock`] made it, if it did.
 struct DevReader {
     dev: Arc<dyn ReadAt>,
     budget: Rc<Cell<u64>>,
+    superblock: Option<Vec<u8>>,
+}
+
+/// Byte offset of the superblock in the filesystem.
+const SUPERBLOCK_AT: u64 = 1024;
+/// `s_feature_incompat`, `s_feature_ro_compat` and `s_checksum` in the superblock.
+const S_FEATURE_INCOMPAT: usize = 0x60;
+const S_FEATURE_RO_COMPAT: usize = 0x64;
+const S_CHECKSUM: usize = 0x3fc;
+/// `RO_COMPAT_METADATA_CSUM`.
+const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
+/// Incompat features that do not change how files are read: `INCOMPAT_MMP`
+/// (0x100), `INCOMPAT_EA_INODE` (0x400), `INCOMPAT_LARGEDIR` (0x4000).
+pub const READ_ONLY_SAFE_INCOMPAT: u32 = 0x100 | 0x400 | 0x4000;
+
+/// ext4's superblock checksum: crc32c (seed ~0, no final inversion) of the bytes
+/// before `s_checksum`.
+fn superblock_checksum(sb: &[u8]) -> u32 {
+    const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+    !CRC32C.checksum(&sb[..S_CHECKSUM])
+}
+
+/// `sb` without the [`READ_ONLY_SAFE_INCOMPAT`] features, or `None` when it has none
+/// of them, or when its checksum does not verify as it is (then `ext4-view` reports
+/// the damage itself).
+fn masked_superblock(sb: &[u8]) -> Option<Vec<u8>> {
+    let u32_at = |o: usize| u32::from_le_bytes([sb[o], sb[o + 1], sb[o + 2], sb[o + 3]]);
+    let incompat = u32_at(S_FEATURE_INCOMPAT);
+    if sb.len() != 1024 || incompat & READ_ONLY_SAFE_INCOMPAT == 0 {
+        return None;
+    }
+    let csum = u32_at(S_FEATURE_RO_COMPAT) & RO_COMPAT_METADATA_CSUM != 0;
+    if csum && superblock_checksum(sb) != u32_at(S_CHECKSUM) {
+        return None;
+    }
+    let mut out = sb.to_vec();
+    out[S_FEATURE_INCOMPAT..S_FEATURE_INCOMPAT + 4]
+        .copy_from_slice(&(incompat & !READ_ONLY_SAFE_INCOMPAT).to_le_bytes());
+    if csum {
+        let c = superblock_checksum(&out);
+        out[S_CHECKSUM..S_CHECKSUM + 4].copy_from_slice(&c.to_le_bytes());
+    }
+    Some(out)
 }
 
 impl Ext4Read for DevReader {
@@ -76,6 +128,19 @@ impl Ext4Read for DevReader {
         }
         self.budget.set(left - n);
         self.dev.read_exact_at(dst, start_byte)?;
+        if let Some(sb) = &self.superblock {
+            // Overlay the part of [1024, 2048) that this read covers.
+            let end = start_byte.saturating_add(n);
+            let (lo, hi) = (
+                start_byte.max(SUPERBLOCK_AT),
+                end.min(SUPERBLOCK_AT + sb.len() as u64),
+            );
+            if lo < hi {
+                dst[(lo - start_byte) as usize..(hi - start_byte) as usize].copy_from_slice(
+                    &sb[(lo - SUPERBLOCK_AT) as usize..(hi - SUPERBLOCK_AT) as usize],
+                );
+            }
+        }
         Ok(())
     }
 }
@@ -121,8 +186,9 @@ fn map_err(e: Ext4Error, path: &str) -> Error {
     }
 }
 
-/// Check the superblock fields that size `ext4-view`'s allocations and loops.
-fn check_superblock(dev: &dyn ReadAt) -> Result<()> {
+/// Check the superblock fields that size `ext4-view`'s allocations and loops; the
+/// superblock to show it instead, if masked.
+fn check_superblock(dev: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     let at = 1024u64;
     if dev.size() < 2048 {
         return Err(Error::corrupt("ext superblock", at, "device too small"));
@@ -162,12 +228,12 @@ fn check_superblock(dev: &dyn ReadAt) -> Result<()> {
     if groups > MAX_GROUPS {
         return bad(format!("{groups} block groups (limit {MAX_GROUPS})"));
     }
-    Ok(())
+    Ok(masked_superblock(&sb))
 }
 
 /// Open `dev` as ext2/3/4.
 pub fn open(dev: Arc<dyn ReadAt>, probe: FsProbe) -> Result<Arc<dyn FileSystem>> {
-    check_superblock(&*dev)?;
+    let superblock = check_superblock(&*dev)?;
     let (jobs, inbox) = mpsc::channel::<Job>();
     let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<()>>(1);
     std::thread::Builder::new()
@@ -177,6 +243,7 @@ pub fn open(dev: Arc<dyn ReadAt>, probe: FsProbe) -> Result<Arc<dyn FileSystem>>
             let reader = DevReader {
                 dev,
                 budget: Rc::clone(&budget),
+                superblock,
             };
             let fs = match Ext4::load(Box::new(reader)) {
                 Ok(fs) => fs,
