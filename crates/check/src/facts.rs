@@ -68,6 +68,17 @@ pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
         classification_evidence,
         os,
         root_fs: r.root.as_ref().map(|root| fs_name(root.filesystem)),
+        root_container: r
+            .root
+            .as_ref()
+            .and_then(|root| root.container.as_ref())
+            .map(|c| c.kind.name().to_string()),
+        root_container_evidence: r
+            .root
+            .as_ref()
+            .and_then(|root| root.container.as_ref())
+            .map(|c| c.evidence.clone())
+            .unwrap_or_default(),
         virtio: r.virtio,
         virtio_missing: r.virtio_missing.clone(),
         virtio_evidence: r.virtio_evidence.clone(),
@@ -91,5 +102,17 @@ pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
             })
             .unwrap_or_default(),
         nics,
+        nic_renames: r
+            .linux
+            .as_ref()
+            .map(|l| {
+                l.network
+                    .renames
+                    .iter()
+                    .filter(|n| n.breaks_eth0())
+                    .map(|n| format!("{}: {} bound to {}", n.source, n.name, n.matched))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }

@@ -327,6 +327,69 @@ fn btrfs_suse_snapshot_default() {
     );
 }
 
+/// Issue 17: the root in a top-level subvolume that is not the default (Fedora: `root`
+/// and `home`, the default left at the top level) was reported a data disk. With no
+/// boot-loader hint, the top-level subvolumes are searched; the one whose fstab mounts
+/// `/` with `subvol=` its name wins over a stale copy with a lower id.
+#[test]
+fn btrfs_root_in_a_non_default_subvolume_is_found() {
+    let Some(img) = fixture("btrfs-fedora.img") else {
+        return;
+    };
+    // The default view is the top level: only the subvolumes, no root.
+    let fs = open(&img, FsKind::Btrfs);
+    let names: Vec<String> = fs
+        .read_dir("/")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["snap", "home", "root"]);
+    assert_eq!(fs.subvolume_id(), Some(5));
+    let subs: Vec<String> = fs
+        .subvolumes()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.path)
+        .collect();
+    assert_eq!(subs, ["snap", "home", "root"]);
+    // A subvolume by id, through the trait.
+    let root_id = fs.subvolumes().unwrap()[2].id;
+    let root = fs.open_subvolume(fs::SubvolumeRef::Id(root_id)).unwrap();
+    assert_eq!(
+        root.read_file("/etc/hostname", 100).unwrap(),
+        b"fedora-root\n"
+    );
+
+    let r = imgport_inspect::inspect(dev(&img));
+    let root = r.root.as_ref().expect("a root");
+    assert_eq!(root.volume, "whole disk");
+    assert_eq!(root.subvolume.as_deref(), Some("root"), "{:#?}", r.evidence);
+    assert_eq!(r.os.as_ref().unwrap().distro.as_deref(), Some("fedora"));
+    assert_eq!(r.classification.kind, "os");
+    assert!(
+        r.classification.reason.contains("subvolume root"),
+        "{}",
+        r.classification.reason
+    );
+    let ev: Vec<String> = r
+        .evidence
+        .iter()
+        .map(|e| format!("{}: {}", e.path, e.what))
+        .collect();
+    assert!(
+        ev.iter().any(|e| e.contains("btrfs subvolume root (id")
+            && e.contains("/etc/fstab:1 mounts / with subvol=root")),
+        "{ev:#?}"
+    );
+    // /home comes from subvol=home.
+    assert!(
+        root.mounts.iter().any(|m| m.mountpoint == "/home"),
+        "{:#?}",
+        root.mounts
+    );
+}
+
 #[test]
 fn btrfs_hostile_images_give_errors() {
     let Some(img) = fixture("btrfs.img") else {

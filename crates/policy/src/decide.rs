@@ -482,6 +482,16 @@ const NO_ROOT_CLASSES: &[(&str, &str)] = &[
         "encrypted",
         "an encrypted root filesystem that cannot be read",
     ),
+    (
+        "storage-spaces",
+        "a Windows Storage Spaces pool, whose volumes cannot be read or started from (R-PART: \
+         Windows must be on a basic MBR disk)",
+    ),
+    (
+        "software-raid",
+        "a Linux md software RAID member, whose volume cannot be read or started from \
+         (R-PART: no software RAID holding the system or boot volume)",
+    ),
     ("empty", "partitions without any filesystem"),
     ("wrong-file", "not a system disk image"),
 ];
@@ -520,7 +530,12 @@ fn check_guest(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts, form: &ImportF
         });
     let windows = family == Family::Windows || is_windows(os);
     let major = os.version.as_deref().map(major_version);
-    check_virtio(cx, g, family, windows, major);
+    // Linux without any kernel: R-KERNEL's error says why nothing (virtio included)
+    // can be available at boot; R-VIRTIO has nothing to judge.
+    let no_kernel = !windows && g.kernel_count == Some(0);
+    if !no_kernel {
+        check_virtio(cx, g, family, windows, major);
+    }
     if !windows {
         check_device_names(cx, g);
     }
@@ -721,6 +736,7 @@ fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
         return;
     };
     if is_windows(os) {
+        check_windows_container(cx, g);
         if let Some(fs) = nonempty(&g.root_fs) {
             if !fs.eq_ignore_ascii_case("ntfs") {
                 cx.fail(
@@ -736,6 +752,61 @@ fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
             }
         }
     }
+}
+
+/// Containers Windows cannot be imported from, by [`GuestFacts::root_container`]:
+/// (what R-PART says, the name for messages, the fix key).
+const WINDOWS_CONTAINERS: &[(&str, &str, &str)] = &[
+    ("lvm", "an LVM logical volume", "windows-lvm"),
+    (
+        "md-raid",
+        "a Linux md software RAID array",
+        "windows-software-raid",
+    ),
+    (
+        "storage-spaces",
+        "a Storage Spaces pool",
+        "windows-storage-spaces",
+    ),
+    (
+        "dynamic-disk",
+        "a dynamic disk (LDM) volume",
+        "dynamic-disk",
+    ),
+];
+
+/// R-PART, Windows: the system volume (C:, `Windows/System32/config`) must be an NTFS
+/// partition of a basic MBR disk — not in LVM, software RAID, Storage Spaces or a
+/// dynamic disk, which Windows cannot start from on the instance's single virtio disk.
+fn check_windows_container(cx: &mut Cx, g: &GuestFacts) {
+    let Some(kind) = nonempty(&g.root_container).map(str::to_ascii_lowercase) else {
+        return;
+    };
+    // The dynamic disk itself is R-PART's structural finding already.
+    if kind == "dynamic-disk" && g.dynamic_disk {
+        return;
+    }
+    let (what, fix) = WINDOWS_CONTAINERS
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or(("a volume manager", "windows-container"), |(_, w, f)| {
+            (*w, *f)
+        });
+    let mut evidence = g.root_container_evidence.clone();
+    if evidence.is_empty() {
+        evidence.push(format!("root volume container: {}", clip(&kind)));
+    }
+    cx.fail(
+        Code::RootPartitionNotFound,
+        R_PART,
+        format!(
+            "Windows is installed in {what}, not on a partition: the system volume must be an \
+             NTFS partition of a basic MBR disk — no LVM, dynamic disks, Storage Spaces or \
+             software RAID (R-PART)"
+        ),
+        evidence,
+        fixes::no_root(fix),
+    );
 }
 
 /// R-OS. Returns the supported family the detected OS belongs to.
@@ -1074,17 +1145,25 @@ fn check_cloud_init(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) 
     }
 }
 
-/// R-KERNEL (warning only).
+/// R-KERNEL: no kernel at all is `VirtioNotInstall` (the virtio drivers ship with the
+/// kernel), which Force does not waive (`RULES`: R-KERNEL is not in `FORCE_WAIVES`); a
+/// modified kernel is a warning.
 fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
     cx.check(R_KERNEL);
     if g.kernel_count == Some(0) {
-        cx.warn(
+        let mut evidence =
+            vec!["kernels found: none (no /boot/vmlinuz-*, no /lib/modules/*)".into()];
+        evidence.extend(g.virtio_evidence.iter().cloned());
+        cx.fail(
+            Code::VirtioNotInstall,
             R_KERNEL,
             "no Linux kernel was found in the image (/boot/vmlinuz-*, /lib/modules/*): an \
-             instance cannot boot from it; was a container or chroot tree imaged? (R-KERNEL)"
+             instance cannot boot from it, and the virtio drivers, which ship with the kernel, \
+             are missing too; was a container or chroot tree imaged? Force does not waive \
+             this (R-KERNEL)"
                 .into(),
-            vec!["kernels found: none".into()],
-            fixes::kernel(family, g.os.as_ref().and_then(|o| o.arch.as_deref())),
+            evidence,
+            fixes::no_kernel(family, g.os.as_ref().and_then(|o| o.arch.as_deref())),
         );
     }
     if !g.kernel_hints.is_empty() {
@@ -1141,6 +1220,20 @@ fn check_net(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) {
                 .into(),
             statics,
             fix(),
+        );
+    }
+    if !windows && !g.nic_renames.is_empty() {
+        cx.warn(
+            R_NET,
+            "a rule names network interfaces by MAC address (or gives one a name other than \
+             eth0): the instance's NIC has a new MAC address, so it would not come up as eth0 \
+             and its configuration would not apply (R-NET)"
+                .into(),
+            g.nic_renames.clone(),
+            vec!["Remove the MAC-bound naming before exporting: delete \
+                 /etc/udev/rules.d/70-persistent-net.rules, systemd .link files matching a \
+                 MACAddress=, and netplan `match: {macaddress: …}` + `set-name:` entries"
+                .into()],
         );
     }
     if !windows {

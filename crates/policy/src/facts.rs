@@ -105,7 +105,7 @@ pub struct GuestFacts {
     pub all_zero: bool,
     /// Inspection's conclusion about the disk's role when it found no OS root:
     /// `install-iso`, `archive`, `data-disk`, `boot-only`, `swap-only`, `encrypted`,
-    /// `empty`, `wrong-file`; `os` when a root was found; `unreadable` when it could not
+    /// `storage-spaces`, `software-raid`, `empty`, `wrong-file`; `os` when a root was found; `unreadable` when it could not
     /// tell (a filesystem it cannot read).
     pub classification: Option<String>,
     /// Why inspection concluded that (what it read, where).
@@ -114,6 +114,13 @@ pub struct GuestFacts {
     pub os: Option<OsFacts>,
     /// Filesystem of the root (`ext4`, `ntfs` …).
     pub root_fs: Option<String>,
+    /// What holds the root volume when it is not a plain partition: `lvm`, `md-raid`,
+    /// `storage-spaces`, `dynamic-disk` (R-PART: none of them for Windows); `None` for
+    /// a plain partition or when not established.
+    pub root_container: Option<String>,
+    /// Where that was seen (`the root is LVM logical volume vg/win, in volume group vg
+    /// on partition 2 (type 0x8e Linux LVM)`).
+    pub root_container_evidence: Vec<String>,
     /// virtio block + net available at boot (Linux: kernel config / initramfs; Windows:
     /// viostor + netkvm); `None` when it could not be established.
     pub virtio: Option<bool>,
@@ -137,6 +144,11 @@ pub struct GuestFacts {
     pub device_name_mounts: Vec<String>,
     /// Network interfaces configured in the guest (loopback excluded or ignored).
     pub nics: Vec<NicFacts>,
+    /// Linux: rules that name the NIC by its MAC address or give it a name other than
+    /// `eth0` (udev persistent-net rules, systemd `.link` files, netplan `set-name`),
+    /// each with where it was read: the instance's NIC (a new MAC) would not be `eth0`
+    /// (R-NET, a warning).
+    pub nic_renames: Vec<String>,
 }
 
 /// The import form (R-FLOW-FORM) and where the request comes from (R-REGION).

@@ -365,6 +365,38 @@ pub fn no_root(classification: &str) -> Vec<String> {
             "Windows must be installed on an NTFS partition of an MBR disk: reinstall or \
              migrate the system onto NTFS",
         ]),
+        "storage-spaces" => s(&[
+            "This disk is a member of a Windows Storage Spaces pool: Windows cannot be \
+             imported from a pool. Export the system disk (a basic MBR disk with the NTFS \
+             system volume), or copy the data off the pool first",
+        ]),
+        "software-raid" => s(&[
+            "This disk is a member of a Linux md software RAID array, which the instance's \
+             single disk cannot assemble: export the assembled array's contents onto a plain \
+             partition (e.g. `qemu-img convert /dev/md0 …` into a disk with an MBR partition \
+             table), or break the mirror and export one member with its RAID superblock \
+             removed (`mdadm --zero-superblock` on a copy)",
+        ]),
+        "windows-lvm" => s(&[
+            "Windows must be on an NTFS partition of a basic MBR disk, not in an LVM logical \
+             volume: copy the volume onto a partition (e.g. in a Linux helper VM: create an \
+             MBR partition of type 7 and `dd`/`ntfsclone` the LV onto it, then `bootrec \
+             /rebuildbcd` or `bcdboot C:\\Windows` from the Windows recovery console), and \
+             export that disk",
+        ]),
+        "windows-software-raid" => s(&[
+            "Windows must be on an NTFS partition of a basic MBR disk, not in a software RAID \
+             array: break the mirror, copy the system volume onto a plain partition (type 7), \
+             make it bootable (`bcdboot C:\\Windows`) and export that disk",
+        ]),
+        "windows-storage-spaces" => s(&[
+            "Windows cannot start from a Storage Spaces pool: move the system volume to a \
+             basic MBR disk with an NTFS partition, then export that disk",
+        ]),
+        "windows-container" => s(&[
+            "Windows must be on an NTFS partition of a basic MBR disk: move the system volume \
+             onto a plain partition and export that disk",
+        ]),
         "dynamic-disk" => s(&[
             "Windows must be on a basic disk: convert the dynamic disk to basic (Disk \
              Management cannot do it without deleting volumes; back up and recreate, or use \
@@ -433,6 +465,26 @@ pub fn kernel(family: Family, arch: Option<&str>) -> Vec<String> {
          its initramfs contains the virtio drivers"
             .to_string(),
     ]
+}
+
+/// R-KERNEL, no kernel at all: install the distribution's kernel package (which brings
+/// the virtio drivers and builds an initramfs with them) and a boot loader.
+pub fn no_kernel(family: Family, arch: Option<&str>) -> Vec<String> {
+    let mut out = kernel(family, arch);
+    out.truncate(1);
+    out.push(
+        "Install a boot loader on the disk and generate its configuration, e.g. in a chroot of \
+         the image: `grub-install /dev/sdX && update-grub` (Debian/Ubuntu) or \
+         `grub2-install /dev/sdX && grub2-mkconfig -o /boot/grub2/grub.cfg` (CentOS/SUSE)"
+            .to_string(),
+    );
+    out.push(
+        "Check that the new initramfs holds the virtio drivers (`lsinitramfs` / `lsinitrd | \
+         grep virtio`), then image the whole system disk again — a container or chroot tree \
+         is not a bootable system disk; Force cannot waive a missing kernel"
+            .to_string(),
+    );
+    out
 }
 
 /// R-REGION: copy the object into the import region.

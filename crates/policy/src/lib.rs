@@ -14,14 +14,14 @@
 //! | R-SIZE-ACTUAL | `InvalidFormatSize` | size as qcow2 (`imgport measure` `required`) > 50 GiB | warning |
 //! | R-SIZE-VIRTUAL | `InvalidFormatSize` | virtual size > 500 GiB | warning |
 //! | R-PART | `PartitionNotPresent` | all-zero disk; no partition table and no filesystem; a system in a bare filesystem (no partition table, no boot sector); GPT (also hybrid) | warning |
-//! | R-PART | `RootPartitionNotFound` | Windows dynamic disk; Windows root not on NTFS | — |
-//! | R-ERR | `RootPartitionNotFound` | classified install-iso, archive, data-disk, boot-only, swap-only, encrypted, empty, wrong-file | warning |
+//! | R-PART | `RootPartitionNotFound` | Windows dynamic disk; Windows root not on NTFS; Windows root in an LVM logical volume, md software RAID, Storage Spaces or dynamic-disk volume (`root_container`) | — |
+//! | R-ERR | `RootPartitionNotFound` | classified install-iso, archive, data-disk, boot-only, swap-only, encrypted, storage-spaces, software-raid, empty, wrong-file | warning |
 //! | R-OS | `InvalidImageOsType.Unsupported` | declared OsType not listed; detected OS not based on a listed family | warning |
 //! | R-OS | `InvalidImageOsVersion.Unsupported` | declared OsVersion not listed for the OsType (a detected version outside the list is a warning) | — |
 //! | R-ARCH | `InvalidImageArchitecture.Unsupported` | declared or detected architecture not i386/x86_64 | warning |
 //! | R-VIRTIO | `VirtioNotInstall` | virtio block/net not available at boot (Linux) / viostor, netkvm missing (Windows); **waived by Force** | warning |
 //! | R-CLOUDINIT | `CloudInitNotInstalled` | no cloud-init (Linux) / cloudbase-init (Windows); **waived by Force** | warning |
-//! | R-KERNEL | — | warning: modified kernel | — |
+//! | R-KERNEL | `VirtioNotInstall` | Linux with no kernel at all (no `/boot/vmlinuz-*`, no `/lib/modules/*`): nothing can boot, and the virtio drivers ship with the kernel; **not waived by Force**. A modified kernel: warning | kernel count not told: nothing |
 //! | R-NET | — | warning: several NICs, static IP, NIC other than eth0 | — |
 //! | R-ACTIVATION | — | info: Windows gets no activation service | — |
 //!

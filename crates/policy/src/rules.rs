@@ -21,7 +21,8 @@ pub const R_FMT: &str = "R-FMT";
 pub const R_SIZE_ACTUAL: &str = "R-SIZE-ACTUAL";
 /// Virtual size at most [`MAX_VIRTUAL_BYTES`].
 pub const R_SIZE_VIRTUAL: &str = "R-SIZE-VIRTUAL";
-/// Partitioning: MBR only (no GPT); Windows: NTFS only, no LVM/dynamic disks.
+/// Partitioning: MBR only (no GPT); Windows: NTFS only, no LVM, dynamic disks, Storage
+/// Spaces or software RAID holding the system or boot volume.
 pub const R_PART: &str = "R-PART";
 /// A root partition must be present (R-ERR `RootPartitionNotFound`).
 pub const R_ERR: &str = "R-ERR";
@@ -33,7 +34,8 @@ pub const R_ARCH: &str = "R-ARCH";
 pub const R_VIRTIO: &str = "R-VIRTIO";
 /// cloud-init (Linux) / cloudbase-init (Windows) installed.
 pub const R_CLOUDINIT: &str = "R-CLOUDINIT";
-/// A stock distribution kernel is best (warning only).
+/// A kernel must be present (error `VirtioNotInstall`, never waived); a stock
+/// distribution kernel is best (warning).
 pub const R_KERNEL: &str = "R-KERNEL";
 /// One NIC, `eth0`, configured from the metadata service (warning only).
 pub const R_NET: &str = "R-NET";
@@ -83,8 +85,10 @@ pub const ARCH_ALIASES: &[(&str, &str)] = &[
 ];
 
 /// The checks that `Force` waives (they become warnings). A forced import still needs a
-/// supported format, size, partitioning, root, OS and architecture (the seed's "force
-/// import" exists for images that cannot get cloud-init; virtio is listed by the issue).
+/// supported format, size, partitioning, root, OS, architecture and a kernel (the seed's
+/// "force import" exists for images that cannot get cloud-init; virtio is listed by the
+/// issue). A Linux image without any kernel yields `VirtioNotInstall` under R-KERNEL,
+/// which is not listed here: Force cannot make an image without a kernel boot.
 pub const FORCE_WAIVES: &[&str] = &[R_VIRTIO, R_CLOUDINIT];
 
 /// R-REGION: regions that may import only from their own region's object storage.
@@ -282,9 +286,11 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: R_PART,
         codes: &[Code::PartitionNotPresent, Code::RootPartitionNotFound],
-        title: "MBR partitioning; Windows on NTFS, not on a dynamic disk",
-        seed_text: "GPT is not supported. Windows: MBR only, NTFS only, no LVM. A disk without \
-                    partition information is incomplete (was the boot partition included?).",
+        title: "MBR partitioning; Windows on an NTFS partition of a basic disk",
+        seed_text: "GPT is not supported. Windows: MBR only, NTFS only, no LVM (nor dynamic \
+                    disks, Storage Spaces, software RAID holding the system or boot volume). A \
+                    disk without partition information is incomplete (was the boot partition \
+                    included?).",
         force_waives: false,
         when_unknown: "partition table not read: warning",
     },
@@ -339,12 +345,18 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: R_KERNEL,
-        codes: &[],
-        title: "a stock distribution kernel is best",
+        // No kernel at all: nothing can boot, and the virtio drivers ship with the
+        // kernel, so the code is VirtioNotInstall — but under this rule, which Force
+        // does not waive (Force waives R-VIRTIO's missing drivers only: those can be
+        // added after import; a system without a kernel cannot even start).
+        codes: &[Code::VirtioNotInstall],
+        title: "a kernel to boot from; a stock distribution kernel is best",
         seed_text: "A distribution's stock kernel is best; a modified kernel may make the \
-                    import fail.",
+                    import fail (a warning). No kernel at all means nothing can boot: an \
+                    error that Force does not waive (the virtio drivers ship with the kernel).",
         force_waives: false,
-        when_unknown: "no hints: nothing reported",
+        when_unknown: "kernel count not told: nothing reported; no modified-kernel hints: \
+                       nothing reported",
     },
     Rule {
         id: R_NET,

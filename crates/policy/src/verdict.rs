@@ -25,7 +25,7 @@ pub enum Code {
     /// Architecture other than x86_64 / i386 (R-ARCH).
     #[serde(rename = "InvalidImageArchitecture.Unsupported")]
     InvalidImageArchitectureUnsupported,
-    /// virtio drivers missing (R-VIRTIO).
+    /// virtio drivers missing (R-VIRTIO), or no kernel at all, which ships them (R-KERNEL).
     VirtioNotInstall,
     /// cloud-init / cloudbase-init missing (R-CLOUDINIT).
     CloudInitNotInstalled,

@@ -493,6 +493,45 @@ fn windows_partitioning() {
         Code::RootPartitionNotFound,
         "R-PART",
     );
+    // Windows whose system volume sits in a container (issue 17: a Windows Server C:
+    // in an LVM LV on an MBR 0x8e partition was importable): LVM, md software RAID,
+    // Storage Spaces, a dynamic-disk volume — RootPartitionNotFound under R-PART, with
+    // the evidence inspection gave and a fix naming the container; Force does not
+    // waive it. Linux in LVM or md RAID is fine.
+    for (kind, word, fix) in [
+        ("lvm", "LVM logical volume", "LVM"),
+        ("md-raid", "software RAID", "mirror"),
+        ("storage-spaces", "Storage Spaces", "pool"),
+        ("dynamic-disk", "dynamic disk", "basic disk"),
+    ] {
+        let mut g = windows();
+        g.root_container = Some(kind.into());
+        g.root_container_evidence = vec![format!("the root is in a {kind} on partition 2")];
+        let v = decide(&fmt(), Some(&g), &win_form());
+        assert_fails(&v, Code::RootPartitionNotFound, "R-PART");
+        assert_eq!(v.codes, [Code::RootPartitionNotFound], "{kind}: {v:#?}");
+        let e = v.errors().next().unwrap();
+        assert!(e.message.contains(word), "{kind}: {}", e.message);
+        assert_eq!(e.evidence, g.root_container_evidence, "{kind}");
+        assert!(e.fix.iter().any(|f| f.contains(fix)), "{kind}: {:?}", e.fix);
+        assert!(!v.passed.iter().any(|r| r == "R-PART"), "{kind}");
+        assert_not_waived(
+            &decide(&fmt(), Some(&g), &forced(win_form())),
+            Code::RootPartitionNotFound,
+            "R-PART",
+        );
+        let mut l = linux();
+        l.root_container = Some(kind.into());
+        if kind != "dynamic-disk" && kind != "storage-spaces" {
+            assert_clean(&decide(&fmt(), Some(&l), &form()), "R-PART");
+        }
+    }
+    // A dynamic disk already reported as such is not reported twice.
+    let mut g = windows();
+    g.dynamic_disk = true;
+    g.root_container = Some("dynamic-disk".into());
+    let v = decide(&fmt(), Some(&g), &win_form());
+    assert_eq!(v.errors().count(), 1, "{v:#?}");
     // Windows on GPT.
     let mut g = windows();
     g.partition_table = Some("gpt".into());
@@ -521,6 +560,8 @@ fn root_partition() {
         ("boot-only", "boot partition"),
         ("swap-only", "swap"),
         ("encrypted", "encrypted"),
+        ("storage-spaces", "Storage Spaces"),
+        ("software-raid", "software RAID"),
         ("empty", "partitions"),
         ("wrong-file", "system disk"),
     ] {
@@ -998,22 +1039,44 @@ fn kernel() {
         assert_eq!(w.evidence, g.kernel_hints);
         assert!(w.fix[0].contains("yum install -y kernel"));
     }
-    // No kernel at all (a container or chroot tree imaged): a warning with the
-    // architecture's kernel package; `None` (not told) says nothing.
+    // No kernel at all (a container or chroot tree imaged): nothing can boot, and the
+    // virtio drivers ship with the kernel — VirtioNotInstall under R-KERNEL, which Force
+    // does not waive (R-VIRTIO's missing drivers it does), with the architecture's
+    // kernel package and a boot loader in the fix; `None` (not told) says nothing.
     let mut g = linux();
     g.kernel_count = Some(0);
+    g.virtio = None;
+    g.virtio_evidence = vec!["no kernel found in /boot or /lib/modules".into()];
     let os = g.os.as_mut().unwrap();
     os.distro = Some("debian".into());
     os.id_like = vec![];
     os.version = Some("9".into());
     os.arch = Some("i386".into());
-    let v = decide(&fmt(), Some(&g), &ImportForm::default());
-    assert!(v.importable);
-    let w = v.for_rule("R-KERNEL").next().expect("no-kernel warning");
-    assert_eq!(w.severity, Severity::Warning);
-    assert!(w.message.contains("no Linux kernel"), "{w:#?}");
-    assert!(w.fix[0].contains("linux-image-686-pae"), "{w:#?}");
-    assert!(!v.passed.iter().any(|r| r == "R-KERNEL"));
+    for force in [false, true] {
+        let f = ImportForm {
+            force,
+            ..ImportForm::default()
+        };
+        let v = decide(&fmt(), Some(&g), &f);
+        assert!(!v.importable, "force {force}: {v:#?}");
+        assert_eq!(v.codes, [Code::VirtioNotInstall], "force {force}: {v:#?}");
+        let e = v.for_rule("R-KERNEL").next().expect("no-kernel error");
+        assert_eq!(e.severity, Severity::Error);
+        assert_eq!(e.code, Some(Code::VirtioNotInstall));
+        assert!(!e.waived);
+        assert!(e.message.contains("no Linux kernel"), "{e:#?}");
+        assert!(e.evidence[0].contains("kernels found: none"), "{e:#?}");
+        assert!(e.fix[0].contains("linux-image-686-pae"), "{e:#?}");
+        assert!(e.fix.iter().any(|f| f.contains("update-grub")), "{e:#?}");
+        assert!(!v.passed.iter().any(|r| r == "R-KERNEL"));
+        // R-VIRTIO has nothing to judge without a kernel: no second finding.
+        assert_eq!(v.for_rule("R-VIRTIO").count(), 0, "{v:#?}");
+    }
+    // The data says so: R-KERNEL may yield VirtioNotInstall and is never waived.
+    let k = rules::rule("R-KERNEL").unwrap();
+    assert!(k.codes.contains(&Code::VirtioNotInstall));
+    assert!(!k.force_waives && !rules::force_waives("R-KERNEL"));
+    assert!(rules::force_waives("R-VIRTIO"));
     g.kernel_count = None;
     assert_clean(
         &decide(&fmt(), Some(&g), &ImportForm::default()),
@@ -1063,6 +1126,21 @@ fn network() {
         ..NicFacts::default()
     }];
     assert_clean(&decide(&fmt(), Some(&w), &win_form()), "R-NET");
+    // A persistent-net rule pinning eth0 to the old machine's MAC (inspection found it,
+    // policy used to ignore it): the instance's NIC would come up as eth1. A warning.
+    let mut g = linux();
+    g.nic_renames = vec![
+        "/etc/udev/rules.d/70-persistent-net.rules: eth0 bound to MAC 52:54:00:12:34:56".into(),
+    ];
+    let v = decide(&fmt(), Some(&g), &form());
+    assert!(v.importable, "{v:#?}");
+    let net: Vec<_> = v.for_rule("R-NET").collect();
+    assert_eq!(net.len(), 1, "{net:#?}");
+    assert_eq!(net[0].severity, Severity::Warning);
+    assert!(net[0].message.contains("MAC address"), "{net:#?}");
+    assert_eq!(net[0].evidence, g.nic_renames);
+    assert!(net[0].fix[0].contains("70-persistent-net.rules"));
+    assert!(!v.passed.iter().any(|r| r == "R-NET"));
 }
 
 #[test]
@@ -1325,6 +1403,8 @@ fn decide_never_panics() {
                             classification_evidence: vec![long.clone(); 100],
                             os: os.clone(),
                             root_fs: s.clone(),
+                            root_container: s.clone(),
+                            root_container_evidence: vec![long.clone(); 40],
                             virtio: tri,
                             virtio_missing: vec![long.clone(); 3],
                             virtio_evidence: vec![],
@@ -1342,6 +1422,7 @@ fn decide_never_panics() {
                                 };
                                 3
                             ],
+                            nic_renames: vec![long.clone(); 40],
                         };
                         let form = ImportForm {
                             os_type: s.clone(),

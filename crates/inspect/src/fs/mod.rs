@@ -49,6 +49,13 @@ pub enum FsKind {
     Bitlocker,
     Iso9660,
     LvmPv,
+    /// A Linux md software RAID member whose superblock is all that was recognised
+    /// (metadata 1.1/1.2 put the array's data past it; blkid `linux_raid_member`).
+    #[serde(rename = "linux_raid_member")]
+    LinuxRaidMember,
+    /// A Windows Storage Spaces pool member (`SPACEDB` header).
+    #[serde(rename = "storage_spaces")]
+    StorageSpaces,
     Unknown,
 }
 
@@ -103,6 +110,24 @@ pub struct DirEntry {
     pub file_type: FileType,
 }
 
+/// A subvolume of a filesystem that has them (btrfs): a tree that can be mounted as
+/// a root of its own (`mount -o subvol=PATH` / `subvolid=ID`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subvolume {
+    /// Tree id (btrfs: 5 is the top level).
+    pub id: u64,
+    /// Path from the top level, without a leading `/` (`@`, `@/.snapshots/1/snapshot`).
+    pub path: String,
+}
+
+/// Which subvolume to open: by path from the top level, or by id (`subvol=` /
+/// `subvolid=` mount options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubvolumeRef<'a> {
+    Path(&'a str),
+    Id(u64),
+}
+
 /// Read-only access to one filesystem.
 pub trait FileSystem: Send + Sync {
     /// What this is.
@@ -120,6 +145,24 @@ pub trait FileSystem: Send + Sync {
     /// A streaming reader over regular file `path` (for large files such as an
     /// initramfs). Callers bound how much they read.
     fn open_file(&self, path: &str) -> Result<Box<dyn Read + Send + '_>>;
+
+    /// Every subvolume but the top level, with its path from the top level (bounded);
+    /// empty for filesystems without subvolumes.
+    fn subvolumes(&self) -> Result<Vec<Subvolume>> {
+        Ok(Vec::new())
+    }
+
+    /// Subvolume `which` of the same filesystem as a [`FileSystem`] of its own;
+    /// [`Error::Unsupported`] for filesystems without subvolumes.
+    fn open_subvolume(&self, which: SubvolumeRef<'_>) -> Result<Arc<dyn FileSystem>> {
+        let _ = which;
+        Err(Error::Unsupported("subvolumes".into()))
+    }
+
+    /// The id of the subvolume this view shows (`None`: no subvolumes).
+    fn subvolume_id(&self) -> Option<u64> {
+        None
+    }
 
     /// The whole regular file `path` if it is at most `max` bytes, else [`Error::Limit`].
     fn read_file(&self, path: &str, max: u64) -> Result<Vec<u8>> {

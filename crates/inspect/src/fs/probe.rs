@@ -17,7 +17,19 @@ use imgport_disk::ReadAt;
 pub fn probe(dev: &dyn ReadAt) -> Result<FsProbe> {
     type Prober = fn(&dyn ReadAt) -> Result<Option<FsProbe>>;
     const PROBERS: &[Prober] = &[
-        luks, lvm2, bitlocker, xfs, ext, btrfs, ntfs, exfat, fat, swap, iso9660,
+        luks,
+        lvm2,
+        bitlocker,
+        xfs,
+        ext,
+        btrfs,
+        ntfs,
+        exfat,
+        fat,
+        swap,
+        iso9660,
+        md_raid,
+        storage_spaces,
     ];
     for p in PROBERS {
         if let Some(found) = p(dev)? {
@@ -190,6 +202,24 @@ fn lvm2(dev: &dyn ReadAt) -> Result<Option<FsProbe>> {
         return Ok(found(FsKind::LvmPv, uuid, None));
     }
     Ok(None)
+}
+
+// ------------------------------------------------------------------ containers
+
+/// A Linux md RAID member (`linux_raid.c`, [`crate::container::md`]). Probed after
+/// the filesystems, unlike blkid: a 0.90/1.0 mirror member starts with its filesystem,
+/// which the inspector then reads (and names the RAID as what holds it).
+fn md_raid(dev: &dyn ReadAt) -> Result<Option<FsProbe>> {
+    Ok(crate::container::md::find(dev)?.map(|sb| FsProbe {
+        kind: FsKind::LinuxRaidMember,
+        uuid: None,
+        label: sb.name,
+    }))
+}
+
+/// A Windows Storage Spaces pool member ([`crate::container::spaces`]).
+fn storage_spaces(dev: &dyn ReadAt) -> Result<Option<FsProbe>> {
+    Ok(crate::container::spaces::find(dev)?.and_then(|_| found(FsKind::StorageSpaces, None, None)))
 }
 
 // ------------------------------------------------------------------ BitLocker

@@ -16,7 +16,8 @@ const BLANK_PROBE: u64 = 1 << 20;
 /// The disk's role, with the reason.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Classification {
-    /// `os` (a root was found); else `install-iso`, `encrypted`, `swap-only`,
+    /// `os` (a root was found); else `install-iso`, `encrypted`, `storage-spaces`,
+    /// `software-raid` (a container whose volume cannot be read), `swap-only`,
     /// `boot-only`, `data-disk`, `empty` (partitions without any content),
     /// `blank` (no partition table, no filesystem, nothing in the first MiB),
     /// `truncated` (partitions run past the end of the disk: an incomplete image),
@@ -50,9 +51,13 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         return class(
             "os",
             format!(
-                "{os} root on {} ({})",
+                "{os} root on {} ({}{})",
                 root.volume,
-                kind_name(root.filesystem)
+                kind_name(root.filesystem),
+                root.subvolume
+                    .as_deref()
+                    .map(|s| format!(", subvolume {s}"))
+                    .unwrap_or_default()
             ),
         );
     }
@@ -93,6 +98,47 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
             format!(
                 "{} is {what}-encrypted: its contents cannot be inspected{others}",
                 f.volume
+            ),
+        );
+    }
+    // Containers whose volumes cannot be read: what holds the volume is the finding
+    // (R-PART: Windows cannot be imported from a storage pool or software RAID).
+    let spaces: Vec<&str> = known
+        .iter()
+        .filter(|f| f.kind == FsKind::StorageSpaces)
+        .map(|f| f.volume.as_str())
+        .collect();
+    if !spaces.is_empty() {
+        return class(
+            "storage-spaces",
+            format!(
+                "{} holds a Windows Storage Spaces pool (SPACEDB header): the volumes in the \
+                 pool cannot be read, and no root was found outside it",
+                spaces.join(", ")
+            ),
+        );
+    }
+    let raid: Vec<String> = known
+        .iter()
+        .filter(|f| f.kind == FsKind::LinuxRaidMember)
+        .map(|f| {
+            format!(
+                "{}{}",
+                f.volume,
+                f.label
+                    .as_deref()
+                    .map(|l| format!(" (array \"{l}\")"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    if !raid.is_empty() {
+        return class(
+            "software-raid",
+            format!(
+                "{} holds a Linux md software RAID member (md superblock, magic a92b4efc): \
+                 the array's volume cannot be read, and no root was found outside it",
+                raid.join(", ")
             ),
         );
     }

@@ -13,6 +13,7 @@ mod summary;
 
 pub use classify::Classification;
 
+use crate::container::{self, Container, ContainerKind};
 use crate::fs::{self, FsKind, FsProbe};
 use crate::guest::{Evidence, Volume};
 use crate::linux::{self, LinuxFacts};
@@ -27,6 +28,9 @@ use std::time::Instant;
 
 /// Most volumes (partitions + logical volumes) examined; the rest are reported only.
 pub const MAX_VOLUMES: usize = 128;
+
+/// GPT "Linux RAID" partition type (an md member).
+const MD_GPT_TYPE: &str = "A19D880F-05FC-4D3B-A006-743F0F84911E";
 
 /// Windows dynamic disk (LDM) partition types: MBR 0x42; GPT LDM metadata and data.
 const LDM_TYPES: &[&str] = &[
@@ -76,6 +80,13 @@ pub struct OsReport {
 pub struct RootReport {
     pub volume: String,
     pub filesystem: FsKind,
+    /// The subvolume holding `/` (btrfs: path from the top level, `@`), when not the
+    /// top level: the filesystem's default one or one named by the boot loader / fstab
+    /// (`subvol=`) or found by searching (see the evidence).
+    pub subvolume: Option<String>,
+    /// What holds the root volume when it is not a plain partition: an LVM logical
+    /// volume, an md RAID member, a Storage Spaces pool, a dynamic disk (R-PART).
+    pub container: Option<Container>,
     /// Other filesystems mounted into the guest tree (from `/etc/fstab`).
     pub mounts: Vec<MountReport>,
 }
@@ -256,6 +267,19 @@ pub fn inspect(disk: Arc<dyn ReadAt>) -> Report {
     if report.root.is_none() {
         inspect_linux_volumes(&mut report, &found.volumes);
     }
+    if let Some(volume) = report.root.as_ref().map(|r| r.volume.clone()) {
+        let c = root_container(&report, &volume, &disk);
+        if let Some(c) = &c {
+            for e in &c.evidence {
+                report
+                    .evidence
+                    .push(Evidence::new(volume.clone(), e.clone()));
+            }
+        }
+        if let Some(root) = report.root.as_mut() {
+            root.container = c;
+        }
+    }
     report.classification = classify::classify(&report, &found.volumes, &*disk);
     report.bytes_read = disk.bytes_read().saturating_sub(read_before);
     report.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -346,6 +370,8 @@ fn inspect_windows_volumes(report: &mut Report, volumes: &[Volume]) {
                 report.root = Some(RootReport {
                     volume: v.name.clone(),
                     filesystem: v.probe.kind,
+                    subvolume: None,
+                    container: None,
                     mounts: Vec::new(),
                 });
                 let s = summary::windows(&w);
@@ -368,7 +394,13 @@ fn inspect_windows_volumes(report: &mut Report, volumes: &[Volume]) {
 
 /// Linux: the best root candidate (`/etc` with `/usr` or `/bin`) plus its fstab mounts.
 fn inspect_linux_volumes(report: &mut Report, volumes: &[Volume]) {
-    let Some((idx, guest, ev)) = linux::find_linux_root(volumes) else {
+    let Some(linux::LinuxRoot {
+        index: idx,
+        guest,
+        subvolume,
+        evidence: ev,
+    }) = linux::find_root(volumes)
+    else {
         report.evidence.push(Evidence::new(
             "volumes",
             format!(
@@ -384,6 +416,8 @@ fn inspect_linux_volumes(report: &mut Report, volumes: &[Volume]) {
     report.root = Some(RootReport {
         volume: v.name.clone(),
         filesystem: v.probe.kind,
+        subvolume,
+        container: None,
         mounts: guest
             .mounts()
             .iter()
@@ -410,4 +444,81 @@ fn inspect_linux_volumes(report: &mut Report, volumes: &[Volume]) {
     report.kernels = facts.kernels.clone();
     report.evidence.extend(facts.evidence.iter().cloned());
     report.linux = Some(facts);
+}
+
+/// What holds the root `volume` (R-PART): the LVM volume group and the partitions of its
+/// PVs for `lv VG/LV`; for `partition N` its type (LDM, Linux RAID, Storage Spaces) and
+/// an md superblock on it (a 0.90/1.0 mirror member starts with its filesystem).
+fn root_container(report: &Report, volume: &str, disk: &Arc<dyn ReadAt>) -> Option<Container> {
+    let describe = |p: &Partition| {
+        format!(
+            "partition {} (type {} {})",
+            p.number, p.type_id, p.type_name
+        )
+    };
+    let partition = |name: &str| {
+        report
+            .partitions
+            .iter()
+            .find(|p| format!("partition {}", p.number) == name)
+    };
+    if let Some(lv) = volume.strip_prefix("lv ") {
+        let vg = lv.split('/').next().unwrap_or("");
+        let pvs: Vec<String> = report
+            .lvm
+            .iter()
+            .filter(|g| g.name == vg)
+            .flat_map(|g| g.pvs.iter())
+            .filter_map(|pv| pv.device.as_deref())
+            .map(|d| partition(d).map_or_else(|| d.to_string(), describe))
+            .collect();
+        return Some(Container {
+            kind: ContainerKind::Lvm,
+            evidence: vec![format!(
+                "the root is LVM logical volume {lv}, in volume group {vg} on {}",
+                if pvs.is_empty() {
+                    "physical volumes not found".to_string()
+                } else {
+                    pvs.join(", ")
+                }
+            )],
+        });
+    }
+    let p = partition(volume)?;
+    let t = p.type_id.to_ascii_lowercase();
+    if LDM_TYPES.contains(&t.as_str()) {
+        return Some(Container {
+            kind: ContainerKind::DynamicDisk,
+            evidence: vec![format!(
+                "the root is on {}: a Windows dynamic disk (LDM) volume",
+                describe(p)
+            )],
+        });
+    }
+    if p.type_id.eq_ignore_ascii_case(container::spaces::GPT_TYPE) {
+        return Some(Container {
+            kind: ContainerKind::StorageSpaces,
+            evidence: vec![format!(
+                "the root is on {}: a Storage Spaces pool member",
+                describe(p)
+            )],
+        });
+    }
+    let dev = partition::open_partition(disk.clone(), p);
+    let md = container::md::find(&*dev).ok().flatten();
+    let raid_type = t == "0xfd" || p.type_id.eq_ignore_ascii_case(MD_GPT_TYPE);
+    if md.is_none() && !raid_type {
+        return None;
+    }
+    let mut evidence = vec![format!(
+        "the root is on {}, a Linux md software RAID member",
+        describe(p)
+    )];
+    if let Some(sb) = md {
+        evidence.push(sb.describe());
+    }
+    Some(Container {
+        kind: ContainerKind::MdRaid,
+        evidence,
+    })
 }

@@ -18,6 +18,7 @@ pub mod network;
 pub mod os_release;
 pub mod packages;
 pub mod root;
+pub mod subvolumes;
 
 pub use crate::guest::Evidence;
 pub use bootloader::{BootEntry, Bootloader, BootloaderKind};
@@ -25,7 +26,7 @@ pub use cloudinit::CloudInit;
 pub use elf::Arch;
 pub use kernels::{InitramfsTool, Kernel, Tristate, VirtioModule};
 pub use network::{AddrMode, Network, NicConfig, NicRename};
-pub use root::find_linux_root;
+pub use root::{find_linux_root, find_root, LinuxRoot};
 
 use crate::guest::Guest;
 use serde::Serialize;

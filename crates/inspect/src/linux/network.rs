@@ -45,6 +45,14 @@ pub struct NicRename {
     pub source: String,
 }
 
+impl NicRename {
+    /// Whether the instance's one NIC (a new MAC address) would not come up as `eth0`
+    /// (R-NET): the name is pinned to a MAC address, or a name other than `eth0` is given.
+    pub fn breaks_eth0(&self) -> bool {
+        self.matched.starts_with("MAC ") || self.name != "eth0"
+    }
+}
+
 /// Network facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Network {
@@ -468,7 +476,7 @@ fn warnings(n: &Network) -> Vec<String> {
             ));
         }
     }
-    for r in &n.renames {
+    for r in n.renames.iter().filter(|r| r.breaks_eth0()) {
         if r.matched.starts_with("MAC ") {
             w.push(format!(
                 "{} pins {} to {}; the instance's NIC has another MAC and would not be {}",

@@ -5,6 +5,7 @@
 //! `"partition N"` (MBR/GPT number) and `"lv VG/LV"`.
 
 use super::fstab::{parse_fstab, parse_spec, DeviceSpec, FstabEntry};
+use super::subvolumes::{self, SubvolSpec};
 use crate::fs::{FileSystem, FileType};
 use crate::guest::{Evidence, Guest, SubtreeFs, Volume};
 use std::sync::Arc;
@@ -136,27 +137,69 @@ fn ostree_deployment(
     Some(Arc::new(SubtreeFs::new(Arc::clone(fs), &chosen)))
 }
 
+/// The Linux root [`find_root`] found.
+pub struct LinuxRoot {
+    /// Index of the volume holding it.
+    pub index: usize,
+    /// The guest tree: the root plus its fstab mounts.
+    pub guest: Guest,
+    /// The subvolume holding `/` (path from the top level, `@`), when the root is in
+    /// one other than the top level.
+    pub subvolume: Option<String>,
+    pub evidence: Vec<Evidence>,
+}
+
 /// The volume holding the Linux root, the guest tree with fstab mounts, and why.
 pub fn find_linux_root(volumes: &[Volume]) -> Option<(usize, Guest, Vec<Evidence>)> {
+    find_root(volumes).map(|r| (r.index, r.guest, r.evidence))
+}
+
+/// The Linux root: the best-scoring volume (at its default subvolume, an OSTree
+/// deployment in it, or a subvolume [`subvolumes::find_root_subvolume`] finds),
+/// mounted with its fstab.
+pub fn find_root(volumes: &[Volume]) -> Option<LinuxRoot> {
     let mut ev = Vec::new();
-    let mut best: Option<(u32, usize, Arc<dyn FileSystem>)> = None;
+    /// (score, volume index, root view, its subvolume)
+    type Candidate = (u32, usize, Arc<dyn FileSystem>, Option<String>);
+    let mut best: Option<Candidate> = None;
+    // Boot-loader `rootflags=subvol…` hints from every volume (a separate /boot),
+    // gathered the first time a volume's default view is no root.
+    let mut hints: Option<Vec<(SubvolSpec, String)>> = None;
     for (i, v) in volumes.iter().enumerate() {
         let Some(fs) = &v.fs else { continue };
         let mut fs = Arc::clone(fs);
+        let mut subvolume = None;
         if !is_dir(&*fs, "/etc") && is_dir(&*fs, "/ostree/deploy") {
             match ostree_deployment(&fs, &mut ev, &v.name) {
                 Some(d) => fs = d,
                 None => continue,
             }
         }
-        match root_score(&*fs) {
+        let mut scored = root_score(&*fs);
+        if scored.is_none() {
+            let hints = hints.get_or_insert_with(|| {
+                volumes
+                    .iter()
+                    .filter_map(|v| v.fs.as_ref().map(|f| (v, f)))
+                    .flat_map(|(v, f)| subvolumes::boot_hints(&**f, &format!("{}:", v.name)))
+                    .collect()
+            });
+            if let Some(r) =
+                subvolumes::find_root_subvolume(&fs, &v.name, hints, root_score, &mut ev)
+            {
+                fs = r.fs;
+                subvolume = Some(r.subvolume.path);
+                scored = Some((r.score, r.why));
+            }
+        }
+        match scored {
             Some((score, why)) => {
                 ev.push(Evidence::new(
-                    format!("{}:/", v.name),
+                    format!("{}:/{}", v.name, subvolume.as_deref().unwrap_or_default()),
                     format!("root candidate (score {score}): {why}"),
                 ));
-                if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
-                    best = Some((score, i, fs));
+                if best.as_ref().is_none_or(|(s, ..)| score > *s) {
+                    best = Some((score, i, fs, subvolume));
                 }
             }
             None => ev.push(Evidence::new(
@@ -165,20 +208,47 @@ pub fn find_linux_root(volumes: &[Volume]) -> Option<(usize, Guest, Vec<Evidence
             )),
         }
     }
-    let (_, root_idx, root_fs) = best?;
+    let (_, root_idx, root_fs, mut subvolume) = best?;
     let root_name = volumes
         .get(root_idx)
         .map(|v| v.name.clone())
         .unwrap_or_default();
+    // A root at the filesystem's default subvolume (openSUSE's snapshot): name it too.
+    if subvolume.is_none() {
+        if let Some(id) = root_fs
+            .subvolume_id()
+            .filter(|&id| id != TOP_LEVEL_SUBVOLUME)
+        {
+            subvolume = root_fs
+                .subvolumes()
+                .ok()
+                .and_then(|l| l.into_iter().find(|s| s.id == id))
+                .map(|s| s.path);
+            if let Some(p) = &subvolume {
+                ev.push(Evidence::new(
+                    format!("{root_name}:{p}"),
+                    format!("the root is the filesystem's default subvolume {p} (id {id})"),
+                ));
+            }
+        }
+    }
     ev.push(Evidence::new(
         format!("{root_name}:/"),
         "chosen as the root filesystem",
     ));
     let mut guest = Guest::new(root_fs);
-    mount_fstab(&mut guest, volumes, root_idx, &mut ev);
+    mount_fstab(&mut guest, volumes, root_idx, subvolume.as_deref(), &mut ev);
     mount_coreos_labels(&mut guest, volumes, root_idx, &mut ev);
-    Some((root_idx, guest, ev))
+    Some(LinuxRoot {
+        index: root_idx,
+        guest,
+        subvolume,
+        evidence: ev,
+    })
 }
+
+/// btrfs's top-level subvolume id.
+const TOP_LEVEL_SUBVOLUME: u64 = 5;
 
 /// Which volume an fstab spec names, and how it matched.
 pub fn match_volume(volumes: &[Volume], spec: &DeviceSpec) -> Option<(usize, String)> {
@@ -222,7 +292,13 @@ pub fn match_volume(volumes: &[Volume], spec: &DeviceSpec) -> Option<(usize, Str
     }
 }
 
-fn mount_fstab(guest: &mut Guest, volumes: &[Volume], root_idx: usize, ev: &mut Vec<Evidence>) {
+fn mount_fstab(
+    guest: &mut Guest,
+    volumes: &[Volume],
+    root_idx: usize,
+    root_subvolume: Option<&str>,
+    ev: &mut Vec<Evidence>,
+) {
     let text = match guest.read_file("/etc/fstab", MAX_FSTAB) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) => {
@@ -265,6 +341,31 @@ fn mount_fstab(guest: &mut Guest, volumes: &[Volume], root_idx: usize, ev: &mut 
             continue;
         };
         let Some(vol) = volumes.get(i) else { continue };
+        // A subvolume (`/home … subvol=@home`): mounted from the same filesystem.
+        let subvol = subvolumes::from_options(e.options.iter().map(String::as_str));
+        let is_root_subvol = |spec: &SubvolSpec| match (spec, root_subvolume) {
+            (SubvolSpec::Path(p), Some(r)) => {
+                crate::guest::normalize_path(p).trim_start_matches('/') == r
+            }
+            _ => false,
+        };
+        if let (Some(spec), Some(fs)) = (&subvol, &vol.fs) {
+            if !(i == root_idx && is_root_subvol(spec)) {
+                let mounted = fs
+                    .open_subvolume(spec.to_ref())
+                    .and_then(|sub| guest.mount(&e.file, sub, &vol.name));
+                ev.push(Evidence::new(
+                    here,
+                    match mounted {
+                        Ok(mp) => format!("mounted {} {spec} at {mp} ({how})", vol.name),
+                        Err(err) => {
+                            format!("cannot mount {} {spec} at {}: {err}", vol.name, e.file)
+                        }
+                    },
+                ));
+                continue;
+            }
+        }
         if i == root_idx {
             ev.push(Evidence::new(
                 here,

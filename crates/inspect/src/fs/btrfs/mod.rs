@@ -1,8 +1,9 @@
 //! Read-only btrfs: single-device filesystems (SINGLE and DUP chunks), the
 //! default subvolume (the `default` entry of the root tree directory, which
 //! follows `btrfs subvolume set-default`, e.g. openSUSE's
-//! `@/.snapshots/N/snapshot`) or any subvolume by path ([`open_subvolume`],
-//! [`list_subvolumes`]); directories through DIR_INDEX/DIR_ITEM, subvolume
+//! `@/.snapshots/N/snapshot`) or any subvolume by path or id ([`open_subvolume`],
+//! [`list_subvolumes`], and [`FileSystem::open_subvolume`] on an opened view);
+//! directories through DIR_INDEX/DIR_ITEM, subvolume
 //! boundaries crossed like directories, symlinks (inline extents), files with
 //! inline, regular, prealloc (zeros) and hole extents and zlib/LZO/zstd
 //! compression. Tree-block checksums are not verified (the superblock's crc32c
@@ -25,7 +26,7 @@ mod key;
 mod superblock;
 mod tree;
 
-use super::{DirEntry, FileSystem, FileType, FsProbe, Metadata, MAX_DIR_ENTRIES};
+use super::{DirEntry, FileSystem, FileType, FsProbe, Metadata, SubvolumeRef, MAX_DIR_ENTRIES};
 use crate::{Error, Result};
 use chunk::{chunk_item_len, ChunkMap};
 use imgport_disk::{ReadAt, ReadAtExt};
@@ -57,14 +58,7 @@ const MAX_INLINE_BYTES: usize = 1 << 20;
 /// Most subvolumes listed.
 const MAX_SUBVOLUMES: usize = 10_000;
 
-/// A subvolume, for [`list_subvolumes`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subvolume {
-    /// Tree id (5 is the top level).
-    pub id: u64,
-    /// Path from the top level, without a leading `/` (`@/.snapshots/1/snapshot`).
-    pub path: String,
-}
+pub use super::Subvolume;
 
 /// One btrfs subvolume seen as a [`FileSystem`].
 pub struct Btrfs {
@@ -102,12 +96,8 @@ pub fn open_subvolume(
     path: &str,
 ) -> Result<Arc<dyn FileSystem>> {
     let vol = Arc::new(open_volume(dev)?);
-    let top = Btrfs::at(vol.clone(), FS_TREE_OBJECTID, probe.clone())?;
-    let (id, dir) = top.subvolume_at(path)?;
-    if dir != top.root_of(id)?.root_dirid {
-        return Err(Error::NotFound(format!("{path}: not a subvolume")));
-    }
-    Ok(Arc::new(Btrfs::at(vol, id, probe)?))
+    let top = Btrfs::at(vol, FS_TREE_OBJECTID, probe)?;
+    top.open_subvolume(SubvolumeRef::Path(path))
 }
 
 /// All subvolumes with their paths from the top level (the top level itself
@@ -524,6 +514,33 @@ impl Btrfs {
 impl FileSystem for Btrfs {
     fn probe(&self) -> &FsProbe {
         &self.probe
+    }
+
+    fn subvolumes(&self) -> Result<Vec<Subvolume>> {
+        Btrfs::at(self.vol.clone(), FS_TREE_OBJECTID, self.probe.clone())?.subvolumes()
+    }
+
+    fn open_subvolume(&self, which: SubvolumeRef<'_>) -> Result<Arc<dyn FileSystem>> {
+        let top = Btrfs::at(self.vol.clone(), FS_TREE_OBJECTID, self.probe.clone())?;
+        let id = match which {
+            SubvolumeRef::Path(path) => {
+                let (id, dir) = top.subvolume_at(path)?;
+                if dir != top.root_of(id)?.root_dirid {
+                    return Err(Error::NotFound(format!("{path}: not a subvolume")));
+                }
+                id
+            }
+            SubvolumeRef::Id(id) => id,
+        };
+        Ok(Arc::new(Btrfs::at(
+            self.vol.clone(),
+            id,
+            self.probe.clone(),
+        )?))
+    }
+
+    fn subvolume_id(&self) -> Option<u64> {
+        Some(self.tree)
     }
 
     fn metadata(&self, path: &str) -> Result<Metadata> {
