@@ -3,6 +3,7 @@
 
 mod header;
 mod l2_entry;
+mod mapping;
 mod refcount;
 pub mod writer;
 
@@ -62,7 +63,7 @@ impl Qcow2Disk {
                 hdr.nb_snapshots
             ));
         }
-        Ok(Qcow2Disk {
+        let disk = Qcow2Disk {
             src,
             hdr,
             info,
@@ -70,7 +71,11 @@ impl Qcow2Disk {
             l2_cache: Mutex::new(Lru::new(L2_CACHE_TABLES)),
             zcache: Mutex::new(Lru::new(DECOMPRESSED_CACHE)),
             metadata_preallocation: OnceLock::new(),
-        })
+        };
+        // Shared clusters beyond the refcounts, and more data than the file can hold,
+        // are refused here: every reader of the disk is bounded by the file's size.
+        mapping::check(&disk)?;
+        Ok(disk)
     }
 
     /// Whether qemu would treat this image as metadata-preallocated (see
