@@ -6,7 +6,7 @@ mod common;
 #[path = "../../disk/tests/support/hostile_images.rs"]
 mod hostile_images;
 
-use common::{disk_fixtures, imgport, json};
+use common::{disk_fixtures, imgport, json, size_fixtures};
 use hostile_images::*;
 use serde_json::Value;
 use std::path::Path;
@@ -52,6 +52,34 @@ fn check_and_convert_refuse_a_qcow2_whose_l1_entries_share_one_l2_table() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!dst.exists());
+}
+
+#[test]
+fn check_refuses_51_gib_of_compressed_clusters_shared_from_7_mib_despite_clean_refcounts() {
+    if !have("qemu-img") {
+        return;
+    }
+    // tests/fixtures/size-limits.sh: one compressed cluster named 835584 times, its
+    // 64-bit refcount forged to match. qemu-img check finds nothing wrong.
+    let p = size_fixtures().join("shared-51g.qcow2");
+    assert_eq!(qemu_check(&p).0, 0);
+    let v = refused_by_check(
+        &p,
+        "bytes of compressed clusters, more than the 7012352-byte file can hold",
+    );
+    assert!(v["bytes_read"].as_u64().unwrap() < 8 << 20, "{v:#}");
+    // The same size from compressed clusters that are really there is a size verdict.
+    let packed = size_fixtures().join("actual-51g-packed.qcow2");
+    let out = imgport(&["check", "--json", packed.to_str().unwrap()]);
+    let v = json(&out);
+    assert!(
+        v["verdict"]["passed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "R-FMT"),
+        "{v:#}"
+    );
 }
 
 #[test]
