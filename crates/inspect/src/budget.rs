@@ -12,8 +12,12 @@
 //!   stand-in for decoding time (no wall clock: the answer must not depend on how busy
 //!   the machine is). Decoding cost is linear in both for every codec used here.
 //!
-//! Decoders whose format bounds one unit's size (btrfs extents: 128 KiB; qcow2 and VMDK
-//! clusters: one cluster) decode into a buffer of that size instead and need no budget.
+//! The other decoders of guest data are bounded by their formats and decode into a
+//! buffer of one unit instead: btrfs compressed extents (zlib, zstd, LZO: at most 128 KiB
+//! out, `fs/btrfs/compress.rs`), qcow2 compressed clusters and VMDK grains (one cluster
+//! or grain out, at most 2 MiB, in the disk core; how many a file may map is bounded by
+//! its size at open, `format/qcow2/mapping.rs`). NTFS compressed files are not read
+//! (refused as unsupported).
 
 use std::cell::Cell;
 use std::io::{self, BufRead, Read};

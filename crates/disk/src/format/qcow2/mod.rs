@@ -169,7 +169,10 @@ impl Qcow2Disk {
         Ok(kind)
     }
 
-    /// Decompress the compressed cluster at `coffset` of `csize` bytes.
+    /// Decompress the compressed cluster at `coffset` of `csize` bytes. Bounded by the
+    /// format: exactly one cluster out (at most 2 MiB), `csize` (at most two clusters)
+    /// in; how many compressed clusters the image maps is bounded by the
+    /// file's size at open (`mapping.rs`).
     fn decompressed(&self, coffset: u64, csize: u64) -> Result<Arc<Vec<u8>>> {
         if let Some(c) = self.zcache.lock().map_err(poisoned)?.get(&coffset) {
             return Ok(c);
