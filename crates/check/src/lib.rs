@@ -7,6 +7,7 @@
 
 mod error;
 mod facts;
+mod watch;
 
 pub use error::Error;
 pub use facts::guest_facts;
@@ -92,20 +93,31 @@ pub fn check_with_progress(
     let readable = open_and_measure(&src, &mut report, progress)?;
     if let Some(Readable { disk, all_zero }) = readable {
         progress(Phase::Inspect);
-        let inspection = imgport_inspect::inspect(disk);
-        let mut guest = guest_facts(&inspection, all_zero);
-        if let Some(m) = &report.mistaken_upload {
-            guest.classification = Some(m.classification.clone());
-            guest.classification_evidence.insert(
-                0,
-                format!(
-                    "the file is {} content ({}), not a disk image; qemu-img reads it as a \
-                     raw disk",
-                    m.detected_format, m.evidence
-                ),
+        let watched = Arc::new(watch::Watched::new(disk));
+        let inspection = imgport_inspect::inspect(watched.clone());
+        if let Some(damage) = watched.corruption() {
+            // The image's own data failed to decode where the inspection read it: the
+            // file is damaged (R-FMT), whatever the inspection made of the rest.
+            report.format = FormatFacts::refused(
+                report.info.as_ref().map(|i| i.format.name()),
+                &format!("reading the guest's data: {damage}"),
             );
+            report.format.file_size = Some(src.size());
+        } else {
+            let mut guest = guest_facts(&inspection, all_zero);
+            if let Some(m) = &report.mistaken_upload {
+                guest.classification = Some(m.classification.clone());
+                guest.classification_evidence.insert(
+                    0,
+                    format!(
+                        "the file is {} content ({}), not a disk image; qemu-img reads it as a \
+                         raw disk",
+                        m.detected_format, m.evidence
+                    ),
+                );
+            }
+            report.guest = Some(guest);
         }
-        report.guest = Some(guest);
         report.inspection = Some(inspection);
     }
     progress(Phase::Policy);

@@ -377,11 +377,11 @@ fn format_and_size_failures() {
             .contains("gunzip"));
     }
     // R-SIZE-VIRTUAL: a sparse 600 GiB qcow2 (tiny on disk); R-SIZE-ACTUAL: 51 GiB of
-    // allocated clusters (qemu-img measure agrees it needs over 50 GiB as qcow2).
+    // allocated compressed clusters (qemu-img measure agrees it needs over 50 GiB as qcow2).
     let big = size_fixtures().join("virtual-600g.qcow2");
     let v = assert_code(&big, &[], "InvalidFormatSize", "R-SIZE-VIRTUAL");
     assert!(v["bytes_read"].as_u64().unwrap() < 4 << 20);
-    let actual = size_fixtures().join("actual-51g.qcow2");
+    let actual = size_fixtures().join("actual-51g-packed.qcow2");
     let v = assert_code(&actual, &[], "InvalidFormatSize", "R-SIZE-ACTUAL");
     let q: Value = serde_json::from_str(&run_ok(
         "qemu-img",

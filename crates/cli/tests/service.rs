@@ -107,7 +107,11 @@ fn real_clients_upload_import_and_read_messages() {
         ),
         ("RootPartitionNotFound", guest_fixtures(), "luks-root.qcow2"),
         ("PartitionNotPresent", guest_fixtures(), "zero-disk.qcow2"),
-        ("InvalidFormatSize", size_fixtures(), "actual-51g.qcow2"),
+        (
+            "InvalidFormatSize",
+            size_fixtures(),
+            "actual-51g-packed.qcow2",
+        ),
         ("InvalidFormatSize", size_fixtures(), "virtual-600g.qcow2"),
         ("InvalidFormatSize", disk_fixtures(), "bad-backing.qcow2"),
     ]

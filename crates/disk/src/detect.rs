@@ -95,6 +95,16 @@ const PROBES: &[Probe] = &[
         },
     },
     Probe {
+        name: "cloop",
+        format: None,
+        check: probe_cloop,
+    },
+    Probe {
+        name: "bochs",
+        format: None,
+        check: probe_bochs,
+    },
+    Probe {
         name: "dmg",
         format: None,
         check: |_, t, _| magic(t, 0, b"koly"),
@@ -277,6 +287,44 @@ fn probe_vhd(h: &[u8], t: &[u8], size: u64) -> Option<String> {
             None
         }
     })
+}
+
+/// cloop (Knoppix compressed loopback), as qemu's `cloop_probe` (block/cloop.c): the
+/// shell-script header that `create_compressed_fs` writes. qemu matches the V2.0 text
+/// exactly; later versions (`#V3.0`, `#V4.0`) differ only in the version line, so the
+/// version is read rather than fixed.
+fn probe_cloop(h: &[u8], _: &[u8], _: u64) -> Option<String> {
+    let rest = h.strip_prefix(b"#!/bin/sh\n#V")?;
+    let line_end = rest.iter().take(16).position(|&b| b == b'\n')?;
+    let version = rest.get(..line_end)?.strip_suffix(b" Format")?;
+    let after = rest.get(line_end + 1..)?;
+    (version.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        && after.starts_with(b"modprobe cloop "))
+    .then(|| {
+        format!(
+            "cloop V{} header (#!/bin/sh … modprobe cloop) at offset 0",
+            String::from_utf8_lossy(version)
+        )
+    })
+}
+
+/// Bochs "growing" and redolog disks, as qemu's `bochs_probe` (block/bochs.c): the
+/// NUL-terminated magic `Bochs Virtual HD Image` at 0, type `Redolog` at 32. qemu also
+/// wants subtype `Growing` and version 1 or 2; the other redolog subtypes (`Undoable`,
+/// `Volatile`) are overlays of another disk, no more importable.
+fn probe_bochs(h: &[u8], _: &[u8], _: u64) -> Option<String> {
+    let field = |at: usize, len: usize| -> Option<&[u8]> {
+        let f = h.get(at..at + len)?;
+        Some(&f[..f.iter().position(|&b| b == 0)?])
+    };
+    if field(0, 32)? != b"Bochs Virtual HD Image" || field(32, 16)? != b"Redolog" {
+        return None;
+    }
+    let subtype = String::from_utf8_lossy(field(48, 16).unwrap_or(b"?"));
+    Some(format!(
+        "Bochs Virtual HD Image header (Redolog, subtype {subtype}, version {:#x}) at offset 0",
+        if h.len() >= 68 { le32(h, 64) } else { 0 }
+    ))
 }
 
 /// A raw disk's own signatures, used to spot raw+ISO hybrids.

@@ -10,6 +10,7 @@
 //! - [`linux`] / [`windows`]: OS facts (R-OS, R-ARCH, R-VIRTIO, R-CLOUDINIT, R-KERNEL).
 //! - [`inspector`]: all of the above composed into one [`inspector::Report`].
 
+pub mod budget;
 pub mod container;
 mod error;
 pub mod fs;

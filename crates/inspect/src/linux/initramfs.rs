@@ -3,25 +3,35 @@
 //! An initramfs is a sequence, as the kernel's `unpack_to_rootfs` reads it, of
 //! uncompressed cpio archives (early microcode, often) and compressed streams
 //! (gzip, bzip2, lzma, xz, lz4 legacy, zstd) each holding cpio archives, with
-//! zero padding between. The file is streamed: we decompress with capped output
-//! ([`MAX_DECOMPRESSED`]) and feed a [`CpioScanner`] that keeps names only, so memory
-//! stays bounded whatever the initramfs size (xz and lzma streams, whose end is only
-//! found in memory, are the exception: their remainder is held, at most
-//! [`MAX_IN_MEMORY`] bytes). A caller that only needs some modules stops the scan
-//! as soon as they are seen ([`scan_initramfs_reader`]), reading no further.
+//! zero padding between. The file is streamed: every codec decodes from the file
+//! through a read-ahead buffer into a [`CpioScanner`] that keeps names only, under one
+//! decompression budget ([`LIMITS`]: decompressed bytes, compression ratio and decoding
+//! work over the whole initramfs, see [`crate::budget`]), so memory and time stay
+//! bounded whatever the initramfs holds. A caller that only needs some modules stops
+//! the scan as soon as they are seen ([`scan_initramfs_reader`]), reading no further.
 
 use super::cpio::{CpioScanner, Fed};
+use crate::budget::{DecompressBudget, Exceeded, Limits, Metered};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Read};
 
 /// Cap on decompressed bytes over the whole initramfs.
 pub const MAX_DECOMPRESSED: u64 = 512 * 1024 * 1024;
 /// Cap on the compressed initramfs bytes read (streamed).
 pub const MAX_INITRAMFS_FILE: u64 = 512 * 1024 * 1024;
-/// Cap on compressed bytes held in memory for an xz or lzma stream.
-pub const MAX_IN_MEMORY: usize = 192 * 1024 * 1024;
+/// The decompression budget of one initramfs, shared by all its compressed layers.
+/// Real initramfs images compress 2–6× (kernel modules, firmware, binaries); a stream
+/// of zeros compresses 1000× (gzip) to millions of times (xz, zstd, bzip2). Past the
+/// first 64 MiB, output may be at most 100× the compressed bytes consumed, and the
+/// work (compressed bytes consumed + bytes produced) at most 768 MiB.
+pub const LIMITS: Limits = Limits {
+    max_output: MAX_DECOMPRESSED,
+    max_ratio: 100,
+    ratio_grace: 64 * 1024 * 1024,
+    max_work: 768 * 1024 * 1024,
+};
 /// Read-ahead buffer of the streamed initramfs.
 const READ_BUF: usize = 256 * 1024;
 /// Most layers (archives + compressed streams) followed.
@@ -31,7 +41,7 @@ const LZ4_LEGACY_BLOCK: usize = 8 * 1024 * 1024;
 /// LZ4 compress bound of one legacy block.
 const LZ4_LEGACY_BOUND: usize = LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK / 255 + 16;
 /// LZMA dictionary memory allowed.
-const LZMA_MEMLIMIT: usize = 128 * 1024 * 1024;
+const LZMA_MEMLIMIT: u64 = 128 * 1024 * 1024;
 
 /// What an initramfs holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -95,27 +105,19 @@ impl Compression {
     }
 }
 
-/// Feeds decompressed bytes to the scanner, enforcing the output cap. Used as an
-/// `io::Write` sink (xz, lzma) and directly (readers).
+/// Feeds decompressed bytes to the scanner.
 struct Sink<'a> {
     scanner: &'a mut CpioScanner,
-    produced: &'a mut u64,
+    /// Bytes fed from compressed streams (for error offsets).
+    produced: u64,
     enough: Enough<'a>,
     /// Set once `enough` holds: decompression stops there.
     stopped: bool,
-    /// The scanner's error, kept because `io::Error` would lose its type.
-    failure: Option<Error>,
 }
 
 impl Sink<'_> {
     fn push(&mut self, data: &[u8]) -> Result<()> {
-        *self.produced += data.len() as u64;
-        if *self.produced > MAX_DECOMPRESSED {
-            return Err(Error::Limit {
-                what: "decompressed initramfs bytes".into(),
-                limit: MAX_DECOMPRESSED,
-            });
-        }
+        self.produced += data.len() as u64;
         match self.scanner.feed(data)? {
             Fed::All => {
                 self.stopped = (self.enough)(&self.scanner.modules);
@@ -123,13 +125,14 @@ impl Sink<'_> {
             }
             Fed::NotCpio(n) => Err(Error::corrupt(
                 "initramfs",
-                *self.produced - data.len() as u64 + n as u64,
+                self.produced - data.len() as u64 + n as u64,
                 "junk within compressed archive",
             )),
         }
     }
 
-    /// Copy a decompressing reader into the scanner (until it ends, or `enough`).
+    /// Copy a budgeted decompressing reader into the scanner (until it ends, or
+    /// `enough`). A budget overrun is an [`Error::Limit`] naming the budget.
     fn drain(&mut self, r: &mut dyn Read, what: &'static str) -> Result<()> {
         let mut buf = vec![0u8; 64 * 1024];
         while !self.stopped {
@@ -138,11 +141,14 @@ impl Sink<'_> {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    if let Some(x) = Exceeded::from_io(&e) {
+                        return Err(x.clone().into());
+                    }
                     return Err(Error::corrupt(
                         "initramfs",
-                        *self.produced,
+                        self.produced,
                         format!("{what}: {e}"),
-                    ))
+                    ));
                 }
             };
             self.push(buf.get(..n).unwrap_or(&[]))?;
@@ -151,27 +157,8 @@ impl Sink<'_> {
     }
 }
 
-impl Write for Sink<'_> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.failure.is_some() || self.stopped {
-            return Err(io::Error::other("stopped"));
-        }
-        match self.push(data) {
-            Ok(()) => Ok(data.len()),
-            Err(e) => {
-                let msg = e.to_string();
-                self.failure = Some(e);
-                Err(io::Error::other(msg))
-            }
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The initramfs file, streamed through a read-ahead buffer that can also peek a few
-/// bytes (format magics) and, for xz/lzma, hold the rest of the file.
+/// bytes (format magics, legacy LZ4 block sizes).
 struct Input<'a> {
     inner: &'a mut dyn Read,
     buf: Vec<u8>,
@@ -194,8 +181,8 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// Read more into the buffer (growing it up to `cap`); false at the end of the file.
-    fn refill(&mut self, cap: usize) -> io::Result<bool> {
+    /// Read more into the buffer; false at the end of the file (or when full).
+    fn refill(&mut self) -> io::Result<bool> {
         if self.eof {
             return Ok(false);
         }
@@ -205,11 +192,7 @@ impl<'a> Input<'a> {
             self.start = 0;
         }
         if self.end == self.buf.len() {
-            if self.buf.len() >= cap {
-                return Ok(false);
-            }
-            let grown = (self.buf.len() * 2).min(cap);
-            self.buf.resize(grown, 0);
+            return Ok(false);
         }
         loop {
             match self.inner.read(&mut self.buf[self.end..]) {
@@ -227,22 +210,10 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// Up to `n` buffered bytes (fewer only at the end of the file).
+    /// Up to `n` (at most [`READ_BUF`]) buffered bytes (fewer only at the end of the file).
     fn peek(&mut self, n: usize) -> Result<&[u8]> {
-        while self.end - self.start < n && self.refill(READ_BUF.max(n)).map_err(read_err)? {}
+        while self.end - self.start < n && self.refill().map_err(read_err)? {}
         Ok(&self.buf[self.start..self.end.min(self.start + n)])
-    }
-
-    /// The whole rest of the file in memory (at most [`MAX_IN_MEMORY`] bytes).
-    fn rest_in_memory(&mut self) -> Result<&[u8]> {
-        while self.refill(MAX_IN_MEMORY).map_err(read_err)? {}
-        if !self.eof {
-            return Err(Error::Limit {
-                what: "xz/lzma initramfs bytes held in memory".into(),
-                limit: MAX_IN_MEMORY as u64,
-            });
-        }
-        Ok(&self.buf[self.start..self.end])
     }
 }
 
@@ -266,7 +237,7 @@ impl Read for Input<'_> {
 impl BufRead for Input<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.start == self.end {
-            self.refill(READ_BUF)?;
+            self.refill()?;
         }
         Ok(&self.buf[self.start..self.end])
     }
@@ -278,161 +249,143 @@ impl BufRead for Input<'_> {
 }
 
 /// Decompress the stream at the start of `input` into `sink`, consuming its bytes.
-/// gzip, bzip2 and zstd decoders read through `BufRead` and take only their stream;
-/// xz and lzma need the stream in memory to find where it ends.
-fn decompress(c: Compression, input: &mut Input<'_>, sink: &mut Sink<'_>) -> Result<()> {
+/// Every decoder reads through `BufRead` and takes only its own stream (more layers
+/// may follow), its input metered and its output charged to `budget`.
+fn decompress(
+    c: Compression,
+    input: &mut Input<'_>,
+    sink: &mut Sink<'_>,
+    budget: &DecompressBudget,
+) -> Result<()> {
     let err = |e: String| Error::corrupt("initramfs", 0, format!("{}: {e}", c.name()));
+    let metered = budget.input(&mut *input);
     match c {
         Compression::Gzip => {
-            let mut d = flate2::bufread::GzDecoder::new(&mut *input);
-            sink.drain(&mut d, "gzip")
+            let d = flate2::bufread::GzDecoder::new(metered);
+            sink.drain(&mut budget.output(d, "gzip"), "gzip")
         }
         Compression::Bzip2 => {
-            let mut d = bzip2::bufread::BzDecoder::new(&mut *input);
-            sink.drain(&mut d, "bzip2")
+            let d = bzip2::bufread::BzDecoder::new(metered);
+            sink.drain(&mut budget.output(d, "bzip2"), "bzip2")
         }
         Compression::Zstd => {
-            let mut d = zstd::stream::read::Decoder::with_buffer(&mut *input)
+            let mut d = zstd::stream::read::Decoder::with_buffer(metered)
                 .map_err(|e| err(e.to_string()))?
                 .single_frame();
             d.window_log_max(27).map_err(|e| err(e.to_string()))?;
-            sink.drain(&mut d, "zstd")
+            sink.drain(&mut budget.output(d, "zstd"), "zstd")
         }
         Compression::Xz => {
-            // lzma-rs wants the stream to end at the end of its input: cut the
-            // input after the stream footer (more may follow in an initramfs).
-            let data = input.rest_in_memory()?;
-            let end = xz_stream_end(data).ok_or_else(|| err("no valid stream footer".into()))?;
-            let mut r = data.get(..end).unwrap_or(data);
-            let res = lzma_rs::xz_decompress(&mut r, &mut *sink);
-            input.consume(end);
-            finish_in_memory(sink, res.map_err(|e| err(e.to_string())))
+            // One .xz stream (no LZMA_CONCATENATED: what follows is the next layer),
+            // its dictionary bounded by the memory limit.
+            let stream = liblzma::stream::Stream::new_stream_decoder(LZMA_MEMLIMIT, 0)
+                .map_err(|e| err(e.to_string()))?;
+            let d = liblzma::bufread::XzDecoder::new_stream(metered, stream);
+            sink.drain(&mut budget.output(d, "xz"), "xz")
         }
         Compression::Lzma => {
-            let opts = lzma_rs::decompress::Options {
-                memlimit: Some(LZMA_MEMLIMIT),
-                ..Default::default()
-            };
-            let data = input.rest_in_memory()?;
-            let end = lzma_stream_end(data, &opts).map_err(|e| err(e.to_string()))?;
-            let mut r = data.get(..end).unwrap_or(data);
-            let res = lzma_rs::lzma_decompress_with_options(&mut r, &mut *sink, &opts);
-            input.consume(end);
-            finish_in_memory(sink, res.map_err(|e| err(e.to_string())))
+            // The legacy .lzma ("LZMA_Alone") format the kernel's unlzma reads.
+            let stream = liblzma::stream::Stream::new_lzma_decoder(LZMA_MEMLIMIT)
+                .map_err(|e| err(e.to_string()))?;
+            let d = liblzma::bufread::XzDecoder::new_stream(metered, stream);
+            sink.drain(&mut budget.output(d, "lzma"), "lzma")
         }
-        Compression::Lz4Legacy => lz4_legacy(input, sink),
+        Compression::Lz4Legacy => {
+            let d = Lz4Legacy::new(metered);
+            sink.drain(&mut budget.output(d, "lz4-legacy"), "lz4-legacy")
+        }
         Compression::Lzo => Err(Error::Unsupported("lzo-compressed initramfs".into())),
     }
 }
 
-/// The outcome of an xz/lzma decode into `sink`: the sink's own error first, and a
-/// decoder error caused by the sink asking to stop is no error.
-fn finish_in_memory(sink: &mut Sink<'_>, res: Result<()>) -> Result<()> {
-    if let Some(e) = sink.failure.take() {
-        return Err(e);
-    }
-    if sink.stopped {
-        return Ok(());
-    }
-    res
+/// The legacy LZ4 frame (`lz4 -l`, the kernel's `unlz4`) as a reader: magic
+/// `02 21 4c 18`, then blocks of `u32le size` + data, each decompressing to at most
+/// 8 MiB. The frame has no end marker: it ends at the end of input, or at a size that
+/// is no block (zero, or over the 8 MiB bound: left unread for the next layer), or at
+/// a repeated magic which starts a new frame (skipped, as the kernel does).
+struct Lz4Legacy<'a, 'b> {
+    input: Metered<'a, &'a mut Input<'b>>,
+    out: Vec<u8>,
+    /// Unread part of `out`: `out[at..len]`.
+    at: usize,
+    len: usize,
+    block: Vec<u8>,
+    started: bool,
+    ended: bool,
 }
 
-/// End of the first xz stream in `input` (xz file format 1.1.0, section 2.1.2):
-/// the first 12-byte stream footer, 4-byte aligned, ending in `YZ`, whose CRC32
-/// over Backward Size and Stream Flags holds and whose flags equal the header's.
-fn xz_stream_end(input: &[u8]) -> Option<usize> {
-    let header_flags = input.get(6..8)?;
-    for yz in memchr::memmem::find_iter(input, b"YZ") {
-        let end = yz + 2;
-        if end % 4 != 0 || end < 24 {
-            continue;
-        }
-        let footer = input.get(end - 12..end)?;
-        let stored = u32::from_le_bytes([footer[0], footer[1], footer[2], footer[3]]);
-        if footer.get(8..10) == Some(header_flags) && crc32fast::hash(footer.get(4..10)?) == stored
-        {
-            return Some(end);
+impl<'a, 'b> Lz4Legacy<'a, 'b> {
+    fn new(input: Metered<'a, &'a mut Input<'b>>) -> Self {
+        Lz4Legacy {
+            input,
+            out: Vec::new(),
+            at: 0,
+            len: 0,
+            block: Vec::new(),
+            started: false,
+            ended: false,
         }
     }
-    None
+
+    /// Decode the next block into `out`; false at the end of the frame.
+    fn next_block(&mut self) -> Result<bool> {
+        if !self.started {
+            self.input.consume(4);
+            self.started = true;
+        }
+        loop {
+            let pos = self.input.get_mut().pos;
+            let sz = self.input.get_mut().peek(4)?;
+            let [a, b, c, d] = *sz else {
+                // Fewer than 4 bytes left: the frame ends with the file.
+                let n = sz.len();
+                self.input.consume(n);
+                return Ok(false);
+            };
+            let size = u32::from_le_bytes([a, b, c, d]);
+            if size == 0x184c_2102 {
+                self.input.consume(4);
+                continue;
+            }
+            let size = size as usize;
+            if size == 0 || size > LZ4_LEGACY_BOUND {
+                return Ok(false);
+            }
+            self.input.consume(4);
+            self.block.resize(size, 0);
+            self.input.read_exact(&mut self.block).map_err(|_| {
+                Error::corrupt(
+                    "initramfs lz4 block",
+                    pos,
+                    format!("{size} bytes past the end"),
+                )
+            })?;
+            self.out.resize(LZ4_LEGACY_BLOCK, 0);
+            self.len = lz4_flex::block::decompress_into(&self.block, &mut self.out)
+                .map_err(|e| Error::corrupt("initramfs lz4 block", pos, e.to_string()))?;
+            self.at = 0;
+            return Ok(true);
+        }
+    }
 }
 
-/// Counts and discards output, up to the decompression cap.
-struct CountingNull(u64);
-
-impl Write for CountingNull {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.0 += data.len() as u64;
-        if self.0 > MAX_DECOMPRESSED {
-            return Err(io::Error::other(format!(
-                "over {MAX_DECOMPRESSED} decompressed bytes"
-            )));
+impl Read for Lz4Legacy<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.len {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.next_block() {
+                Ok(true) => {}
+                Ok(false) => self.ended = true,
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            }
         }
-        Ok(data.len())
+        let n = (self.len - self.at).min(buf.len());
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// End of the `.lzma` stream at the start of `input`. The format has no length
-/// and lzma-rs refuses bytes after the end marker, so a first pass decodes into
-/// nothing and notes where the range decoder stopped (it reads byte by byte).
-fn lzma_stream_end(
-    input: &[u8],
-    opts: &lzma_rs::decompress::Options,
-) -> Result<usize, lzma_rs::error::Error> {
-    let mut r = input;
-    match lzma_rs::lzma_decompress_with_options(&mut r, &mut CountingNull(0), opts) {
-        Ok(()) => Ok(input.len() - r.len()),
-        Err(lzma_rs::error::Error::LzmaError(m)) if m.contains("more bytes are available") => {
-            Ok(input.len() - r.len())
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// The legacy LZ4 frame (`lz4 -l`, the kernel's `unlz4`): magic `02 21 4c 18`,
-/// then blocks of `u32le size` + data, each decompressing to at most 8 MiB. The
-/// frame has no end marker: it ends at the end of input, or at a size that is no
-/// block (zero, or over the 8 MiB bound), or at a repeated magic which starts a
-/// new frame (skipped, as the kernel does).
-fn lz4_legacy(input: &mut Input<'_>, sink: &mut Sink<'_>) -> Result<()> {
-    input.consume(4);
-    let mut out = vec![0u8; LZ4_LEGACY_BLOCK];
-    let mut block = Vec::new();
-    while !sink.stopped {
-        let pos = input.pos;
-        let sz = input.peek(4)?;
-        let [a, b, c, d] = *sz else {
-            // Fewer than 4 bytes left: the frame ends with the file.
-            let n = sz.len();
-            input.consume(n);
-            return Ok(());
-        };
-        let size = u32::from_le_bytes([a, b, c, d]);
-        if size == 0x184c_2102 {
-            input.consume(4);
-            continue;
-        }
-        let size = size as usize;
-        if size == 0 || size > LZ4_LEGACY_BOUND {
-            return Ok(());
-        }
-        input.consume(4);
-        block.resize(size, 0);
-        input.read_exact(&mut block).map_err(|_| {
-            Error::corrupt(
-                "initramfs lz4 block",
-                pos,
-                format!("{size} bytes past the end"),
-            )
-        })?;
-        let n = lz4_flex::block::decompress_into(&block, &mut out)
-            .map_err(|e| Error::corrupt("initramfs lz4 block", pos, e.to_string()))?;
-        sink.push(out.get(..n).unwrap_or(&[]))?;
-    }
-    Ok(())
 }
 
 /// Scan an initramfs image held in memory. Never fails: a problem ends the scan
@@ -445,17 +398,16 @@ pub fn scan_initramfs(data: &[u8]) -> InitramfsScan {
 /// names seen ([`InitramfsScan::stopped_when_found`]). Never fails, as [`scan_initramfs`].
 pub fn scan_initramfs_reader(r: &mut dyn Read, enough: Enough<'_>) -> InitramfsScan {
     let mut scanner = CpioScanner::new();
-    let mut produced = 0u64;
+    let budget = DecompressBudget::new(LIMITS);
     let mut out = InitramfsScan::default();
     let mut input = Input::new(r);
     let mut sink = Sink {
         scanner: &mut scanner,
-        produced: &mut produced,
+        produced: 0,
         enough,
         stopped: false,
-        failure: None,
     };
-    let res = scan_layers(&mut input, &mut sink, &mut out.layers);
+    let res = scan_layers(&mut input, &mut sink, &budget, &mut out.layers);
     out.stopped_when_found = sink.stopped;
     if let Err(e) = res {
         out.error = Some(e.to_string());
@@ -465,11 +417,16 @@ pub fn scan_initramfs_reader(r: &mut dyn Read, enough: Enough<'_>) -> InitramfsS
     out.entries = scanner.entries;
     out.modules = scanner.modules.into_iter().collect();
     out.module_versions = scanner.module_versions.into_iter().collect();
-    out.decompressed_bytes = produced;
+    out.decompressed_bytes = budget.output_bytes();
     out
 }
 
-fn scan_layers(input: &mut Input<'_>, sink: &mut Sink<'_>, layers: &mut Vec<String>) -> Result<()> {
+fn scan_layers(
+    input: &mut Input<'_>,
+    sink: &mut Sink<'_>,
+    budget: &DecompressBudget,
+    layers: &mut Vec<String>,
+) -> Result<()> {
     while !sink.stopped {
         // Zero padding between layers.
         loop {
@@ -494,7 +451,7 @@ fn scan_layers(input: &mut Input<'_>, sink: &mut Sink<'_>, layers: &mut Vec<Stri
         }
         if let Some(c) = sniff(head) {
             layers.push(format!("{}@{pos}", c.name()));
-            decompress(c, input, sink).map_err(|e| match e {
+            decompress(c, input, sink, budget).map_err(|e| match e {
                 Error::Corrupt {
                     structure,
                     offset,

@@ -3,6 +3,7 @@
 
 mod header;
 mod l2_entry;
+mod mapping;
 mod refcount;
 pub mod writer;
 
@@ -62,7 +63,7 @@ impl Qcow2Disk {
                 hdr.nb_snapshots
             ));
         }
-        Ok(Qcow2Disk {
+        let disk = Qcow2Disk {
             src,
             hdr,
             info,
@@ -70,7 +71,11 @@ impl Qcow2Disk {
             l2_cache: Mutex::new(Lru::new(L2_CACHE_TABLES)),
             zcache: Mutex::new(Lru::new(DECOMPRESSED_CACHE)),
             metadata_preallocation: OnceLock::new(),
-        })
+        };
+        // Shared clusters beyond the refcounts, and more data than the file can hold,
+        // are refused here: every reader of the disk is bounded by the file's size.
+        mapping::check(&disk)?;
+        Ok(disk)
     }
 
     /// Whether qemu would treat this image as metadata-preallocated (see
@@ -164,7 +169,10 @@ impl Qcow2Disk {
         Ok(kind)
     }
 
-    /// Decompress the compressed cluster at `coffset` of `csize` bytes.
+    /// Decompress the compressed cluster at `coffset` of `csize` bytes. Bounded by the
+    /// format: exactly one cluster out (at most 2 MiB), `csize` (at most two clusters)
+    /// in; how many compressed clusters the image maps is bounded by the
+    /// file's size at open (`mapping.rs`).
     fn decompressed(&self, coffset: u64, csize: u64) -> Result<Arc<Vec<u8>>> {
         if let Some(c) = self.zcache.lock().map_err(poisoned)?.get(&coffset) {
             return Ok(c);

@@ -1,6 +1,7 @@
-//! qcow2 refcounts (qcow2 spec, "Host cluster management"), read for one purpose:
+//! qcow2 refcounts (qcow2 spec, "Host cluster management"), read for two purposes:
 //! qemu's detection of metadata preallocation, which decides whether the block status
-//! of data clusters is refined by the host file's holes.
+//! of data clusters is refined by the host file's holes, and the check that no host
+//! cluster is mapped more often than its refcount allows (`mapping.rs`).
 
 use super::header::Header;
 use crate::bytes::be64;
@@ -92,6 +93,95 @@ fn count_nonzero(block: &[u8], bits: u64, n: u64) -> u64 {
     }
 }
 
+/// Refcount lookups (qemu's `qcow2_get_refcount`), for the mapping check
+/// (`mapping.rs`): the part of the refcount table that covers the file, and one
+/// refcount block at a time (lookups in cluster order read each block once).
+pub struct Refcounts<'a> {
+    src: &'a dyn ReadAt,
+    cs: u64,
+    bits: u64,
+    per_block: u64,
+    table: Vec<u8>,
+    /// The block in `block` (its table index), if any.
+    cached: Option<usize>,
+    block: Vec<u8>,
+}
+
+impl<'a> Refcounts<'a> {
+    /// Read the refcount table entries that cover the file's clusters (at most the
+    /// table's own size, itself at most 8 MiB: checked at open).
+    pub fn new(src: &'a dyn ReadAt, hdr: &Header) -> Result<Self> {
+        let cs = hdr.cluster_size();
+        let bits = 1u64 << hdr.refcount_order;
+        let per_block = cs * 8 / bits;
+        let table_entries = u64::from(hdr.refcount_table_clusters) * (cs / 8);
+        let blocks = src
+            .size()
+            .div_ceil(cs)
+            .div_ceil(per_block)
+            .min(table_entries);
+        Ok(Refcounts {
+            src,
+            cs,
+            bits,
+            per_block,
+            table: read_zero_padded(src, hdr.refcount_table_offset, blocks * 8)?,
+            cached: None,
+            block: vec![0u8; cs as usize],
+        })
+    }
+
+    /// The offsets of the refcount blocks in use (cluster aligned, inside the file).
+    pub fn block_offsets(&self) -> impl Iterator<Item = u64> + '_ {
+        let (cs, size) = (self.cs, self.src.size());
+        self.table
+            .chunks_exact(8)
+            .map(|e| be64(e, 0) & REFT_OFFSET_MASK)
+            .filter(move |&o| o != 0 && o.is_multiple_of(cs) && o < size)
+    }
+
+    /// The refcount of host cluster `cluster`; 0 where no block covers it or the
+    /// block lies outside the file (as qemu reads it).
+    pub fn get(&mut self, cluster: u64) -> Result<u64> {
+        let Ok(ti) = usize::try_from(cluster / self.per_block) else {
+            return Ok(0);
+        };
+        let Some(entry) = self.table.get(ti * 8..ti * 8 + 8) else {
+            return Ok(0);
+        };
+        let off = be64(entry, 0) & REFT_OFFSET_MASK;
+        if off == 0 || !off.is_multiple_of(self.cs) {
+            return Ok(0);
+        }
+        if self.cached != Some(ti) {
+            fill_zero_padded(self.src, off, &mut self.block)?;
+            self.cached = Some(ti);
+        }
+        Ok(refcount_at(
+            &self.block,
+            self.bits,
+            cluster % self.per_block,
+        ))
+    }
+}
+
+/// Refcount `i` of a block of `bits`-wide refcounts (qemu's `get_refcount_ro0..6`).
+fn refcount_at(block: &[u8], bits: u64, i: u64) -> u64 {
+    let i = i as usize;
+    if bits >= 8 {
+        let w = (bits / 8) as usize;
+        block
+            .get(i * w..i * w + w)
+            .map_or(0, |b| b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
+    } else {
+        let per_byte = (8 / bits) as usize;
+        let mask = (1u8 << bits) - 1;
+        block.get(i / per_byte).map_or(0, |b| {
+            u64::from((b >> ((i % per_byte) as u64 * bits)) & mask)
+        })
+    }
+}
+
 /// Read `len` bytes at `offset`; what lies past the end of the source reads as zero.
 fn read_zero_padded(src: &dyn ReadAt, offset: u64, len: u64) -> Result<Vec<u8>> {
     let mut v = vec![0u8; len as usize];
@@ -124,6 +214,15 @@ mod tests {
         // refcount_bits = 2: entry 3 is the top two bits of byte 0.
         assert_eq!(count_nonzero(&[0b1100_0000], 2, 3), 0);
         assert_eq!(count_nonzero(&[0b1100_0000], 2, 4), 1);
+    }
+
+    #[test]
+    fn refcount_at_reads_every_width() {
+        assert_eq!(refcount_at(&[0b0000_0010], 1, 1), 1);
+        assert_eq!(refcount_at(&[0x10], 4, 1), 1);
+        assert_eq!(refcount_at(&[0, 1, 0, 2], 16, 1), 2);
+        assert_eq!(refcount_at(&[0, 0, 1, 0], 32, 0), 256);
+        assert_eq!(refcount_at(&[0, 1], 16, 5), 0, "past the block");
     }
 
     #[test]

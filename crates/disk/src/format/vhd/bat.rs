@@ -13,6 +13,63 @@ pub const UNALLOCATED: u32 = 0xffff_ffff;
 /// 2 MiB block size needs about 1 M.
 pub const MAX_ENTRIES: u64 = 16 << 20;
 
+/// Each allocated block (bitmap and data, `span` bytes from its sector) must have
+/// the file to itself (issue 18 item 8; R-FMT): two BAT entries naming one block, or
+/// blocks that overlap each other, the footer copy at 0, the dynamic header or the BAT,
+/// would let a small file present a large disk of repeated data, which no VHD writer
+/// produces. Sorting the sectors (4 bytes per block, as the BAT itself) finds them.
+fn check_no_overlap(entries: &[u32], span: u64, hdr: &DynamicHeader, table_end: u64) -> Result<()> {
+    let mut starts: Vec<u32> = entries
+        .iter()
+        .copied()
+        .filter(|&e| e != UNALLOCATED)
+        .collect();
+    starts.sort_unstable();
+    let index_of = |s: u32| entries.iter().position(|&e| e == s).unwrap_or(0);
+    let metadata = [
+        (0u64, 512u64, "the footer copy"),
+        (hdr.offset, hdr.offset + 1024, "the dynamic disk header"),
+        (hdr.table_offset, table_end, "the BAT"),
+    ];
+    let mut prev: Option<(u64, u32)> = None;
+    for &s in &starts {
+        let start = u64::from(s) * 512;
+        let end = start + span;
+        if let Some((prev_end, p)) = prev {
+            if start < prev_end {
+                let (i, j) = (index_of(p), index_of(s));
+                let what = if p == s {
+                    format!(
+                        "BAT entries {i} and {} both name the block at {start:#x}",
+                        entries
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, &e)| e == s)
+                            .nth(1)
+                            .map_or(j, |(k, _)| k)
+                    )
+                } else {
+                    format!(
+                        "the blocks of BAT entries {i} (at {:#x}) and {j} (at {start:#x}) overlap",
+                        u64::from(p) * 512
+                    )
+                };
+                return Err(Error::corrupt(FMT, "BAT", hdr.table_offset, format!("{what}: each block must have its own place in the file (a disk of repeated blocks from a small file)")));
+            }
+        }
+        if let Some((_, _, name)) = metadata.iter().find(|(a, b, _)| start < *b && *a < end) {
+            return Err(Error::corrupt(
+                FMT,
+                "BAT entry",
+                hdr.table_offset + 4 * index_of(s) as u64,
+                format!("the block at {start:#x} overlaps {name}"),
+            ));
+        }
+        prev = Some((end, s));
+    }
+    Ok(())
+}
+
 /// The BAT entries that cover the guest disk, each checked to lie inside the file.
 #[derive(Debug)]
 pub struct Bat {
@@ -95,6 +152,8 @@ impl Bat {
             }
         }
         entries.truncate(needed as usize);
+        let table_end = table_end.unwrap_or(file_size);
+        check_no_overlap(&entries, bitmap_size + block_size, hdr, table_end)?;
         Ok(Bat {
             entries,
             bitmap_size,

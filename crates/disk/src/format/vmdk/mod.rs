@@ -6,6 +6,7 @@
 
 pub mod descriptor;
 pub mod grain_table;
+mod mapping;
 pub mod sparse_header;
 pub mod stream;
 
@@ -130,14 +131,18 @@ impl VmdkDisk {
         if let Some(v) = &desc.hw_version {
             info.detail("virtual_hw_version", v.clone());
         }
-        Ok(VmdkDisk {
+        let disk = VmdkDisk {
             src,
             hdr,
             gd,
             info,
             gt_cache: Mutex::new(Lru::new(GT_CACHE_TABLES)),
             zcache: Mutex::new(Lru::new(DECOMPRESSED_CACHE)),
-        })
+        };
+        // Shared or overlapping grains and grain tables are refused here: every reader
+        // of the disk is bounded by the file's size.
+        mapping::check(&disk)?;
+        Ok(disk)
     }
 
     /// The header in effect (the footer's for stream-optimized files with `GD_AT_END`).
