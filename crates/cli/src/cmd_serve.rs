@@ -209,6 +209,9 @@ pub fn run(a: Args) -> ExitCode {
         let _ = out.write_all(banner(s).as_bytes());
         let _ = out.flush();
     }));
+    // Blocking tasks still running (an upload's writer, a database call) do not hold
+    // the exit back past the shutdown bound (issue 18 item 6).
+    rt.shutdown_timeout(std::time::Duration::from_millis(300));
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

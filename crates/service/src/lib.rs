@@ -20,6 +20,7 @@ pub mod db;
 pub mod jobs;
 pub mod messages;
 pub mod metrics;
+pub mod net;
 pub mod objects;
 pub mod s3;
 pub mod server;
