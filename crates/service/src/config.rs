@@ -52,6 +52,13 @@ pub struct Config {
     pub max_connections: usize,
     /// Open connections per listener from one client address.
     pub max_connections_per_ip: usize,
+
+    // Secrets at rest (issue 18 item 4; [`crate::secrets`]).
+    /// The master key file that encrypts the accounts' SecretKeys in the database
+    /// (created 0600 on first start). Default: `<data_dir>.master.key` next to the
+    /// data directory (never inside it). `IMGPORT_MASTER_KEY` (64 hex digits)
+    /// takes precedence over any file.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// Like a derived `Debug`, with the database password hidden.
@@ -76,6 +83,7 @@ impl std::fmt::Debug for Config {
             .field("body_rate_grace_secs", &self.body_rate_grace_secs)
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("secret_key_file", &self.secret_key_file)
             .finish()
     }
 }
@@ -107,6 +115,7 @@ impl Default for Config {
             body_rate_grace_secs: 10,
             max_connections: 1024,
             max_connections_per_ip: 128,
+            secret_key_file: None,
         }
     }
 }
@@ -173,6 +182,9 @@ impl Config {
                 *field = num(k, v)? as usize;
             }
         }
+        if let Some(v) = env("SECRET_KEY_FILE") {
+            self.secret_key_file = Some(v.into());
+        }
         Ok(())
     }
 
@@ -193,12 +205,26 @@ impl Config {
 
     /// Open the database this configuration names (creating the SQLite file, or
     /// the PostgreSQL tables, when missing).
+    ///
+    /// The SQLite file is created 0600 ([`crate::perms`]), and the accounts'
+    /// SecretKeys are sealed with the master key ([`crate::secrets`], created on
+    /// first use).
     pub fn open_db(&self) -> Result<crate::db::Db, crate::db::DbError> {
+        let other = |e: &dyn std::fmt::Display| crate::db::DbError::Other(e.to_string());
+        let key = crate::secrets::MasterKey::load(self).map_err(|e| other(&e))?;
+        if self.database_url.trim().is_empty() {
+            let p = self.sqlite_path();
+            if !p.exists() {
+                crate::perms::create_private_file(&p)
+                    .map_err(|e| other(&format!("creating the database {}: {e}", p.display())))?;
+            }
+        }
         crate::db::Db::open_url(
             &self.database_url,
             &self.sqlite_path(),
             self.database_connections,
-        )
+        )?
+        .with_master_key(std::sync::Arc::new(key))
     }
 
     /// The storage endpoint URL clients use.
