@@ -8,6 +8,15 @@
 //!   and its owner user NAME (who receives the account's messages); prints them as
 //!   JSON — the key is shown only now.
 //! - `add-user APPID NAME`: another user of the account (messages, subscriptions).
+//! - `list`: the accounts (AppId, name, SecretId, admin or not, users), without keys.
+//! - `show-keys APPID`: the account's SecretId and SecretKey (stored sealed with the
+//!   master key, issue 18 item 4: this command opens them).
+//! - `rotate-key APPID`: a new SecretKey for the account, printed once; the old one
+//!   stops working at once.
+//!
+//! The data directory is created private (0700) and the master key is the server's
+//! (`secret_key_file`, `IMGPORT_MASTER_KEY` or the default file beside the data
+//! directory): run it with the server's configuration.
 
 use imgport_service::Config;
 use std::path::PathBuf;
@@ -35,6 +44,12 @@ enum Cmd {
     Create { name: String },
     /// Add a user (a message recipient) to an account.
     AddUser { app_id: i64, name: String },
+    /// List the accounts (without their keys).
+    List,
+    /// Print an account's SecretId and SecretKey.
+    ShowKeys { app_id: i64 },
+    /// Give an account a new SecretKey (the old one stops working) and print it.
+    RotateKey { app_id: i64 },
 }
 
 /// Account and user names: 1–64 characters of letters, digits, `.`, `_`, `-`.
@@ -68,9 +83,10 @@ pub fn run(a: Args) -> ExitCode {
     }
     // One connection is plenty for one command.
     c.database_connections = 1;
+    imgport_service::perms::private_umask();
     let r = (|| -> anyhow::Result<()> {
         if c.database_url.trim().is_empty() {
-            std::fs::create_dir_all(&c.data_dir)?;
+            imgport_service::perms::secure_data_dir(&c.data_dir)?;
         }
         let db = c
             .open_db()
@@ -105,6 +121,33 @@ pub fn run(a: Args) -> ExitCode {
                 println!(
                     "{}",
                     serde_json::json!({"UserId": id, "AppId": app_id, "UserName": name})
+                );
+            }
+            Cmd::List => {
+                let mut out = Vec::new();
+                for acct in db.accounts()? {
+                    let users: Vec<String> =
+                        db.users(acct.app_id)?.into_iter().map(|(_, n)| n).collect();
+                    out.push(serde_json::json!({"AppId": acct.app_id, "Name": acct.name, "SecretId": acct.secret_id, "IsAdmin": acct.is_admin, "Users": users}));
+                }
+                println!("{}", serde_json::Value::Array(out));
+            }
+            Cmd::ShowKeys { app_id } => {
+                let acct = db
+                    .account(*app_id)?
+                    .ok_or_else(|| anyhow::anyhow!("there is no account with AppId {app_id}"))?;
+                println!(
+                    "{}",
+                    serde_json::json!({"AppId": acct.app_id, "Name": acct.name, "SecretId": acct.secret_id, "SecretKey": acct.secret_key})
+                );
+            }
+            Cmd::RotateKey { app_id } => {
+                let acct = db
+                    .rotate_secret_key(*app_id)?
+                    .ok_or_else(|| anyhow::anyhow!("there is no account with AppId {app_id}"))?;
+                println!(
+                    "{}",
+                    serde_json::json!({"AppId": acct.app_id, "Name": acct.name, "SecretId": acct.secret_id, "SecretKey": acct.secret_key})
                 );
             }
         }

@@ -21,7 +21,13 @@ sets the pool, default 4). The tables are created on the first start; `imgport a
 takes the same --database-url. Objects and images stay under --data-dir: servers that
 share one database (import jobs are leased, so each runs once) need that directory
 shared too. The password is never logged. TLS is not supported: use sslmode=disable
-(the default falls back to plain connections) on a trusted network.";
+(the default falls back to plain connections) on a trusted network.
+
+Secrets: SecretKeys are sealed in the database with a master key kept outside it:
+IMGPORT_MASTER_KEY (64 hex digits), else `secret_key_file`, else DATA_DIR.master.key
+beside --data-dir, created 0600 on the first start — back it up; servers sharing a
+database share it. The data directory is kept 0700 (files 0600) whatever the umask.
+Connection limits and timeouts: README, section Security.";
 
 #[derive(clap::Args)]
 #[command(after_help = AFTER_HELP)]
@@ -193,6 +199,8 @@ pub fn run(a: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Everything the server creates is private, whatever the umask (issue 18 item 4).
+    imgport_service::perms::private_umask();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -209,6 +217,9 @@ pub fn run(a: Args) -> ExitCode {
         let _ = out.write_all(banner(s).as_bytes());
         let _ = out.flush();
     }));
+    // Blocking tasks still running (an upload's writer, a database call) do not hold
+    // the exit back past the shutdown bound (issue 18 item 6).
+    rt.shutdown_timeout(std::time::Duration::from_millis(300));
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

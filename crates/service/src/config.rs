@@ -35,6 +35,30 @@ pub struct Config {
     pub database_url: String,
     /// Connections to PostgreSQL per server (each a thread of its own).
     pub database_connections: usize,
+
+    // Connection limits of both listeners (issue 18 item 3; [`crate::net`]). 0: none.
+    /// Once the first byte of a request arrives, its head must be complete within
+    /// this many seconds.
+    pub header_read_timeout_secs: u64,
+    /// A connection with no request in progress that receives nothing for this many
+    /// seconds is closed.
+    pub idle_timeout_secs: u64,
+    /// Request bodies must average at least this many bytes per second over
+    /// `body_rate_window_secs`, once `body_rate_grace_secs` have passed.
+    pub min_body_rate: u64,
+    pub body_rate_window_secs: u64,
+    pub body_rate_grace_secs: u64,
+    /// Open connections per listener.
+    pub max_connections: usize,
+    /// Open connections per listener from one client address.
+    pub max_connections_per_ip: usize,
+
+    // Secrets at rest (issue 18 item 4; [`crate::secrets`]).
+    /// The master key file that encrypts the accounts' SecretKeys in the database
+    /// (created 0600 on first start). Default: `<data_dir>.master.key` next to the
+    /// data directory (never inside it). `IMGPORT_MASTER_KEY` (64 hex digits)
+    /// takes precedence over any file.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// Like a derived `Debug`, with the database password hidden.
@@ -52,6 +76,14 @@ impl std::fmt::Debug for Config {
             .field("max_clock_skew_secs", &self.max_clock_skew_secs)
             .field("database_url", &crate::db::redact_url(&self.database_url))
             .field("database_connections", &self.database_connections)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("min_body_rate", &self.min_body_rate)
+            .field("body_rate_window_secs", &self.body_rate_window_secs)
+            .field("body_rate_grace_secs", &self.body_rate_grace_secs)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("secret_key_file", &self.secret_key_file)
             .finish()
     }
 }
@@ -76,6 +108,14 @@ impl Default for Config {
             max_clock_skew_secs: 300,
             database_url: String::new(),
             database_connections: crate::db::DEFAULT_PG_CONNECTIONS,
+            header_read_timeout_secs: 20,
+            idle_timeout_secs: 60,
+            min_body_rate: 1024,
+            body_rate_window_secs: 30,
+            body_rate_grace_secs: 10,
+            max_connections: 1024,
+            max_connections_per_ip: 128,
+            secret_key_file: None,
         }
     }
 }
@@ -109,7 +149,43 @@ impl Config {
         if let Some(v) = env("DATABASE_URL") {
             c.database_url = v;
         }
+        c.apply_hardening_env(&env)?;
         Ok(c)
+    }
+
+    /// The `IMGPORT_*` variables of the connection limits and the key file.
+    fn apply_hardening_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let num = |k: &str, v: String| -> anyhow::Result<u64> {
+            v.trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("IMGPORT_{k}={v}: {e} (a whole number)"))
+        };
+        for (k, field) in [
+            (
+                "HEADER_READ_TIMEOUT_SECS",
+                &mut self.header_read_timeout_secs,
+            ),
+            ("IDLE_TIMEOUT_SECS", &mut self.idle_timeout_secs),
+            ("MIN_BODY_RATE", &mut self.min_body_rate),
+            ("BODY_RATE_WINDOW_SECS", &mut self.body_rate_window_secs),
+            ("BODY_RATE_GRACE_SECS", &mut self.body_rate_grace_secs),
+        ] {
+            if let Some(v) = env(k) {
+                *field = num(k, v)?;
+            }
+        }
+        for (k, field) in [
+            ("MAX_CONNECTIONS", &mut self.max_connections),
+            ("MAX_CONNECTIONS_PER_IP", &mut self.max_connections_per_ip),
+        ] {
+            if let Some(v) = env(k) {
+                *field = num(k, v)? as usize;
+            }
+        }
+        if let Some(v) = env("SECRET_KEY_FILE") {
+            self.secret_key_file = Some(v.into());
+        }
+        Ok(())
     }
 
     /// Where the SQLite database lives when `database_url` is empty.
@@ -129,12 +205,26 @@ impl Config {
 
     /// Open the database this configuration names (creating the SQLite file, or
     /// the PostgreSQL tables, when missing).
+    ///
+    /// The SQLite file is created 0600 ([`crate::perms`]), and the accounts'
+    /// SecretKeys are sealed with the master key ([`crate::secrets`], created on
+    /// first use).
     pub fn open_db(&self) -> Result<crate::db::Db, crate::db::DbError> {
+        let other = |e: &dyn std::fmt::Display| crate::db::DbError::Other(e.to_string());
+        let key = crate::secrets::MasterKey::load(self).map_err(|e| other(&e))?;
+        if self.database_url.trim().is_empty() {
+            let p = self.sqlite_path();
+            if !p.exists() {
+                crate::perms::create_private_file(&p)
+                    .map_err(|e| other(&format!("creating the database {}: {e}", p.display())))?;
+            }
+        }
         crate::db::Db::open_url(
             &self.database_url,
             &self.sqlite_path(),
             self.database_connections,
-        )
+        )?
+        .with_master_key(std::sync::Arc::new(key))
     }
 
     /// The storage endpoint URL clients use.

@@ -20,8 +20,11 @@ pub mod db;
 pub mod jobs;
 pub mod messages;
 pub mod metrics;
+pub mod net;
 pub mod objects;
+pub mod perms;
 pub mod s3;
+pub mod secrets;
 pub mod server;
 
 pub use config::Config;
@@ -40,8 +43,10 @@ pub struct AppState {
 
 impl AppState {
     /// Open (and create if needed) the data directory, database and object store.
+    /// The data directory is made private first ([`perms::secure_data_dir`]).
     pub fn open(config: Config) -> anyhow::Result<AppState> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        perms::secure_data_dir(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("data directory {}: {e}", config.data_dir.display()))?;
         let db = config
             .open_db()
             .map_err(|e| anyhow::anyhow!("database {}: {e}", config.database_shown()))?;
@@ -49,7 +54,7 @@ impl AppState {
         let objects: Arc<dyn objects::ObjectStore> = Arc::new(objects::FsObjectStore::new(
             config.data_dir.join("objects"),
         )?);
-        std::fs::create_dir_all(config.data_dir.join("images"))?;
+        perms::create_private_dir(&config.data_dir.join("images"))?;
         Ok(AppState {
             config: Arc::new(config),
             db,

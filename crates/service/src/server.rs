@@ -1,16 +1,21 @@
 //! `imgport serve`: binds the API (+ console) and object-store listeners, creates the
 //! first admin account, starts the import workers and the webhook thread, and runs
-//! until SIGTERM or ctrl-c. Shutdown is graceful: the listeners stop accepting and
-//! finish their requests, workers take no new jobs, running imports get
-//! [`SHUTDOWN_GRACE`] to finish and are then given back (the next start retakes them
-//! at once; a SIGKILL instead leaves them to be retaken when their lease expires).
+//! until SIGTERM or ctrl-c. Both listeners serve through [`crate::net`] (timeouts,
+//! minimum body rate, connection caps).
+//!
+//! Shutdown (issue 18 item 6) ends within [`SHUTDOWN_BOUND`]: the listeners stop
+//! accepting and close idle connections, requests in progress get [`net::DRAIN`];
+//! workers take no new jobs, and running imports are interrupted at once at their
+//! next read (a conversion between two batches) and given back — their lease is
+//! released, so the next start (or another server on the same database) retakes them
+//! at once; a SIGKILL instead leaves them to be retaken when their lease expires.
 
-use crate::{api, jobs, s3, AppState, Config};
+use crate::{api, jobs, net, s3, AppState, Config};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// How long running imports may take to finish at shutdown.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a shutdown may take, from the signal to the end of [`run`].
+pub const SHUTDOWN_BOUND: Duration = Duration::from_millis(4500);
 
 /// The account created on first start.
 pub struct NewAdmin {
@@ -72,19 +77,42 @@ pub async fn run(mut config: Config, ready: impl FnOnce(&Started)) -> anyhow::Re
         workers = state.config.workers.max(1),
         "serving"
     );
-    let api_srv = axum::serve(
-        api_l,
-        api::router(state.clone()).merge(crate::console::router().with_state(state.clone())),
-    )
-    .with_graceful_shutdown(shutdown_signal());
-    let storage = s3::serve_storage(state.clone(), st_l);
-    let served = tokio::select! {
-        r = api_srv => r.map_err(anyhow::Error::from),
-        r = storage => r,
-    };
-    tracing::info!("stopping the import workers");
-    tokio::task::spawn_blocking(move || workers.shutdown(SHUTDOWN_GRACE)).await?;
-    served
+    let limits = net::Limits::from_config(&state.config);
+    let (stop, stopping) = net::shutdown_channel();
+    let stopping2 = stopping.clone();
+    let api_router =
+        api::router(state.clone()).merge(crate::console::router().with_state(state.clone()));
+    let api_srv = tokio::spawn(async move {
+        net::serve(api_l, api_router, limits, stopping.clone())
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    let storage = tokio::spawn(s3::serve_storage_until(
+        state.clone(),
+        st_l,
+        limits,
+        stopping2,
+    ));
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    tracing::info!("stopping: no new connections; running imports are given back");
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_BOUND;
+    let jobs_done = tokio::task::spawn_blocking(move || workers.shutdown(SHUTDOWN_BOUND));
+    let mut result = Ok(());
+    for (name, task) in [("API", api_srv), ("storage", storage)] {
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => result = Err(anyhow::anyhow!("the {name} listener: {e}")),
+            Ok(Err(e)) => result = Err(anyhow::anyhow!("the {name} listener: {e}")),
+            Err(_) => tracing::warn!("the {name} listener did not drain in time"),
+        }
+    }
+    if tokio::time::timeout_at(deadline, jobs_done).await.is_err() {
+        tracing::warn!(
+            "import workers still stopping; their jobs are retaken when their leases expire"
+        );
+    }
+    result
 }
 
 /// Resolves on SIGTERM or ctrl-c.

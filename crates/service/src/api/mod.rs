@@ -225,10 +225,17 @@ async fn handle(
     let span = tracing::info_span!("api", request_id = %request_id, action = %action);
     let known = ACTIONS.iter().any(|a| a.name == action);
     let result = match axum::body::to_bytes(body, MAX_BODY).await {
-        Err(_) => Err(ApiError::new(
-            "RequestSizeLimitExceeded",
-            format!("The request body is larger than {MAX_BODY} bytes."),
-        )),
+        Err(e) => Err(match crate::net::body_rate::too_slow_in(&e) {
+            // Sent below the minimum rate (issue 18 item 3): say so, not "too large".
+            Some(slow) => ApiError::new(
+                "InvalidParameter",
+                format!("The request body was not received: {slow}."),
+            ),
+            None => ApiError::new(
+                "RequestSizeLimitExceeded",
+                format!("The request body is larger than {MAX_BODY} bytes."),
+            ),
+        }),
         Ok(body) => {
             let (rid, act, span2) = (request_id.clone(), action.clone(), span.clone());
             tokio::task::spawn_blocking(move || {

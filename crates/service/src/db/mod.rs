@@ -47,6 +47,9 @@ const SCHEMA_LOCK: i64 = 0x696d_6770_6f72_7401;
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
+    /// Seals and opens the accounts' SecretKeys ([`crate::secrets`]); without it
+    /// (tests of the tables) keys are stored as given.
+    master_key: Option<Arc<crate::secrets::MasterKey>>,
 }
 
 enum Inner {
@@ -92,6 +95,7 @@ impl Db {
     pub(crate) fn sqlite(conn: rusqlite::Connection) -> Result<Db, DbError> {
         Ok(Db {
             inner: Arc::new(Inner::Sqlite(sqlite::Sqlite::new(conn)?)),
+            master_key: None,
         })
     }
 
@@ -99,6 +103,7 @@ impl Db {
     pub(crate) fn postgres(url: &str, connections: usize) -> Result<Db, DbError> {
         Ok(Db {
             inner: Arc::new(Inner::Postgres(pg::Pg::new(url, connections)?)),
+            master_key: None,
         })
     }
 

@@ -13,8 +13,8 @@
 //! dead attempt are removed ([`files`]). A stored file is linked in place only when
 //! complete, and NORMAL is recorded only after it is; so an image is never stuck
 //! IMPORTING and never NORMAL without a complete qcow2. A job taken [`MAX_ATTEMPTS`]
-//! times without ending fails with `InternalError`. A graceful shutdown gives running
-//! jobs a grace period, then gives them back without counting the attempt.
+//! times without ending fails with `InternalError`. A graceful shutdown interrupts
+//! running jobs at once and gives them back without counting the attempt.
 
 pub mod files;
 pub mod heartbeat;
@@ -181,25 +181,32 @@ pub fn start(st: &AppState, n: usize) -> Workers {
 }
 
 impl Workers {
-    /// Stop: take no new jobs, let running ones finish for up to `grace`, then stop
-    /// them and give them back (a restart retakes them at once).
-    pub fn shutdown(mut self, grace: Duration) {
-        self.draining.store(true, Ordering::Relaxed);
-        self.st.wake_workers();
+    /// Stop (issue 18 item 6): take no new jobs and interrupt running ones at once —
+    /// each stops at its next read of the stored object (inside the check engine, or
+    /// between two batches of the conversion), removes its partial file and releases
+    /// its lease, so another server or the next start retakes it at once. Waits up to
+    /// `bound` for the workers and the webhook thread; a worker still busy then is left
+    /// behind (its lease expires and the job is retaken, as after a crash).
+    pub fn shutdown(mut self, bound: Duration) {
         let t = Instant::now();
-        while t.elapsed() < grace && self.threads.iter().any(|h| !h.is_finished()) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if self.threads.iter().any(|h| !h.is_finished()) {
-            tracing::info!("stopping running imports; they are retaken on the next start");
-        }
+        self.draining.store(true, Ordering::Relaxed);
         self.abort.store(true, Ordering::Relaxed);
-        for h in self.threads.drain(..) {
+        self.webhooks_stop.store(true, Ordering::Relaxed);
+        self.st.wake_workers();
+        let mut all: Vec<JoinHandle<()>> = self.threads.drain(..).collect();
+        all.extend(self.webhooks.take());
+        while t.elapsed() < bound && all.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (done, busy): (Vec<_>, Vec<_>) = all.into_iter().partition(|h| h.is_finished());
+        for h in done {
             let _ = h.join();
         }
-        self.webhooks_stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.webhooks.take() {
-            let _ = h.join();
+        if !busy.is_empty() {
+            tracing::warn!(
+                threads = busy.len(),
+                "import or webhook threads did not stop in time; their jobs are retaken when their leases expire"
+            );
         }
     }
 }

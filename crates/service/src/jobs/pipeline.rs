@@ -178,6 +178,11 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
         }
     };
     progress.bytes(stats.virtual_size, stats.virtual_size);
+    // Stored images are private whatever the umask (issue 18 item 4).
+    if let Err(e) = crate::perms::make_private(&path) {
+        let _ = std::fs::remove_file(&path);
+        return failed("InternalError", format!("storing the image: {e}"));
+    }
     // The rename is durable only once the directory is.
     if let Some(dir) = path.parent() {
         if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {

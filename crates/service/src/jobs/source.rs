@@ -150,6 +150,46 @@ mod tests {
         assert_eq!(flags.interrupted(), Some(Interrupt::LeaseLost));
     }
 
+    /// A conversion stops at its next batch once the job must stop (issue 18 item
+    /// 6): the flag set after the first progress report leaves most of a 64 MiB disk
+    /// unread, and the conversion fails (the caller sees why: the flags).
+    #[test]
+    fn a_conversion_stops_between_batches() {
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let flags = StopFlags::new(shutdown.clone());
+        let size = 64u64 << 20;
+        let src = JobSource::new(
+            Arc::new(MemSource::new(vec![0x5a; size as usize])),
+            flags.clone(),
+            None,
+        );
+        let disk = imgport_disk::open(src.clone() as Arc<dyn ReadAt>).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let opts = imgport_disk::convert::ConvertOptions {
+            threads: 1,
+            ..Default::default()
+        };
+        let r = imgport_disk::convert::convert_to_path(
+            &*disk,
+            &dir.path().join("out.qcow2"),
+            &opts,
+            false,
+            &|done, _| {
+                if done > 0 {
+                    shutdown.store(true, Ordering::Relaxed);
+                }
+            },
+        );
+        assert!(r.is_err(), "the conversion ran to its end");
+        assert_eq!(flags.interrupted(), Some(Interrupt::Shutdown));
+        assert!(
+            src.read_bytes() < size / 2,
+            "{} of {size} bytes read after the stop",
+            src.read_bytes()
+        );
+        assert!(!dir.path().join("out.qcow2").exists());
+    }
+
     #[test]
     fn reads_are_paced_to_the_rate() {
         let flags = StopFlags::new(Arc::new(AtomicBool::new(false)));

@@ -12,8 +12,8 @@ pub struct FsObjectStore {
 
 impl FsObjectStore {
     pub fn new(root: PathBuf) -> std::io::Result<Self> {
-        std::fs::create_dir_all(root.join("blobs"))?;
-        std::fs::create_dir_all(root.join("tmp"))?;
+        crate::perms::create_private_dir(&root.join("blobs"))?;
+        crate::perms::create_private_dir(&root.join("tmp"))?;
         // Temporary files of uploads interrupted by a crash are never completed.
         for e in std::fs::read_dir(root.join("tmp"))? {
             let _ = std::fs::remove_file(e?.path());
@@ -33,7 +33,9 @@ impl ObjectStore for FsObjectStore {
     fn commit(&self, temp: &Path, blob: &str) -> std::io::Result<()> {
         let dst = self.path(blob)?;
         let dir = dst.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir)?;
+        crate::perms::create_private_dir(dir)?;
+        // Blobs are private whatever made the temporary file (issue 18 item 4).
+        crate::perms::make_private(temp)?;
         std::fs::rename(temp, &dst)?;
         // The rename is durable once the directory is.
         std::fs::File::open(dir)?.sync_all()
@@ -82,7 +84,7 @@ impl ObjectStore for FsObjectStore {
     /// The parts' data ranges are copied by the kernel (`copy_file_range`: the bytes do
     /// not pass through this process) and their holes stay holes.
     fn concat(&self, blobs: &[String], temp: &Path) -> std::io::Result<u64> {
-        let out = std::fs::File::create(temp)?;
+        let out = crate::perms::create_private_file(temp)?;
         let mut total = 0u64;
         for blob in blobs {
             total += super::sparse::append_sparse(&self.path(blob)?, &out, total)?;

@@ -34,7 +34,8 @@ pub trait ObjectStore: Send + Sync {
     /// completion), flushed to disk; returns the bytes written. Streams: never holds
     /// more than a small buffer.
     fn concat(&self, blobs: &[String], temp: &Path) -> std::io::Result<u64> {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(temp)?);
+        let mut out =
+            std::io::BufWriter::with_capacity(1 << 20, crate::perms::create_private_file(temp)?);
         let mut buf = vec![0u8; 1 << 20];
         let mut total = 0u64;
         for blob in blobs {

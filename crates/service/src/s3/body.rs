@@ -276,7 +276,7 @@ fn chunk_error(m: impl std::fmt::Display) -> S3Error {
 /// Receive `body` into a new temporary file of the object store per `spec`.
 pub async fn receive(st: &AppState, body: Body, spec: BodySpec) -> Result<Received, S3Error> {
     let temp = TempFile::new(st.objects.temp_path());
-    let file = std::fs::File::create(temp.path())?;
+    let file = crate::perms::create_private_file(temp.path())?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, String>>(CHANNEL_FRAMES);
     let worker = tokio::task::spawn_blocking(move || decode_to_file(rx, file, spec));
     let mut stream = body.into_data_stream();

@@ -51,16 +51,30 @@ pub fn router(state: AppState) -> axum::Router {
 /// How often unfinished multipart uploads past their lifetime are aborted.
 const REAP_EVERY: Duration = Duration::from_secs(3600);
 
-/// Serve the object store on `listener` until the task is dropped. Also, at start
-/// and hourly, aborts multipart uploads left unfinished for
-/// [`multipart::UPLOAD_LIFETIME_SECS`] and deletes blobs no object refers to.
+/// Serve the object store on `listener` until the task is dropped, with the
+/// configuration's connection limits ([`serve_storage_until`]).
 pub async fn serve_storage(
     state: AppState,
     listener: tokio::net::TcpListener,
 ) -> anyhow::Result<()> {
+    let limits = crate::net::Limits::from_config(&state.config);
+    let (_never, running) = crate::net::shutdown_channel();
+    serve_storage_until(state, listener, limits, running).await
+}
+
+/// Serve the object store on `listener` with `limits` until `shutdown` turns true
+/// ([`crate::net::serve`]). Also, at start and hourly, aborts multipart uploads left
+/// unfinished for [`multipart::UPLOAD_LIFETIME_SECS`] and deletes blobs no object
+/// refers to.
+pub async fn serve_storage_until(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    limits: crate::net::Limits,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     header_case::init().await;
     let reaper = tokio::spawn(reap_uploads(state.clone()));
-    let r = axum::serve(listener, router(state)).await;
+    let r = crate::net::serve(listener, router(state), limits, shutdown).await;
     reaper.abort();
     r?;
     Ok(())
