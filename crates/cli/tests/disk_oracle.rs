@@ -18,27 +18,31 @@ struct Expect {
     qemu_fmt: String,
 }
 
+/// The entries of tests/fixtures/disk-formats.expect. A line that is neither `ok|…` nor
+/// `refused|…` with a non-empty message fragment is an error of the file, not a skip.
 fn expectations() -> Vec<Expect> {
     let text = std::fs::read_to_string(repo().join("tests/fixtures/disk-formats.expect"))
         .expect("expect file");
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter(|l| {
-            let pending = l.starts_with("pending-");
-            if pending {
-                eprintln!("NOTICE: skipping fixture not supported yet: {l}");
-            }
-            !pending
-        })
         .map(|l| {
             let f: Vec<&str> = l.split('|').collect();
-            Expect {
+            let e = Expect {
                 ok: f[0] == "ok",
-                file: f[1].into(),
-                format: f[2].into(),
+                file: f.get(1).unwrap_or(&"").to_string(),
+                format: f.get(2).unwrap_or(&"").to_string(),
                 extra: f.get(3).unwrap_or(&"").to_string(),
                 qemu_fmt: f.get(4).unwrap_or(&"").to_string(),
-            }
+            };
+            assert!(
+                matches!(f[0], "ok" | "refused") && !e.file.is_empty() && !e.format.is_empty(),
+                "disk-formats.expect: not `ok|FILE|FORMAT|…` or `refused|FILE|FORMAT|MESSAGE`: {l}"
+            );
+            assert!(
+                e.ok || !e.extra.trim().is_empty(),
+                "disk-formats.expect: a refused fixture needs a fragment of its message: {l}"
+            );
+            e
         })
         .collect()
 }

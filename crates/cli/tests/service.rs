@@ -30,8 +30,14 @@ impl Drop for Server {
 
 /// Start `imgport serve` on ephemeral ports with `data`; reads its banner.
 fn serve(data: &Path, workers: &str) -> Server {
+    serve_with_env(data, workers, &[])
+}
+
+/// [`serve`] with extra environment variables.
+fn serve_with_env(data: &Path, workers: &str, env: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_imgport"));
     cmd.arg("serve");
+    cmd.envs(env.iter().copied());
     if data.join("config.toml").exists() {
         cmd.arg("--config").arg(data.join("config.toml"));
     }
@@ -146,7 +152,9 @@ fn a_killed_server_resumes_its_jobs() {
     let good = guest_fixtures().join("debian12-cloud.qcow2");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.toml"), "job_lease_secs = 3\n").unwrap();
-    let s = serve(dir.path(), "1");
+    // The first server reads the upload at 20 MB/s, so the conversion of this 800 MB
+    // image lasts long enough to be killed in the middle (the restarted one is not capped).
+    let s = serve_with_env(dir.path(), "1", &[("IMGPORT_JOB_READ_RATE", "20000000")]);
     let script = r#"
 import sys, boto3, time
 from botocore.config import Config
@@ -182,7 +190,7 @@ print(r["Response"]["ImageId"])
         String::from_utf8_lossy(&out.stderr)
     );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    // Kill it once the job is converting (or right away if it is fast).
+    // Kill it once the job is converting, and only then.
     let db = dir.path().join("imgport.sqlite3");
     let phase = |db: &Path| {
         Command::new("sqlite3")
@@ -195,11 +203,18 @@ print(r["Response"]["ImageId"])
             .unwrap_or_default()
     };
     let t = Instant::now();
-    while !phase(&db).contains("convert")
-        && !phase(&db).starts_with("NORMAL")
-        && t.elapsed() < Duration::from_secs(60)
-    {
+    let mut before = phase(&db);
+    while before != "IMPORTING convert" {
+        assert!(
+            !before.starts_with("NORMAL") && !before.starts_with("IMPORTFAILED"),
+            "the job ended before the server could be killed mid-conversion: {before}"
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(600),
+            "the conversion did not start: {before:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
+        before = phase(&db);
     }
     drop(s); // SIGKILL
     let s = serve(dir.path(), "1");

@@ -11,47 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use imgport_test_support::{have_qemu_img, noise, qemu_img, qemu_json};
+
 const MIB: u64 = 1 << 20;
 /// 64 MiB plus a tail that is not a multiple of a grain, a block or even a sector.
 const RAW_SIZE: u64 = 64 * MIB + 12345;
-
-fn have_qemu_img() -> bool {
-    let ok = Command::new("qemu-img")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: qemu-img is not installed (apt-get install qemu-utils)");
-    }
-    ok
-}
-
-fn qemu_img(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("qemu-img").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "qemu-img {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn qemu_json(args: &[&str]) -> serde_json::Value {
-    serde_json::from_slice(&qemu_img(args)).unwrap()
-}
-
-/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// A sparse raw disk with data in a few places: at 0, across a 64 KiB grain and a
 /// 2 MiB block boundary, a compressible run, and in the unaligned tail.
@@ -286,10 +250,10 @@ fn zeroed_grains_are_zero_extents() {
             .output();
         out.is_ok_and(|o| o.status.success())
     };
-    if !w("write -P 0x11 0 1M") || !w("write -z 256k 128k") {
-        eprintln!("SKIPPED: qemu-io is not available");
-        return;
-    }
+    assert!(
+        w("write -P 0x11 0 1M") && w("write -z 256k 128k"),
+        "qemu-io"
+    );
     let disk = open_path(&img).unwrap();
     let ex = disk.extents(0, disk.size()).unwrap();
     let zero: u64 = ex

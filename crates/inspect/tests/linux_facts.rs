@@ -17,22 +17,13 @@ use std::sync::Arc;
 
 // ---------------------------------------------------------------- tools
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Skip loudly when a tool is missing (CI installs them all).
+/// Return unless every tool is installed (a failure under IMGPORT_TEST_REQUIRE_TOOLS=1).
 macro_rules! require {
     ($($tool:expr),+) => {
-        for t in [$($tool),+] {
-            if !have(t) {
-                eprintln!("SKIPPED: `{t}` is not installed (apt-get install cpio gzip xz-utils zstd lz4 bzip2)");
-                return;
-            }
-        }
+        imgport_test_support::require_tools!(
+            "apt-get install cpio gzip xz-utils zstd lz4 bzip2";
+            $($tool),+
+        )
     };
 }
 
@@ -1046,17 +1037,9 @@ impl std::io::Read for Counting<'_> {
     }
 }
 
-/// Incompressible bytes (xorshift), so the compressed archive stays big.
+/// Incompressible bytes, so the compressed archive stays big.
 fn noise(n: usize) -> Vec<u8> {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    imgport_test_support::pattern(n)
 }
 
 #[test]

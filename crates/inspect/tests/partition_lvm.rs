@@ -20,25 +20,13 @@ use std::sync::{Arc, OnceLock};
 
 // ---------------------------------------------------------------- fixtures
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args([
-            "-c",
-            &format!("PATH=$PATH:/usr/sbin:/sbin command -v {tool}"),
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Skip loudly when a tool is missing (CI installs them all).
+/// Return unless every tool is installed (a failure under IMGPORT_TEST_REQUIRE_TOOLS=1).
 macro_rules! require {
     ($($tool:expr),+) => {
-        for t in [$($tool),+] {
-            if !have(t) {
-                eprintln!("SKIPPED: `{t}` is not installed (apt-get install fdisk gdisk dosfstools ntfs-3g lvm2 e2fsprogs util-linux python3)");
-                return;
-            }
-        }
+        imgport_test_support::require_tools!(
+            "apt-get install fdisk gdisk dosfstools ntfs-3g lvm2 e2fsprogs util-linux python3";
+            $($tool),+
+        )
     };
 }
 
@@ -48,17 +36,10 @@ fn fixtures() -> &'static Path {
     DIR.get_or_init(|| common::build_fixtures("partitions.sh", "partitions"))
 }
 
-/// A fixture file, or `None` (with a loud message) when the script could not build it here.
+/// A fixture file; `None` (after a SKIPPED line, or a panic under
+/// `IMGPORT_TEST_REQUIRE_TOOLS=1`) when the script could not build it here (loop devices?).
 fn fixture(name: &str) -> Option<PathBuf> {
-    let p = fixtures().join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIPPED: fixture {name} was not built (see partitions.sh's messages: loop devices?)"
-        );
-        None
-    }
+    imgport_test_support::fixture(fixtures(), name, "partitions.sh")
 }
 
 fn open(path: &Path) -> Arc<dyn ReadAt> {
@@ -690,14 +671,8 @@ fn lvm_volume_group_matches_lvs_report_and_linear_lvs_read_back() {
         let sb = dev.read_vec(1024, 1024).unwrap();
         assert_eq!(&sb[56..58], &[0x53, 0xef]);
         assert_eq!(&sb[120..120 + label.len()], label.as_bytes());
-        // Through the filesystem layer too, once it reads ext4.
+        // Through the filesystem layer too.
         let probe = fs::probe(&*dev).unwrap();
-        if probe.kind == FsKind::Unknown {
-            eprintln!(
-                "NOTE: fs::probe does not identify ext4 yet; file content not checked through it"
-            );
-            continue;
-        }
         assert_eq!(probe.kind, FsKind::Ext4);
         assert_eq!(probe.label.as_deref(), Some(label));
         let fsys = fs::open(dev, &probe).unwrap().unwrap();

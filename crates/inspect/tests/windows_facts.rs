@@ -19,42 +19,16 @@ use std::sync::{Arc, OnceLock};
 
 // ---------------------------------------------------------------- fixtures
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// The fixture directory, built once per test process; `None` (loudly) when the
-/// hivex tools are missing.
+/// The fixture directory, built once per test process; `None` (after a SKIPPED line,
+/// or a panic under IMGPORT_TEST_REQUIRE_TOOLS=1) when the hivex tools are missing.
 fn fixtures() -> Option<&'static Path> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
-        for t in ["hivexregedit", "hivexget", "python3"] {
-            if !have(t) {
-                eprintln!("SKIPPED: `{t}` is not installed (apt-get install libwin-hivex-perl libhivex-bin)");
-                return None;
-            }
-        }
-        let base = std::env::var_os("IMGPORT_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                    .join(".cache/imgport/fixtures")
-            });
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/windows.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg(&base)
-            .output()
-            .expect("run windows.sh");
-        assert!(
-            out.status.success(),
-            "windows.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(base.join("windows"))
+        imgport_test_support::require_tools(
+            &["hivexregedit", "hivexget", "python3"],
+            "apt-get install libwin-hivex-perl libhivex-bin",
+        )
+        .then(|| imgport_test_support::build_fixtures("windows.sh", "windows"))
     })
     .as_deref()
 }
@@ -707,11 +681,10 @@ fn not_windows_and_broken_hives() {
 fn facts_through_ntfs_disk_images() {
     let dir = fixtures_or_skip!();
     for name in OS_FIXTURES {
-        let img = dir.join(format!("{name}.raw"));
-        if !img.exists() {
-            eprintln!("SKIPPED: {name}.raw was not built (windows.sh: FUSE/ntfs-3g unavailable)");
+        let Some(img) = imgport_test_support::fixture(dir, &format!("{name}.raw"), "windows.sh")
+        else {
             return;
-        }
+        };
         let disk: Arc<dyn ReadAt> = Arc::new(FileSource::open(&img).unwrap());
         let table = read_partition_table(&*disk).unwrap();
         let part = open_partition(Arc::clone(&disk), &table.partitions[0]);
@@ -719,10 +692,6 @@ fn facts_through_ntfs_disk_images() {
         assert_eq!(probe.kind, imgport_inspect::fs::FsKind::Ntfs, "{name}");
         let fs = match imgport_inspect::fs::open(part, &probe) {
             Ok(Some(fs)) => fs,
-            Err(Error::Unsupported(why)) => {
-                eprintln!("SKIPPED: NTFS reader not available yet ({why})");
-                return;
-            }
             other => panic!("{name}: {other:?}", other = other.map(|o| o.is_some())),
         };
         let ntfs = inspect_windows(&*fs).unwrap().expect("Windows on NTFS");

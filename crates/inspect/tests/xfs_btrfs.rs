@@ -26,15 +26,11 @@ fn fixtures() -> &'static Path {
     DIR.get_or_init(|| common::build_fixtures("xfs_btrfs.sh", "xfs_btrfs"))
 }
 
-/// A fixture file, or `None` (with a loud message) when the script could not build it.
+/// A fixture file; `None` (after a SKIPPED line, or a panic under
+/// `IMGPORT_TEST_REQUIRE_TOOLS=1`) when the script could not build it here (the
+/// mounted images need loop devices and the kernel's xfs/btrfs).
 fn fixture(name: &str) -> Option<PathBuf> {
-    let p = fixtures().join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIPPED: fixture {name} was not built (see xfs_btrfs.sh's messages: mkfs.xfs/mkfs.btrfs or loop mounts missing?)");
-        None
-    }
+    imgport_test_support::fixture(fixtures(), name, "xfs_btrfs.sh")
 }
 
 fn src() -> PathBuf {

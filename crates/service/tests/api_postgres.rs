@@ -7,7 +7,7 @@
 //! NORMAL through the API.
 //!
 //! The database is a fresh one on the test PostgreSQL (tests/pg_common); without
-//! PostgreSQL the test prints a NOTICE and passes vacuously.
+//! PostgreSQL the test is skipped (a failure under `IMGPORT_TEST_REQUIRE_TOOLS=1`).
 
 mod api_common;
 mod pg_common;

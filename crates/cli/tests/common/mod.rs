@@ -9,40 +9,13 @@ use std::sync::OnceLock;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
+    imgport_test_support::repo_root()
 }
 
-/// The fixture cache root (`IMGPORT_FIXTURES` or `~/.cache/imgport/fixtures`).
-pub fn cache_root() -> PathBuf {
-    std::env::var_os("IMGPORT_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()))
-                .join(".cache/imgport/fixtures")
-        })
-}
-
-/// Run a fixture script once per test process (it is idempotent and cached on disk).
-pub fn build_fixtures(script: &str, subdir: &str) -> PathBuf {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let root = cache_root();
-    let out = Command::new("bash")
-        .arg(repo().join("tests/fixtures").join(script))
-        .arg(&root)
-        .output()
-        .expect("run fixture script");
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    root.join(subdir)
-}
+/// The fixture cache root (`IMGPORT_FIXTURES` or `~/.cache/imgport/fixtures`), and the
+/// fixture scripts (idempotent, cached on disk), from the shared test support.
+#[allow(unused_imports)]
+pub use imgport_test_support::{build_fixtures, cache_root};
 
 /// The disk-format fixtures directory, built on first use.
 pub fn disk_fixtures() -> &'static Path {

@@ -10,9 +10,9 @@
 //! process is gone, however it ended. Each test gets a database of its own
 //! ([`temp_db`]), dropped afterwards.
 //!
-//! Without PostgreSQL, [`temp_db`] prints a loud NOTICE and returns `None` (the
-//! PostgreSQL half of the tests is skipped); CI installs it (scripts/apt-packages.txt).
-//! `IMGPORT_TEST_REQUIRE_PG=1` turns that into a failure.
+//! Without PostgreSQL, [`temp_db`] prints a SKIPPED line and returns `None` (the
+//! PostgreSQL half of the tests is skipped); CI installs it (scripts/apt-packages.txt)
+//! and sets `IMGPORT_TEST_REQUIRE_TOOLS=1`, which turns that into a failure.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -54,7 +54,8 @@ fn off_runtime<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     std::thread::spawn(f).join().expect("postgres admin thread")
 }
 
-/// A fresh, empty database; `None` (after a NOTICE) when no PostgreSQL is available.
+/// A fresh, empty database; `None` (after a SKIPPED line, or a panic under
+/// `IMGPORT_TEST_REQUIRE_TOOLS=1`) when no PostgreSQL is available.
 pub fn temp_db() -> Option<TempDb> {
     let s = server()?;
     let name = format!(
@@ -89,14 +90,10 @@ fn server() -> Option<&'static Server> {
         match start_cluster() {
             Ok(s) => Some(s),
             Err(why) => {
-                let msg = format!(
-                    "NOTICE: PostgreSQL not available; skipping PG backend ({why}). Install the `postgresql` package or set IMGPORT_TEST_PG_URL."
+                imgport_test_support::skip(
+                    &format!("PostgreSQL is not available ({why})"),
+                    "install the `postgresql` package (scripts/install-deps.sh) or set IMGPORT_TEST_PG_URL",
                 );
-                assert!(
-                    std::env::var("IMGPORT_TEST_REQUIRE_PG").is_err(),
-                    "{msg} (IMGPORT_TEST_REQUIRE_PG is set)"
-                );
-                eprintln!("\n{}\n{msg}\n{}\n", "!".repeat(80), "!".repeat(80));
                 None
             }
         }
