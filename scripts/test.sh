@@ -2,7 +2,8 @@
 # Runs every check and test of the project, as CI does:
 #   system packages → format → clippy → all tests (fixtures are built on first use,
 #   with the real tools, into ${IMGPORT_FIXTURES:-~/.cache/imgport/fixtures}) → fuzz smoke.
-# FUZZ_SECONDS (default 10) bounds each fuzz target's run; 0 skips fuzzing.
+# FUZZ_SECONDS (default 10) bounds each fuzz target's run; 0 skips fuzzing (the only way:
+# a missing nightly toolchain or cargo-fuzz otherwise fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
@@ -24,5 +25,8 @@ else
 fi
 if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
   echo "== fuzz smoke (${FUZZ_SECONDS:-10}s per target)"
+  # Fails on any finding, and on a missing nightly toolchain or cargo-fuzz.
   scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+  echo "== fuzz guard (fuzz.sh fails on a planted crash, leak, missing toolchain)"
+  scripts/test-fuzz-guard.sh
 fi

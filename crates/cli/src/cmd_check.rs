@@ -1,8 +1,9 @@
 //! `imgport check`: every rule the image breaks, with the import service's error code,
 //! the evidence and the fix — before any upload (issue 5; rules in SPEC.md R-*).
 //!
-//! Exit status: 0 importable, 1 not importable, 2 could not check (I/O, usage). With
-//! several images (or a directory) the worst status wins and a summary table follows.
+//! Exit status: 0 importable, 1 not importable, 2 could not check (I/O, not a file,
+//! usage, a directory without image files). With several images (or a directory) the
+//! worst status wins and a summary table follows.
 
 use crate::output::{human_bytes, print_json, EXIT_IO, EXIT_REFUSED};
 use crate::source;
@@ -67,6 +68,13 @@ pub fn run(a: Args) -> ExitCode {
     let mut targets = Vec::new();
     for t in &a.targets {
         match expand(t) {
+            // Nothing checked is no verdict: never exit 0 for it.
+            Ok(v) if v.is_empty() => {
+                eprintln!(
+                    "imgport: no image files in {t} (its regular, non-hidden files are checked)"
+                );
+                return ExitCode::from(EXIT_IO);
+            }
             Ok(mut v) => targets.append(&mut v),
             Err(e) => {
                 eprintln!("imgport: {t}: {e}");
@@ -176,7 +184,13 @@ impl Style {
 
 fn print_report(target: &str, r: &CheckReport, color: bool) {
     let st = Style { color };
-    println!("{}", st.paint("1", &format!("imgport check {target}")));
+    // A local source names the file a symbolic link led to.
+    let name = if source::is_url(target) {
+        target
+    } else {
+        &r.source
+    };
+    println!("{}", st.paint("1", &format!("imgport check {name}")));
     match &r.info {
         Some(i) => println!(
             "  image: {}, virtual size {}, {} as qcow2, file {}",

@@ -1,12 +1,23 @@
 //! `imgport convert`: any supported image to qcow2 (or raw), in parallel, atomically,
 //! optionally verified (issue: qcow2 conversion; R-SIZE-ACTUAL stores imports as qcow2).
+//!
+//! Links and modes: a source that is a symbolic link is followed and reported as
+//! `LINK (symlink to TARGET)`; a destination that is one is refused, also with
+//! `--force`. The output is created with mode 0600, or the source's mode where that is
+//! stricter, whatever the umask.
+//!
+//! Exit status: 0 converted (and verified with `--verify`); 1 the source image was
+//! refused (corrupt, unsupported, unsafe); 2 could not convert (I/O, not a file, the
+//! destination exists or is a link, usage, the output did not verify).
 
 use crate::output::{human_bytes, human_size, print_json, report_error};
 use imgport_disk::convert::{convert_to_path, verify, ConvertOptions, OutputFormat};
 use imgport_disk::format::qcow2::Compression;
+use imgport_disk::{FileSource, ReadAt};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -46,7 +57,17 @@ pub struct Args {
 
 pub fn run(a: Args) -> ExitCode {
     let started = Instant::now();
-    let src = match imgport_disk::open_path(&a.src) {
+    let file = match FileSource::open(&a.src) {
+        Ok(f) => Arc::new(f),
+        Err(e) => return report_error(&e, a.json),
+    };
+    // 0600, or the source's own mode where that is stricter (never wider than the input).
+    let mode = match file.mode() {
+        Ok(m) => 0o600 & m,
+        Err(e) => return report_error(&e, a.json),
+    };
+    let input = file.describe();
+    let src = match imgport_disk::open(file.clone()) {
         Ok(d) => d,
         Err(e) => return report_error(&e, a.json),
     };
@@ -72,6 +93,7 @@ pub fn run(a: Args) -> ExitCode {
         cluster_size: a.cluster_size,
         threads: a.threads,
         sync: a.sync,
+        mode,
     };
     let bar = progress_bar(src.size());
     let on_progress = |done: u64, total: u64| {
@@ -109,10 +131,10 @@ pub fn run(a: Args) -> ExitCode {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    let input_size = std::fs::metadata(&a.src).map(|m| m.len()).unwrap_or(0);
+    let input_size = file.size();
     if a.json {
         let mut v = serde_json::to_value(&stats).unwrap_or_default();
-        v["input"] = a.src.display().to_string().into();
+        v["input"] = input.clone().into();
         v["output"] = a.dst.display().to_string().into();
         v["input_size"] = input_size.into();
         v["seconds"] = secs.into();
@@ -121,7 +143,7 @@ pub fn run(a: Args) -> ExitCode {
     } else {
         println!(
             "{} ({}) → {} ({})",
-            a.src.display(),
+            input,
             src.info().format,
             a.dst.display(),
             a.output_format

@@ -37,7 +37,7 @@ pub fn run(a: Args) -> ExitCode {
         v["bytes_read"] = src.bytes_read().into();
         print_json(&v);
     } else {
-        println!("image: {}", a.path.display());
+        println!("image: {}", src.describe());
         println!("file format: {}", info.format);
         println!("subformat: {}", info.subformat);
         println!("virtual size: {}", human_size(info.virtual_size));

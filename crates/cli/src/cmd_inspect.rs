@@ -1,7 +1,12 @@
 //! `imgport inspect`: what is inside the image — partitions, LVM, filesystems, the OS,
 //! kernels with their virtio evidence, cloud-init — read without mounting or booting.
+//!
+//! Exit status: 0 inspected without errors; 1 the image was refused (corrupt,
+//! unsupported, unsafe) or inspected with errors — structures that could not be read
+//! (listed as `error:` lines, and in the JSON `errors`); 2 the file could not be read
+//! at all (I/O, not a file).
 
-use crate::output::{human_bytes, print_json, report_error};
+use crate::output::{human_bytes, print_json, report_error, EXIT_REFUSED};
 use crate::source;
 use imgport_disk::ReadAt;
 use imgport_inspect::Report;
@@ -42,7 +47,7 @@ pub fn run(a: Args) -> ExitCode {
         });
         print_json(&v);
     } else {
-        print_human(&a.target, &report);
+        print_human(&src.describe(), &report);
         println!(
             "read {} of {} ({:.2} %) in {:.2} s",
             human_bytes(total_read),
@@ -51,7 +56,16 @@ pub fn run(a: Args) -> ExitCode {
             elapsed.as_secs_f64()
         );
     }
-    ExitCode::SUCCESS
+    if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "imgport: {}: inspected with {} error(s): parts of the image could not be read",
+            src.describe(),
+            report.errors.len()
+        );
+        ExitCode::from(EXIT_REFUSED)
+    }
 }
 
 fn or_dash(v: &Option<String>) -> &str {

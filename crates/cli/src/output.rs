@@ -4,9 +4,11 @@ use imgport_disk::Error;
 use serde_json::json;
 use std::process::ExitCode;
 
-/// Exit status for a refused or unreadable image (`info`, `measure`).
+/// Exit status for a refused or unreadable image (a verdict on the image: corrupt,
+/// unsupported, unsafe), or an image inspected with errors.
 pub const EXIT_REFUSED: u8 = 1;
-/// Exit status when the file could not be read at all (I/O, usage).
+/// Exit status when the command could not do its work at all: the file could not be
+/// read (I/O, not a file, nothing to check), usage, or the conversion itself failed.
 pub const EXIT_IO: u8 = 2;
 
 /// Print `v` as pretty JSON on stdout.
@@ -18,8 +20,11 @@ pub fn print_json(v: &impl serde::Serialize) {
 }
 
 /// Report a disk-core error: `{"error":{code,message,detected_format}}` with `--json`,
-/// a readable line on stderr otherwise. Returns the exit status.
+/// a readable line on stderr otherwise. Returns the exit status: [`EXIT_IO`] when the
+/// command could not do its work (I/O, not a file, the conversion failed), else
+/// [`EXIT_REFUSED`] (a verdict on the image).
 pub fn report_error(e: &Error, json_out: bool) -> ExitCode {
+    let could_not = e.is_io() || matches!(e, Error::Convert { .. });
     if json_out {
         print_json(&json!({
             "error": {
@@ -28,10 +33,12 @@ pub fn report_error(e: &Error, json_out: bool) -> ExitCode {
                 "detected_format": e.detected_format(),
             }
         }));
+    } else if could_not {
+        eprintln!("imgport: {e}");
     } else {
         eprintln!("imgport: {}: {e}", e.code());
     }
-    ExitCode::from(if e.is_io() { EXIT_IO } else { EXIT_REFUSED })
+    ExitCode::from(if could_not { EXIT_IO } else { EXIT_REFUSED })
 }
 
 /// `12.3 GiB (13207024435 bytes)`.

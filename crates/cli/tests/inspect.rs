@@ -9,15 +9,21 @@ use common::*;
 use serde_json::Value;
 use std::path::Path;
 
+/// `inspect --json`; its exit status must say whether the report has errors (0 none,
+/// 1 some: issue 18 item 12).
 fn inspect(img: &Path) -> Value {
     let out = imgport(&["inspect", "--json", img.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}: {}",
+    let v = json(&out);
+    let with_errors = v["errors"].as_array().is_some_and(|e| !e.is_empty());
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(with_errors)),
+        "{}: {}\nerrors: {:#}",
         img.display(),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        v["errors"]
     );
-    json(&out)
+    v
 }
 
 /// Expected facts of one image.

@@ -19,7 +19,7 @@ use crate::{measure, Error, Result};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
@@ -55,6 +55,10 @@ pub struct ConvertOptions {
     /// fsync the output before it is renamed into place (the import service does;
     /// `qemu-img convert` does not by default, and neither does the CLI).
     pub sync: bool,
+    /// Permission bits (`0o777` at most) of the output file, set explicitly — whatever
+    /// the umask — before a byte is written. Default 0600: an image is a whole guest's
+    /// data.
+    pub mode: u32,
 }
 
 impl Default for ConvertOptions {
@@ -65,6 +69,7 @@ impl Default for ConvertOptions {
             cluster_size: 65536,
             threads: 0,
             sync: false,
+            mode: 0o600,
         }
     }
 }
@@ -498,7 +503,9 @@ pub fn verify(output: &dyn VirtualDisk, stats: &ConvertStats, cluster_size: u64)
 /// the same directory (O_TMPFILE, or a hidden `.NAME.imgport-partial-PID` where the
 /// filesystem lacks it) that is linked/renamed to `dst` only when complete, so an
 /// interrupted conversion never leaves a file under the final name. Refuses to replace
-/// an existing `dst` unless `overwrite`.
+/// an existing `dst` unless `overwrite`. A `dst` that is a symbolic link is refused
+/// even with `overwrite`: neither written through nor replaced. The output gets the
+/// permission bits `opts.mode`, whatever the umask.
 pub fn convert_to_path(
     src: &dyn VirtualDisk,
     dst: &Path,
@@ -506,7 +513,22 @@ pub fn convert_to_path(
     overwrite: bool,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<ConvertStats> {
-    if !overwrite && dst.symlink_metadata().is_ok() {
+    let existing = dst.symlink_metadata();
+    if existing.as_ref().is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::read_link(dst)
+            .map(|t| format!(" (to {})", t.display()))
+            .unwrap_or_default();
+        return Err(io(
+            &dst.display().to_string(),
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "destination is a symbolic link{target}: refusing to write through it or to replace it, also with --force; remove the link or name a path that is not one"
+                ),
+            ),
+        ));
+    }
+    if !overwrite && existing.is_ok() {
         return Err(io(
             &dst.display().to_string(),
             std::io::Error::new(
@@ -537,6 +559,7 @@ pub fn convert_to_path(
                 .write(true)
                 .read(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&partial)
                 .map_err(|e| io(&partial.display().to_string(), e))?,
             true,
@@ -548,6 +571,9 @@ pub fn convert_to_path(
         }
         e
     };
+    // Created 0600 (less under a strict umask); now exactly the mode asked for.
+    rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(opts.mode & 0o777))
+        .map_err(|e| cleanup(io(&partial.display().to_string(), e.into())))?;
     let (file, stats) = convert(src, file, opts, progress).map_err(cleanup)?;
     if opts.sync {
         file.sync_all().map_err(|e| cleanup(io("output", e)))?;
@@ -589,7 +615,7 @@ fn open_unnamed(dir: &Path) -> Option<File> {
     let fd = rustix::fs::open(
         dir,
         OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o644),
+        Mode::from_raw_mode(0o600),
     )
     .ok()?;
     Some(File::from(fd))

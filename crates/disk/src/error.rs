@@ -19,6 +19,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A local path names something that is neither a regular file nor a block device
+    /// (a FIFO, socket, character device or directory): refused at open, before any
+    /// read could wait forever on it.
+    #[error(
+        "{what} is a {kind}, not a disk image file: name a regular image file or a block device"
+    )]
+    NotAFile { what: String, kind: &'static str },
     /// A read asked for bytes beyond the end of a source.
     #[error("read of {len} bytes at offset {offset} is past the end of {what} ({size} bytes)")]
     OutOfBounds {
@@ -141,6 +148,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Io { .. }
+            | Error::NotAFile { .. }
             | Error::Remote { .. }
             | Error::RemoteStatus { .. }
             | Error::Convert { .. } => ErrorCode::InternalError,
@@ -170,7 +178,10 @@ impl Error {
     pub fn is_io(&self) -> bool {
         matches!(
             self,
-            Error::Io { .. } | Error::Remote { .. } | Error::RemoteStatus { .. }
+            Error::Io { .. }
+                | Error::NotAFile { .. }
+                | Error::Remote { .. }
+                | Error::RemoteStatus { .. }
         )
     }
 
