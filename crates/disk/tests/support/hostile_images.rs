@@ -7,21 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Whether `tool` runs; when it does not, the test is skipped loudly, or fails when
-/// `IMGPORT_TEST_REQUIRE_TOOLS=1` (CI).
+/// Whether `tool` is installed; when it is not, the test is skipped loudly, or fails
+/// under `IMGPORT_TEST_REQUIRE_TOOLS=1` (CI) — the test-support switch.
 pub fn have(tool: &str) -> bool {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("IMGPORT_TEST_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "`{tool}` is missing and IMGPORT_TEST_REQUIRE_TOOLS=1 (scripts/apt-packages.txt)"
-        );
-        eprintln!("SKIPPED: `{tool}` is not installed (scripts/apt-packages.txt)");
-    }
-    ok
+    imgport_test_support::require_tool(tool, "scripts/apt-packages.txt")
 }
 
 /// Run `cmd args…`, panicking with its stderr on failure.
