@@ -228,12 +228,9 @@ fn assert_expected(dir: &Path, e: &Expect) -> Value {
         read * 100 / size.max(1) <= 10 || read < 1 << 20,
         "{f}: read {read} of {size}"
     );
-    // The debug build's time, with a wide margin (the release build takes a third).
-    assert!(
-        v["elapsed_ms"].as_u64().unwrap() < 5000,
-        "{f}: {}",
-        v["elapsed_ms"]
-    );
+    // Speed is bounded by the bytes read above, not by a wall clock (a busy 2-core CI
+    // machine made a 5 s bound flaky, issue 18 item 15); the time is only reported.
+    assert!(v["elapsed_ms"].is_u64(), "{f}: elapsed_ms");
     v
 }
 
