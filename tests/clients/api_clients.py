@@ -125,7 +125,7 @@ assert ok["Importable"] is True and ok["Codes"] == [] and ok["ErrorCode"] is Non
 assert env.call("DescribeImages")["TotalCount"] == 0, "a dry run imported"
 
 # ---- message subscriptions -----------------------------------------------------------------
-step("subscriptions: bob unsubscribed, carol with a loopback webhook, admin by default")
+step("subscriptions: bob unsubscribed, carol with an allow-listed webhook, admin by default")
 env.imgport("account", "add-user", env.app_id, "bob")
 env.imgport("account", "add-user", env.app_id, "carol")
 env.call("ModifySubscription", {"UserName": "bob", "Subscribed": False})
@@ -145,7 +145,7 @@ class Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-hook_srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+hook_srv = http.server.HTTPServer(("127.0.0.1", env.hook_port), Hook)  # the allow-listed port
 threading.Thread(target=hook_srv.serve_forever, daemon=True).start()
 hook_url = f"http://127.0.0.1:{hook_srv.server_port}/imgport"
 env.call("ModifySubscription", {"UserName": "carol", "Subscribed": True, "WebhookUrl": hook_url})

@@ -205,7 +205,8 @@ class Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-hook_srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+# The port the server's webhook allow-list names (crates/cli/tests/service.rs).
+hook_srv = http.server.HTTPServer(("127.0.0.1", int(os.environ["IMGPORT_TEST_HOOK_PORT"])), Hook)
 threading.Thread(target=hook_srv.serve_forever, daemon=True).start()
 call("ModifySubscription", {"Subscribed": True, "WebhookUrl": f"http://127.0.0.1:{hook_srv.server_port}/imgport"})
 assert call("DescribeSubscription", {"UserName": "bob"})["Subscribed"] is False

@@ -35,6 +35,9 @@ pub struct Config {
     pub database_url: String,
     /// Connections to PostgreSQL per server (each a thread of its own).
     pub database_connections: usize,
+    /// Webhook targets users may register, `HOST:PORT` (IPv6 `[ADDR]:PORT`); empty
+    /// (the default): no webhooks (issue 18 item 5, [`crate::messages::webhook`]).
+    pub webhook_allow: Vec<String>,
 }
 
 /// Like a derived `Debug`, with the database password hidden.
@@ -52,6 +55,7 @@ impl std::fmt::Debug for Config {
             .field("max_clock_skew_secs", &self.max_clock_skew_secs)
             .field("database_url", &crate::db::redact_url(&self.database_url))
             .field("database_connections", &self.database_connections)
+            .field("webhook_allow", &self.webhook_allow)
             .finish()
     }
 }
@@ -76,6 +80,7 @@ impl Default for Config {
             max_clock_skew_secs: 300,
             database_url: String::new(),
             database_connections: crate::db::DEFAULT_PG_CONNECTIONS,
+            webhook_allow: Vec::new(),
         }
     }
 }
@@ -109,6 +114,15 @@ impl Config {
         if let Some(v) = env("DATABASE_URL") {
             c.database_url = v;
         }
+        if let Some(v) = env("WEBHOOK_ALLOW") {
+            // Comma- or space-separated HOST:PORT entries (replace the file's).
+            c.webhook_allow = v
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        crate::messages::webhook::parse_allow(&c.webhook_allow).map_err(anyhow::Error::msg)?;
         Ok(c)
     }
 

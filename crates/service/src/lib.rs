@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod messages;
 pub mod metrics;
 pub mod objects;
+pub mod replay;
 pub mod s3;
 pub mod server;
 
