@@ -250,6 +250,10 @@ env.call("DeleteImages", {"ImageIds": [ids["good"]], "DryRun": True})
 assert os.path.exists(stored)
 env.call("DeleteImages", {"ImageIds": [ids["good"], ids["gzip"]]})
 assert not os.path.exists(stored)
+# {"ImageIds": [good]} was signed for DescribeImages above: in the same second the same
+# body as DeleteImages carries the same signature and is refused as a replay (README,
+# Security); a second later it is a new request.
+time.sleep(1.1)
 env.expect_error("InvalidImageId.NotFound", "DeleteImages", {"ImageIds": [ids["good"]]})
 assert env.call("DescribeImages")["TotalCount"] == 3
 
@@ -259,6 +263,7 @@ assert other["AppId"] != int(env.app_id) and other["SecretId"].startswith("AKID"
 o = {"sid": other["SecretId"], "key": other["SecretKey"]}
 assert env.call("DescribeImages", **o)["TotalCount"] == 0
 assert env.call("DescribeImages", {"ImageIds": [ids["nocloud"]]}, **o)["TotalCount"] == 0
+time.sleep(1.1)  # the same body as DeleteImages: a new second, a new signature
 env.expect_error("InvalidImageId.NotFound", "DeleteImages", {"ImageIds": [ids["nocloud"]]}, **o)
 env.expect_error("InvalidImageId.NotFound", "ModifyImageAttribute", {"ImageId": ids["nocloud"], "ImageName": "x"}, **o)
 env.expect_error("InvalidParameterValue.UserNotFound", "DescribeMessages", {"UserName": "admin"}, **o)

@@ -9,22 +9,24 @@
 //!   signature does not cover `X-TC-Action` / `X-TC-Region`: a captured
 //!   `DescribeImages` resent as `DeleteImages`, or a `ModifyImageAttribute` resent
 //!   later, carries a signature seen before and is refused
-//!   (`AuthFailure.SignatureFailure`). Read-only requests (`Describe*`, a `DryRun`)
-//!   may reuse a signature first used by a read-only request — two identical
-//!   queries in the same second carry the same signature, and a console asks several
-//!   `Describe*` with the body `{}` at once — even as another read-only action or
-//!   region. When a client does sign `x-tc-action` / `x-tc-region`, the signature
-//!   check itself binds them.
+//!   (`AuthFailure.SignatureFailure`), even when the first use failed. Read-only
+//!   requests (`Describe*`, a `DryRun`) are never refused: two identical queries in
+//!   the same second carry the same signature, a console asks several `Describe*`
+//!   with the body `{}` at once, and what they answer is what the signer may read;
+//!   but a signature they used cannot change anything afterwards. When a client does
+//!   sign `x-tc-action` / `x-tc-region`, the signature check itself binds them.
 //! - Object store (SigV4 header or presigned, COS): a PUT, POST or DELETE whose
 //!   signature was seen before is refused (403 `AccessDenied`); GET and HEAD may be
 //!   replayed (they change nothing, and a presigned GET link is meant to be fetched
 //!   more than once). Botocore and the COS SDK sign each attempt anew, and parallel
 //!   multipart parts differ by `partNumber`, so legitimate clients never resend a
-//!   signature — except a retry in the same second as its failed attempt: a
-//!   state-changing request that fails on the server's side or loses its body (5xx,
-//!   `RequestTimeout`, `IncompleteBody`) releases its signature so that retry passes
-//!   (only the request that recorded the signature can release it: a replay is
-//!   refused before its body is read).
+//!   signature — except a retry in the same second as its failed attempt, or the
+//!   same request again after an error: a state-changing request that is refused
+//!   (any error: an S3 operation changes all or nothing) releases its signature.
+//!   Only the request that recorded the signature can release it (a replay is
+//!   refused before it runs), and S3 signatures cover method, path and query, so a
+//!   later replay of a refused request can only do what its signer asked. (TC3
+//!   signatures are never released: their action is not signed.)
 //!
 //! Residual risks: whoever captures a signed request before it reaches the server can
 //! send it first, as any action when the action is not signed — the cache only makes
@@ -35,7 +37,7 @@
 //! window (it reads what the signer may read). Use TLS in front of the service
 //! against capture; a client that signs `x-tc-action` closes the action swap. The cost
 //! for honest clients: two different actions with the same body in the same second
-//! carry the same signature, so the second one is refused unless both are read-only —
+//! carry the same signature, so the second one is refused unless it is read-only —
 //! send it again a second later.
 
 use crate::db::{Db, DbError};

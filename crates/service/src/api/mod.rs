@@ -396,17 +396,18 @@ fn run(
     }
     params::check_known(&params, act.params)?;
     // The signature may not cover the action and region (the SDKs sign only
-    // content-type;host): it authenticates one request that changes something, or any
-    // number of read-only ones (a DryRun changes nothing either).
+    // content-type;host): it authenticates one request that changes something; read-only
+    // ones (and a DryRun) may reuse it, but a signature they used changes nothing later.
     let dry_run = params.get("DryRun") == Some(&Value::Bool(true));
-    let repeatable = (act.read_only || dry_run).then_some(crate::replay::READ_ONLY);
+    let read_only = act.read_only || dry_run;
     let expires_at = ts.saturating_add(st.config.max_clock_skew_secs.max(0));
-    if !crate::replay::first_use(
+    let first = crate::replay::first_use(
         &st.db,
         &crate::replay::tc3_key(&a.signature),
         expires_at,
-        repeatable.as_deref(),
-    )? {
+        read_only.then_some(crate::replay::READ_ONLY),
+    )?;
+    if !first && !read_only {
         tracing::warn!(app_id = account.app_id, "replayed signature refused");
         return Err(ApiError::new(
             "AuthFailure.SignatureFailure",

@@ -348,12 +348,12 @@ async fn dispatch(
         _ => None,
     };
     let r = operate(&ctx, method, addr, body).await;
-    if let (Err(e), Some(k)) = (&r, replay_key) {
-        // Failed on our side (or the body did not arrive): nothing changed, and the
-        // client's retry may carry the same signature within the same second.
-        if e.status.is_server_error() || matches!(e.code, "RequestTimeout" | "IncompleteBody") {
-            crate::replay::release(&st.db, &k);
-        }
+    if let (Err(_), Some(k)) = (&r, replay_key) {
+        // Refused (an S3 operation changes all or nothing): the client may send it
+        // again, e.g. DeleteBucket after emptying the bucket, within the same second.
+        // Only the request that recorded the signature gets here, and method, path and
+        // query are signed: a later replay does what its signer asked.
+        crate::replay::release(&st.db, &k);
     }
     r
 }
