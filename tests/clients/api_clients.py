@@ -125,7 +125,7 @@ assert ok["Importable"] is True and ok["Codes"] == [] and ok["ErrorCode"] is Non
 assert env.call("DescribeImages")["TotalCount"] == 0, "a dry run imported"
 
 # ---- message subscriptions -----------------------------------------------------------------
-step("subscriptions: bob unsubscribed, carol with a loopback webhook, admin by default")
+step("subscriptions: bob unsubscribed, carol with an allow-listed webhook, admin by default")
 env.imgport("account", "add-user", env.app_id, "bob")
 env.imgport("account", "add-user", env.app_id, "carol")
 env.call("ModifySubscription", {"UserName": "bob", "Subscribed": False})
@@ -145,7 +145,7 @@ class Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-hook_srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+hook_srv = http.server.HTTPServer(("127.0.0.1", env.hook_port), Hook)  # the allow-listed port
 threading.Thread(target=hook_srv.serve_forever, daemon=True).start()
 hook_url = f"http://127.0.0.1:{hook_srv.server_port}/imgport"
 env.call("ModifySubscription", {"UserName": "carol", "Subscribed": True, "WebhookUrl": hook_url})
@@ -250,6 +250,10 @@ env.call("DeleteImages", {"ImageIds": [ids["good"]], "DryRun": True})
 assert os.path.exists(stored)
 env.call("DeleteImages", {"ImageIds": [ids["good"], ids["gzip"]]})
 assert not os.path.exists(stored)
+# {"ImageIds": [good]} was signed for DescribeImages above: in the same second the same
+# body as DeleteImages carries the same signature and is refused as a replay (README,
+# Security); a second later it is a new request.
+time.sleep(1.1)
 env.expect_error("InvalidImageId.NotFound", "DeleteImages", {"ImageIds": [ids["good"]]})
 assert env.call("DescribeImages")["TotalCount"] == 3
 
@@ -259,6 +263,7 @@ assert other["AppId"] != int(env.app_id) and other["SecretId"].startswith("AKID"
 o = {"sid": other["SecretId"], "key": other["SecretKey"]}
 assert env.call("DescribeImages", **o)["TotalCount"] == 0
 assert env.call("DescribeImages", {"ImageIds": [ids["nocloud"]]}, **o)["TotalCount"] == 0
+time.sleep(1.1)  # the same body as DeleteImages: a new second, a new signature
 env.expect_error("InvalidImageId.NotFound", "DeleteImages", {"ImageIds": [ids["nocloud"]]}, **o)
 env.expect_error("InvalidImageId.NotFound", "ModifyImageAttribute", {"ImageId": ids["nocloud"], "ImageName": "x"}, **o)
 env.expect_error("InvalidParameterValue.UserNotFound", "DescribeMessages", {"UserName": "admin"}, **o)

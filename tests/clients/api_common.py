@@ -34,6 +34,8 @@ class Env:
         self.data = cfg["data"]
         self.imgport_bin = cfg["imgport"]
         self.region = cfg.get("region", "ap-guangzhou")
+        # The port the server's webhook allow-list names (0: none).
+        self.hook_port = cfg.get("hook_port", 0)
 
     def profile(self):
         return ClientProfile(httpProfile=HttpProfile(protocol="http", endpoint=self.api, reqTimeout=60))

@@ -79,6 +79,9 @@ h = s3.head_bucket(Bucket=FSI)
 assert h["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "ap-shanghai-fsi"
 expect_error("InvalidLocationConstraint", s3.create_bucket, Bucket=f"mars-{APP}",
              CreateBucketConfiguration={"LocationConstraint": "mars-north-1"})
+# The same CreateBucket as above: in the same second it would carry the same signature
+# and be refused as a replay (README, Security); a second later it is a new request.
+time.sleep(1.1)
 expect_error("BucketAlreadyOwnedByYou", s3.create_bucket, Bucket=B,
              CreateBucketConfiguration={"LocationConstraint": REGION}, status=409)
 expect_error("InvalidBucketName", s3.create_bucket, Bucket=f"images-{APP2}")  # B's AppId
@@ -160,6 +163,7 @@ eb = s3.upload_part(Bucket=B, Key="small-parts.bin", UploadId=up, PartNumber=2, 
 expect_error("EntityTooSmall", s3.complete_multipart_upload, Bucket=B, Key="small-parts.bin", UploadId=up,
              MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": ea}, {"PartNumber": 2, "ETag": eb}]})
 s3.abort_multipart_upload(Bucket=B, Key="small-parts.bin", UploadId=up)
+time.sleep(1.1)  # the same abort again: a new second, a new signature (else a replay)
 expect_error("NoSuchUpload", s3.abort_multipart_upload, Bucket=B, Key="small-parts.bin", UploadId=up)
 expect_error("404", s3.head_object, Bucket=B, Key="small-parts.bin")
 assert "Uploads" not in s3.list_multipart_uploads(Bucket=B)
@@ -278,6 +282,7 @@ expect_error("SignatureDoesNotMatch", client(SID, SKEY + "x").put_object, Bucket
 step("DeleteObject, DeleteObjects, DeleteBucket")
 s3.delete_object(Bucket=B, Key="dir/small.bin")
 expect_error("NoSuchKey", s3.get_object, Bucket=B, Key="dir/small.bin", status=404)
+time.sleep(1.1)  # the same DELETE again: a new second, a new signature (else a replay)
 s3.delete_object(Bucket=B, Key="dir/small.bin")  # again: still 204
 status, _, _ = fetch(url)  # the presigned URL of a deleted object
 assert status == 404, status

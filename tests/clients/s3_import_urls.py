@@ -17,9 +17,9 @@ SID2, SKEY2 = os.environ["S3_SID2"], os.environ["S3_SKEY2"]
 REGION = os.environ["S3_REGION"]
 
 
-def client(sid=SID, skey=SKEY):
+def client(sid=SID, skey=SKEY, region=REGION):
     return boto3.client("s3", endpoint_url=EP, aws_access_key_id=sid, aws_secret_access_key=skey,
-                        region_name=REGION, config=Config(s3={"addressing_style": "path"}))
+                        region_name=region, config=Config(s3={"addressing_style": "path"}))
 
 
 s3 = client()
@@ -45,8 +45,9 @@ urls = {
     "presigned_odd_key": presign(G, "dir/a b+c.qcow2"),
     "presigned_missing": presign(G, "missing.qcow2"),
     "presigned_other_tenant": presign(G, "private.qcow2", c=client(SID2, SKEY2)),
-    "presigned_fsi": presign(F, "private.qcow2"),
-    "presigned_shanghai": presign(S, "private.qcow2"),
+    # Presigned for the bucket's region (another region's scope is refused, issue 18).
+    "presigned_fsi": presign(F, "private.qcow2", c=client(region="ap-shanghai-fsi")),
+    "presigned_shanghai": presign(S, "private.qcow2", c=client(region="ap-shanghai")),
     "tampered": presigned[:-1] + ("0" if presigned[-1] != "0" else "1"),
     "cos": cos.get_presigned_url(Bucket=G, Key="private.qcow2", Method="GET", Expired=600),
     "cos_sign_param": f"http://{G}.cos.{REGION}.myqcloud.com/private.qcow2?sign=" + urllib.parse.quote(auth, safe=""),

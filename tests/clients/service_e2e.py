@@ -205,7 +205,8 @@ class Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-hook_srv = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+# The port the server's webhook allow-list names (crates/cli/tests/service.rs).
+hook_srv = http.server.HTTPServer(("127.0.0.1", int(os.environ["IMGPORT_TEST_HOOK_PORT"])), Hook)
 threading.Thread(target=hook_srv.serve_forever, daemon=True).start()
 call("ModifySubscription", {"Subscribed": True, "WebhookUrl": f"http://127.0.0.1:{hook_srv.server_port}/imgport"})
 assert call("DescribeSubscription", {"UserName": "bob"})["Subscribed"] is False
@@ -262,8 +263,12 @@ assert call("DescribeMessages", {"UserName": "bob"})["TotalCount"] == 0
 assert sorted(h["ImageId"] for h in hooks) == sorted([good_id, bad_id]), hooks
 
 step("DeleteImages removes the stored file")
+# The same body was signed for DescribeImages above, and is sent twice here: each
+# must be a new signature (a new second), else it is refused as a replay (README, Security).
+time.sleep(1.1)
 call("DeleteImages", {"ImageIds": [good_id]})
 assert not os.path.exists(stored)
+time.sleep(1.1)
 expect_error("InvalidImageId.NotFound", "DeleteImages", {"ImageIds": [good_id]})
 
 step("tenant isolation")

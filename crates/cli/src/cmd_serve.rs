@@ -54,6 +54,10 @@ pub struct Args {
     /// The region this service is (R-REGION), e.g. ap-guangzhou.
     #[arg(long, value_name = "REGION")]
     region: Option<String>,
+    /// Allow webhooks to HOST:PORT (repeatable; added to `webhook_allow` /
+    /// IMGPORT_WEBHOOK_ALLOW). None are allowed by default.
+    #[arg(long, value_name = "HOST:PORT")]
+    webhook_allow: Vec<String>,
 }
 
 /// The configuration: file, environment, then flags.
@@ -71,6 +75,9 @@ fn load(a: &Args) -> anyhow::Result<Config> {
     if let Some(v) = &a.database_url {
         c.database_url = v.clone();
     }
+    c.webhook_allow.extend(a.webhook_allow.iter().cloned());
+    imgport_service::messages::webhook::parse_allow(&c.webhook_allow)
+        .map_err(anyhow::Error::msg)?;
     if !c.database_url.trim().is_empty() && !imgport_service::db::is_postgres_url(&c.database_url) {
         anyhow::bail!(
             "database_url {}: use postgres://USER:PASSWORD@HOST:PORT/DB, or leave it empty for SQLite in the data directory",

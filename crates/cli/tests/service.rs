@@ -124,8 +124,20 @@ fn real_clients_upload_import_and_read_messages() {
     .into_iter()
     .map(|(code, dir, name)| (code, dir.join(name)))
     .collect();
+    // The webhook the script registers: the one target the allow-list names.
+    let hook_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("webhook_allow = [\"127.0.0.1:{hook_port}\"]\n"),
+    )
+    .unwrap();
     let s = serve(dir.path(), "2");
     let out = Command::new(py)
+        .env("IMGPORT_TEST_HOOK_PORT", hook_port.to_string())
         .arg(repo().join("tests/clients/service_e2e.py"))
         .args([&s.api, &s.storage, &s.secret_id, &s.secret_key, &s.app_id])
         .arg(dir.path())

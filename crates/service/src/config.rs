@@ -59,6 +59,9 @@ pub struct Config {
     /// data directory (never inside it). `IMGPORT_MASTER_KEY` (64 hex digits)
     /// takes precedence over any file.
     pub secret_key_file: Option<PathBuf>,
+    /// Webhook targets users may register, `HOST:PORT` (IPv6 `[ADDR]:PORT`); empty
+    /// (the default): no webhooks (issue 18 item 5, [`crate::messages::webhook`]).
+    pub webhook_allow: Vec<String>,
 }
 
 /// Like a derived `Debug`, with the database password hidden.
@@ -84,6 +87,7 @@ impl std::fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("secret_key_file", &self.secret_key_file)
+            .field("webhook_allow", &self.webhook_allow)
             .finish()
     }
 }
@@ -116,6 +120,7 @@ impl Default for Config {
             max_connections: 1024,
             max_connections_per_ip: 128,
             secret_key_file: None,
+            webhook_allow: Vec::new(),
         }
     }
 }
@@ -150,6 +155,15 @@ impl Config {
             c.database_url = v;
         }
         c.apply_hardening_env(&env)?;
+        if let Some(v) = env("WEBHOOK_ALLOW") {
+            // Comma- or space-separated HOST:PORT entries (replace the file's).
+            c.webhook_allow = v
+                .split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        crate::messages::webhook::parse_allow(&c.webhook_allow).map_err(anyhow::Error::msg)?;
         Ok(c)
     }
 

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod net;
 pub mod objects;
 pub mod perms;
+pub mod replay;
 pub mod s3;
 pub mod secrets;
 pub mod server;

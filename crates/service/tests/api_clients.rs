@@ -17,14 +17,23 @@ fn real_clients_drive_the_cloud_api() {
     let imgs = images(&dir.path().join("images"));
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let s = Server::start(&data, 2);
+    // The webhook the script registers: the one target the allow-list names.
+    let hook_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let allow = format!("127.0.0.1:{hook_port}");
+    let s = Server::start_with_env(&data, 2, &[("IMGPORT_WEBHOOK_ALLOW", &allow)]);
+    let mut server = s.json();
+    server["hook_port"] = hook_port.into();
     let images = serde_json::json!({
         "good": imgs.good, "nocloud": imgs.nocloud, "datadisk": imgs.datadisk,
         "gpt": imgs.gpt, "gzip": imgs.gzip,
     });
     let out = python(
         "api_clients.py",
-        &[&s.json().to_string(), &images.to_string()],
+        &[&server.to_string(), &images.to_string()],
         dir.path(),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -50,7 +50,7 @@ export async function render(ctx) {
       h("div", { class: "field" },
         h("label", { for: "webhook-url" }, "Webhook URL (optional)"),
         hook,
-        h("p", { id: "webhook-hint", class: "hint" }, "Each message is also POSTed there as JSON. This service accepts plain-HTTP loopback URLs only. Leave empty for none.")),
+        h("p", { id: "webhook-hint", class: "hint" }, "Each message is also POSTed there as JSON. This service accepts only plain-HTTP targets (HOST:PORT) its operator allows — none by default. Leave empty for none.")),
       h("div", { class: "actions" }, h("button", { type: "submit", id: "save-subscription" }, "Save subscription")),
       out);
     form.addEventListener("submit", async (e) => {

@@ -9,7 +9,9 @@
 //! (`RequestLimitExceeded`), SecretId (`AuthFailure.SecretIdNotFound`), timestamp and
 //! signature (`AuthFailure.SignatureExpire` / `SignatureFailure`), action
 //! (`InvalidAction`), version (`NoSuchVersion`), region (`InvalidRegion`), body
-//! (`InvalidParameter`), parameters (`UnknownParameter`), then the action's own checks.
+//! (`InvalidParameter`), parameters (`UnknownParameter`), replay
+//! (`AuthFailure.SignatureFailure`: a signature is used once, [`crate::replay`]), then
+//! the action's own checks.
 //! Every action sees only the calling account's resources.
 //!
 //! One file per action: [`import_image`], [`describe_import_image_os`],
@@ -51,6 +53,17 @@ pub const VERSION: &str = "2017-03-12";
 /// The service named in the credential scope.
 pub const SERVICE: &str = "cvm";
 
+/// Headers read once by both the signature check and the dispatch.
+const SINGLE_HEADERS: &[&str] = &[
+    "authorization",
+    "content-type",
+    "host",
+    "x-tc-action",
+    "x-tc-region",
+    "x-tc-timestamp",
+    "x-tc-version",
+];
+
 /// What an action runs with.
 pub struct Ctx<'a> {
     pub state: &'a AppState,
@@ -67,6 +80,8 @@ struct Action {
     name: &'static str,
     params: &'static [&'static str],
     regional: bool,
+    /// Changes nothing: the same request may be sent again unchanged ([`crate::replay`]).
+    read_only: bool,
     run: Run,
 }
 
@@ -75,54 +90,63 @@ const ACTIONS: &[Action] = &[
         name: "ImportImage",
         params: import_image::PARAMS,
         regional: true,
+        read_only: false,
         run: import_image::run,
     },
     Action {
         name: "DescribeImportImageOs",
         params: describe_import_image_os::PARAMS,
         regional: true,
+        read_only: true,
         run: describe_import_image_os::run,
     },
     Action {
         name: "DescribeImages",
         params: describe_images::PARAMS,
         regional: true,
+        read_only: true,
         run: describe_images::run,
     },
     Action {
         name: "DeleteImages",
         params: delete_images::PARAMS,
         regional: true,
+        read_only: false,
         run: delete_images::run,
     },
     Action {
         name: "ModifyImageAttribute",
         params: modify_image_attribute::PARAMS,
         regional: true,
+        read_only: false,
         run: modify_image_attribute::run,
     },
     Action {
         name: "DescribeMessages",
         params: describe_messages::PARAMS,
         regional: false,
+        read_only: true,
         run: describe_messages::run,
     },
     Action {
         name: "ReadMessage",
         params: read_message::PARAMS,
         regional: false,
+        read_only: false,
         run: read_message::run,
     },
     Action {
         name: "DescribeSubscription",
         params: describe_subscription::PARAMS,
         regional: false,
+        read_only: true,
         run: describe_subscription::run,
     },
     Action {
         name: "ModifySubscription",
         params: modify_subscription::PARAMS,
         regional: false,
+        read_only: false,
         run: modify_subscription::run,
     },
 ];
@@ -270,6 +294,16 @@ fn run(
     action: &str,
     request_id: &str,
 ) -> Result<Value, ApiError> {
+    // Headers that must not be ambiguous: the signature check and the dispatch must
+    // read the same value.
+    for n in SINGLE_HEADERS {
+        if headers.get_all(*n).iter().nth(1).is_some() {
+            return Err(ApiError::new(
+                "AuthFailure.InvalidAuthorization",
+                format!("The request carries the header {n} more than once; send it once."),
+            ));
+        }
+    }
     let auth = header(headers, "authorization").ok_or_else(|| {
         ApiError::new(
             "AuthFailure.InvalidAuthorization",
@@ -368,6 +402,25 @@ fn run(
         ));
     }
     params::check_known(&params, act.params)?;
+    // The signature may not cover the action and region (the SDKs sign only
+    // content-type;host): it authenticates one request that changes something; read-only
+    // ones (and a DryRun) may reuse it, but a signature they used changes nothing later.
+    let dry_run = params.get("DryRun") == Some(&Value::Bool(true));
+    let read_only = act.read_only || dry_run;
+    let expires_at = ts.saturating_add(st.config.max_clock_skew_secs.max(0));
+    let first = crate::replay::first_use(
+        &st.db,
+        &crate::replay::tc3_key(&a.signature),
+        expires_at,
+        read_only.then_some(crate::replay::READ_ONLY),
+    )?;
+    if !first && !read_only {
+        tracing::warn!(app_id = account.app_id, "replayed signature refused");
+        return Err(ApiError::new(
+            "AuthFailure.SignatureFailure",
+            "This signature was already used by an earlier request: the request was sent again (a replay), possibly as another action or region. A signature authenticates one request that changes something; sign each request anew with the current time (the SDKs do).",
+        ));
+    }
     let ctx = Ctx {
         state: st,
         account,

@@ -2,7 +2,9 @@
 //! user to the image-import service notices; unsubscribed users get no messages.
 //! Parameters: `UserName` (default: the account's owner user), `Subscribed`
 //! (required), `WebhookUrl` (optional: each message is also POSTed there as JSON;
-//! only plain-HTTP loopback URLs are allowed; `""` removes it; absent keeps it).
+//! only plain-HTTP URLs whose host and port are on the operator's allow-list,
+//! `webhook_allow`, empty by default — see [`webhook`]; `""` removes it; absent keeps
+//! it).
 
 use super::error::ApiError;
 use super::params::{opt_bool, str_param};
@@ -20,7 +22,8 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
         None => ctx.state.db.subscription(user)?.1,
         Some("") => None,
         Some(h) => {
-            webhook::validate(h).map_err(|why| ApiError::invalid("WebhookUrl", why))?;
+            webhook::validate(h, &ctx.state.config)
+                .map_err(|why| ApiError::invalid("WebhookUrl", why))?;
             Some(h.to_string())
         }
     };

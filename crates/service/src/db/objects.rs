@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS multipart_parts (
 CREATE TABLE IF NOT EXISTS used_signatures (
     signature   TEXT PRIMARY KEY,
     used_at     INTEGER NOT NULL,
-    expires_at  INTEGER NOT NULL DEFAULT 0
+    expires_at  INTEGER NOT NULL DEFAULT 0,
+    repeatable  TEXT NOT NULL DEFAULT ''
 );
 ";
 
@@ -63,6 +64,16 @@ pub fn migrate(c: &mut dyn Conn) -> Result<(), DbError> {
         let def = super::sql::ddl(c.backend(), "INTEGER NOT NULL DEFAULT 0");
         c.batch(&format!(
             "ALTER TABLE used_signatures ADD COLUMN expires_at {def}"
+        ))?;
+    }
+    // … and no `repeatable` (every old record is single-use).
+    if !table_columns(c, "used_signatures")?
+        .iter()
+        .any(|h| h == "repeatable")
+    {
+        let def = super::sql::ddl(c.backend(), "TEXT NOT NULL DEFAULT ''");
+        c.batch(&format!(
+            "ALTER TABLE used_signatures ADD COLUMN repeatable {def}"
         ))?;
     }
     let have = table_columns(c, "objects")?;
@@ -412,11 +423,50 @@ impl Db {
     /// accepted anyway; the record can go some time after it
     /// ([`Db::prune_used_signatures`]).
     pub fn use_signature(&self, signature: &str, expires_at: i64) -> Result<bool, DbError> {
+        self.use_signature_for(signature, expires_at, None)
+    }
+
+    /// [`Db::use_signature`] for the replay cache of signed requests
+    /// ([`crate::replay`]): true for the first use of `signature`, and for a repeated
+    /// one when both uses passed the same `repeatable` tag (a read-only request sent
+    /// again unchanged); false otherwise. Shared by every server on the database.
+    pub fn use_signature_for(
+        &self,
+        signature: &str,
+        expires_at: i64,
+        repeatable: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let tag = repeatable.unwrap_or("");
         self.with(|c| {
-            Ok(c.exec(
-                "INSERT INTO used_signatures (signature, used_at, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT (signature) DO NOTHING",
-                args![signature, now(), expires_at],
-            )? > 0)
+            if c.exec(
+                "INSERT INTO used_signatures (signature, used_at, expires_at, repeatable) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (signature) DO NOTHING",
+                args![signature, now(), expires_at, tag],
+            )? > 0
+            {
+                return Ok(true);
+            }
+            if tag.is_empty() {
+                return Ok(false);
+            }
+            match c.opt_row(
+                "SELECT repeatable FROM used_signatures WHERE signature = ?1",
+                args![signature],
+            )? {
+                Some(r) => Ok(r.text(0)? == tag),
+                None => Ok(false),
+            }
+        })
+    }
+
+    /// Forget that `signature` was used (the request it authenticated failed on the
+    /// server's side before changing anything, and the client may send it again).
+    pub fn forget_signature(&self, signature: &str) -> Result<(), DbError> {
+        self.with(|c| {
+            c.exec(
+                "DELETE FROM used_signatures WHERE signature = ?1",
+                args![signature],
+            )
+            .map(|_| ())
         })
     }
 
@@ -707,6 +757,32 @@ mod tests {
             assert!(!db.signature_used("s").unwrap());
             assert!(db.signature_used("later").unwrap());
             assert!(db.signature_used("unknown-expiry").unwrap());
+        });
+    }
+
+    #[test]
+    fn a_repeatable_signature_repeats_only_with_its_tag() {
+        each_backend(|db| {
+            // A read-only request may come again unchanged …
+            assert!(db
+                .use_signature_for("r", 1000, Some("Describe\na"))
+                .unwrap());
+            assert!(db
+                .use_signature_for("r", 1000, Some("Describe\na"))
+                .unwrap());
+            // … not as another action or region, nor as a state-changing one.
+            assert!(!db
+                .use_signature_for("r", 1000, Some("Describe\nb"))
+                .unwrap());
+            assert!(!db.use_signature_for("r", 1000, None).unwrap());
+            // A state-changing use makes the signature single-use for everything.
+            assert!(db.use_signature_for("w", 1000, None).unwrap());
+            assert!(!db
+                .use_signature_for("w", 1000, Some("Describe\na"))
+                .unwrap());
+            assert!(!db.use_signature_for("w", 1000, None).unwrap());
+            db.forget_signature("w").unwrap();
+            assert!(db.use_signature_for("w", 1000, None).unwrap());
         });
     }
 }

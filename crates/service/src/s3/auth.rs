@@ -57,6 +57,27 @@ pub enum Payload {
 pub struct Auth {
     pub caller: Caller,
     pub payload: Payload,
+    /// The signature, when the request is signed.
+    pub signed: Option<Signed>,
+}
+
+/// What a signature says besides who signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The signature's key in the replay cache ([`crate::replay`]).
+    pub replay_key: String,
+    /// When the signature stops being accepted (Unix seconds; 0: unknown).
+    pub expires_at: i64,
+    /// SigV4: the region of the credential scope (COS signatures name none).
+    pub scope_region: Option<String>,
+    /// The signature came in the query (a presigned URL), not in `Authorization`.
+    pub presigned: bool,
+}
+
+/// A verified presigned SigV4 URL.
+pub struct Presigned {
+    pub account: Account,
+    pub signed: Signed,
 }
 
 /// Why authentication failed.
@@ -140,14 +161,23 @@ pub fn authenticate(st: &AppState, req: &RequestParts<'_>, now: i64) -> Result<A
     let authz = header(req.headers, "authorization")
         .map(str::trim)
         .filter(|a| !a.is_empty());
-    let unsigned = |acct: Account| Auth {
+    let unsigned = |acct: Account, signed: Signed| Auth {
         caller: Caller::Account(acct),
         payload: Payload::Unsigned,
+        signed: Some(signed),
+    };
+    let cos = |sig: cos_auth::CosSignature, presigned: bool| {
+        let signed = Signed {
+            replay_key: crate::replay::s3_key("cos", &sig.signature),
+            expires_at: cos_auth::expiry(&sig),
+            scope_region: None,
+            presigned,
+        };
+        cos_auth::verify(st, &sig, req, &query, now).map(|a| unsigned(a, signed))
     };
     if let Some(a) = authz {
         if a.starts_with("q-sign-algorithm=") {
-            let sig = cos_auth::parse(&sigv4::parse_query(a))?;
-            return cos_auth::verify(st, &sig, req, &query, now).map(unsigned);
+            return cos(cos_auth::parse(&sigv4::parse_query(a))?, false);
         }
         if let Some(rest) = a.strip_prefix("AWS4-HMAC-SHA256 ") {
             return header_sigv4(st, req, rest, now);
@@ -159,16 +189,15 @@ pub fn authenticate(st: &AppState, req: &RequestParts<'_>, now: i64) -> Result<A
     }
     if q("X-Amz-Signature").is_some() || q("X-Amz-Algorithm").is_some() {
         let lookup = |n: &str| header_value(req.headers, n);
-        return presigned(st, req.method, req.raw_path, req.raw_query, &lookup, now).map(unsigned);
+        return presigned(st, req.method, req.raw_path, req.raw_query, &lookup, now)
+            .map(|p| unsigned(p.account, p.signed));
     }
     if let Some(sign) = q("sign").filter(|s| s.starts_with("q-sign-algorithm=")) {
         // COS presigned URL with the whole signature in one `sign` parameter.
-        let sig = cos_auth::parse(&sigv4::parse_query(sign))?;
-        return cos_auth::verify(st, &sig, req, &query, now).map(unsigned);
+        return cos(cos_auth::parse(&sigv4::parse_query(sign))?, true);
     }
     if q("q-sign-algorithm").is_some() {
-        let sig = cos_auth::parse(&query)?;
-        return cos_auth::verify(st, &sig, req, &query, now).map(unsigned);
+        return cos(cos_auth::parse(&query)?, true);
     }
     if q("Signature").is_some() && q("AWSAccessKeyId").is_some() {
         return Err(AuthError::Malformed(
@@ -179,7 +208,34 @@ pub fn authenticate(st: &AppState, req: &RequestParts<'_>, now: i64) -> Result<A
     Ok(Auth {
         caller: Caller::Anonymous,
         payload: Payload::Unsigned,
+        signed: None,
     })
+}
+
+/// S3's answer to a SigV4 signature scoped to `scope_region` for a bucket in
+/// `bucket_region` (R-REGION): 400 `AuthorizationHeaderMalformed` (a presigned URL:
+/// `AuthorizationQueryParametersError`) naming the expected region in the message, a
+/// `Region` element and `x-amz-bucket-region` — from which boto3 re-signs for the
+/// right region by itself.
+pub fn wrong_region(signed: &Signed, scope_region: &str, bucket_region: &str) -> S3Error {
+    let (code, what) = if signed.presigned {
+        (
+            "AuthorizationQueryParametersError",
+            "Error parsing the X-Amz-Credential parameter",
+        )
+    } else {
+        (
+            "AuthorizationHeaderMalformed",
+            "The authorization header is malformed",
+        )
+    };
+    let shown: String = scope_region.chars().take(64).collect();
+    S3Error::bad(
+        code,
+        format!("{what}; the region '{shown}' is wrong; expecting '{bucket_region}' (the bucket's region, R-REGION): sign requests for this bucket with region {bucket_region}."),
+    )
+    .with("Region", bucket_region)
+    .with_header("x-amz-bucket-region", bucket_region)
 }
 
 fn malformed(m: impl Into<String>) -> AuthError {
@@ -309,6 +365,12 @@ fn header_sigv4(
     Ok(Auth {
         caller: Caller::Account(acct),
         payload,
+        signed: Some(Signed {
+            replay_key: crate::replay::s3_key("sigv4", sig),
+            expires_at: t.saturating_add(MAX_SKEW),
+            scope_region: Some(scope.region.clone()),
+            presigned: false,
+        }),
     })
 }
 
@@ -329,7 +391,8 @@ fn query_error(m: impl Into<String>) -> AuthError {
 }
 
 /// Verify a presigned SigV4 request (query `X-Amz-*`): the signature first, then its
-/// validity period. `header` gives the canonical value of a signed header.
+/// validity period. `header` gives the canonical value of a signed header. The
+/// region of the credential scope is for the caller to check against the bucket's.
 pub fn presigned(
     st: &AppState,
     method: &str,
@@ -337,7 +400,7 @@ pub fn presigned(
     raw_query: &str,
     header: &dyn Fn(&str) -> Option<String>,
     now: i64,
-) -> Result<Account, AuthError> {
+) -> Result<Presigned, AuthError> {
     let query = sigv4::parse_query(raw_query);
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     if q("X-Amz-Algorithm") != Some("AWS4-HMAC-SHA256") {
@@ -410,5 +473,13 @@ pub fn presigned(
     if t > now + MAX_SKEW {
         return Err(AuthError::NotYetValid);
     }
-    Ok(acct)
+    Ok(Presigned {
+        account: acct,
+        signed: Signed {
+            replay_key: crate::replay::s3_key("sigv4", sig),
+            expires_at: t.saturating_add(expires),
+            scope_region: Some(scope.region.clone()),
+            presigned: true,
+        },
+    })
 }

@@ -1,6 +1,7 @@
 //! CreateBucket (R-FLOW-UPLOAD, R-REGION): a bucket lives in one region of the
 //! service's `regions`: the `LocationConstraint` of the request body, else the region
-//! of a COS host (`BUCKET-APPID.cos.REGION.myqcloud.com`), else the service's region.
+//! of a COS host (`BUCKET-APPID.cos.REGION.myqcloud.com`), else the region of the
+//! SigV4 credential scope when it is one of the service's, else the service's region.
 //! Names follow S3's rules; a COS-style name `NAME-APPID` must carry the caller's own
 //! AppId. The canned ACL may be `private` (default) or `public-read`.
 
@@ -70,8 +71,15 @@ pub async fn run(ctx: &Ctx<'_>, bucket: &str, body: Body) -> Result<Response, S3
             ));
         }
     }
+    // Without either, the region the request was signed for (SigV4), when it is one
+    // of ours (a client's default like us-east-1 is not).
     let region = asked
         .or_else(|| ctx.host_region.clone())
+        .or_else(|| {
+            ctx.scope_region
+                .clone()
+                .filter(|r| ctx.st.config.regions.contains(r))
+        })
         .unwrap_or_else(|| ctx.st.config.region.clone());
     if !ctx.st.config.regions.contains(&region) {
         return Err(S3Error::bad(

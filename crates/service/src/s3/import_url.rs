@@ -292,6 +292,19 @@ pub fn resolve_import_url(
                 break;
             }
         }
+        // Issue 18 item 2: scoped to the bucket's region, as S3 requires.
+        let verdict = verdict.and_then(|p| match p.signed.scope_region {
+            Some(r) if r != b.region => Err(AuthError::Malformed(
+                "AuthorizationQueryParametersError",
+                format!(
+                    "it is signed for region {}, but the bucket {bucket} is in {}; presign it for {}",
+                    r.chars().take(64).collect::<String>(),
+                    b.region,
+                    b.region
+                ),
+            )),
+            _ => Ok(p.account),
+        });
         // Accepted until X-Amz-Date + X-Amz-Expires (0: unknown — then the URL is
         // refused anyway, or its record is simply kept).
         let expires_at = q("X-Amz-Date")

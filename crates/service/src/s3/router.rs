@@ -139,6 +139,8 @@ pub struct Ctx<'a> {
     pub headers: &'a HeaderMap,
     pub query: Vec<(String, String)>,
     pub host_region: Option<String>,
+    /// The region of a SigV4 credential scope (what a bucket-less request asks for).
+    pub scope_region: Option<String>,
     pub request_id: String,
 }
 
@@ -308,6 +310,7 @@ async fn dispatch(
         crate::db::now(),
     )
     .map_err(auth::AuthError::into_s3)?;
+    let signed = auth.signed;
     let ctx = Ctx {
         st,
         caller: auth.caller,
@@ -315,8 +318,53 @@ async fn dispatch(
         headers,
         query: super::sigv4::parse_query(uri.query().unwrap_or("")),
         host_region: addr.host_region.clone(),
+        scope_region: signed.as_ref().and_then(|s| s.scope_region.clone()),
         request_id: request_id.to_string(),
     };
+    if let (Some(s), Some(bucket)) = (&signed, &addr.bucket) {
+        // Issue 18 item 2: a SigV4 signature is scoped to the bucket's region, as in
+        // S3; CreateBucket (the bucket is not there yet) and GetBucketLocation (how a
+        // client learns the region) are exempt, as they are in S3.
+        let create = *method == Method::PUT && addr.key.is_none() && !ctx.has("acl");
+        let location = *method == Method::GET && addr.key.is_none() && ctx.has("location");
+        if let (Some(r), false) = (&s.scope_region, create || location) {
+            if let Some(b) = st.db.bucket(bucket)? {
+                if b.region != *r {
+                    return Err(auth::wrong_region(s, r, &b.region));
+                }
+            }
+        }
+    }
+    // Issue 18 item 1: a signature changes state once ([`crate::replay`]).
+    let replay_key = match (&signed, method) {
+        (Some(s), &Method::PUT | &Method::POST | &Method::DELETE) => {
+            if !crate::replay::first_use(&st.db, &s.replay_key, s.expires_at, None)? {
+                return Err(S3Error::denied(
+                    "This request's signature was already used by an earlier request: the request was sent again (a replay). A signature authenticates one PUT, POST or DELETE; sign each request anew (the SDKs do).",
+                ));
+            }
+            Some(s.replay_key.clone())
+        }
+        _ => None,
+    };
+    let r = operate(&ctx, method, addr, body).await;
+    if let (Err(_), Some(k)) = (&r, replay_key) {
+        // Refused (an S3 operation changes all or nothing): the client may send it
+        // again, e.g. DeleteBucket after emptying the bucket, within the same second.
+        // Only the request that recorded the signature gets here, and method, path and
+        // query are signed: a later replay does what its signer asked.
+        crate::replay::release(&st.db, &k);
+    }
+    r
+}
+
+/// Run the operation a request addresses.
+async fn operate(
+    ctx: &Ctx<'_>,
+    method: &Method,
+    addr: Address,
+    body: Body,
+) -> Result<Response, S3Error> {
     let unsupported = |list: &[&str]| {
         ctx.query
             .iter()
@@ -325,7 +373,7 @@ async fn dispatch(
     };
     let Some(bucket) = addr.bucket else {
         return match *method {
-            Method::GET => list_buckets::run(&ctx),
+            Method::GET => list_buckets::run(ctx),
             _ => Err(S3Error::method_not_allowed()),
         };
     };
@@ -338,19 +386,19 @@ async fn dispatch(
                 return Err(e);
             }
             match *method {
-                Method::PUT if ctx.has("acl") => acl::put_bucket_acl(&ctx, &bucket, body).await,
-                Method::PUT => create_bucket::run(&ctx, &bucket, body).await,
-                Method::HEAD => head_bucket::head(&ctx, &bucket),
-                Method::GET if ctx.has("location") => head_bucket::location(&ctx, &bucket),
-                Method::GET if ctx.has("acl") => acl::get_bucket_acl(&ctx, &bucket),
-                Method::GET if ctx.has("uploads") => multipart::list_uploads(&ctx, &bucket),
+                Method::PUT if ctx.has("acl") => acl::put_bucket_acl(ctx, &bucket, body).await,
+                Method::PUT => create_bucket::run(ctx, &bucket, body).await,
+                Method::HEAD => head_bucket::head(ctx, &bucket),
+                Method::GET if ctx.has("location") => head_bucket::location(ctx, &bucket),
+                Method::GET if ctx.has("acl") => acl::get_bucket_acl(ctx, &bucket),
+                Method::GET if ctx.has("uploads") => multipart::list_uploads(ctx, &bucket),
                 Method::GET if ctx.q("list-type") == Some("2") => {
-                    list_objects_v2::run(&ctx, &bucket)
+                    list_objects_v2::run(ctx, &bucket)
                 }
-                Method::GET => list_objects_v1::run(&ctx, &bucket),
-                Method::DELETE => delete_bucket::run(&ctx, &bucket),
+                Method::GET => list_objects_v1::run(ctx, &bucket),
+                Method::DELETE => delete_bucket::run(ctx, &bucket),
                 Method::POST if ctx.has("delete") => {
-                    delete_object::delete_objects(&ctx, &bucket, body).await
+                    delete_object::delete_objects(ctx, &bucket, body).await
                 }
                 _ => Err(S3Error::method_not_allowed()),
             }
@@ -364,23 +412,23 @@ async fn dispatch(
                     if copy_source.is_some() {
                         return Err(S3Error::not_implemented("UploadPartCopy"));
                     }
-                    multipart::upload_part(&ctx, &bucket, &key, body).await
+                    multipart::upload_part(ctx, &bucket, &key, body).await
                 }
                 Method::PUT if ctx.has("acl") => {
-                    acl::put_object_acl(&ctx, &bucket, &key, body).await
+                    acl::put_object_acl(ctx, &bucket, &key, body).await
                 }
                 Method::PUT if copy_source.is_some() => Err(S3Error::not_implemented("CopyObject")),
-                Method::PUT => put_object::run(&ctx, &bucket, &key, body).await,
-                Method::GET if ctx.has("uploadId") => multipart::list_parts(&ctx, &bucket, &key),
-                Method::GET if ctx.has("acl") => acl::get_object_acl(&ctx, &bucket, &key),
-                Method::GET => get_object::run(&ctx, &bucket, &key, false),
-                Method::HEAD => get_object::run(&ctx, &bucket, &key, true),
-                Method::POST if ctx.has("uploads") => multipart::create(&ctx, &bucket, &key),
+                Method::PUT => put_object::run(ctx, &bucket, &key, body).await,
+                Method::GET if ctx.has("uploadId") => multipart::list_parts(ctx, &bucket, &key),
+                Method::GET if ctx.has("acl") => acl::get_object_acl(ctx, &bucket, &key),
+                Method::GET => get_object::run(ctx, &bucket, &key, false),
+                Method::HEAD => get_object::run(ctx, &bucket, &key, true),
+                Method::POST if ctx.has("uploads") => multipart::create(ctx, &bucket, &key),
                 Method::POST if ctx.has("uploadId") => {
-                    multipart::complete(&ctx, &bucket, &key, body).await
+                    multipart::complete(ctx, &bucket, &key, body).await
                 }
-                Method::DELETE if ctx.has("uploadId") => multipart::abort(&ctx, &bucket, &key),
-                Method::DELETE => delete_object::run(&ctx, &bucket, &key),
+                Method::DELETE if ctx.has("uploadId") => multipart::abort(ctx, &bucket, &key),
+                Method::DELETE => delete_object::run(ctx, &bucket, &key),
                 _ => Err(S3Error::method_not_allowed()),
             }
         }
