@@ -6,7 +6,9 @@
 # is the only way to skip. Every target runs even after a failure; the findings are
 # copied to fuzz/artifacts/TARGET/ and the list of failed targets closes the output.
 # scripts/test-fuzz-guard.sh proves all of this with a planted crash and a planted leak.
-# For real fuzzing, run one target for hours:  cargo +nightly fuzz run disk_open -- -max_total_time=36000
+# For real fuzzing, run one target for hours:  cargo +nightly fuzz run disk_open fuzz/seeds/disk_open -- -max_total_time=36000
+# fuzz/seeds/TARGET holds the minimised corpus of the long campaigns (files < 8 KiB,
+# `-merge=1`); the smoke reads it as seeds. Refresh it after a campaign the same way.
 # usage: scripts/fuzz.sh [SECONDS] [TARGET…]   (no TARGET: every target but `planted`)
 #   FUZZ_TOOLCHAIN  toolchain for cargo-fuzz (default nightly)
 #   FUZZ_SEEDS=0    no fixture seeds (build no fixtures)
@@ -70,8 +72,14 @@ for t in "${targets[@]}"; do
   # New inputs go to the first directory; the seeds are read only. The fuzzer's own
   # exit status is kept: a finding, or any failure to run, is non-zero.
   status=0
-  cargo "+$tc" fuzz run -O "$t" "$corpus" "${seeds[@]}" -- -artifact_prefix="$art/" \
-    -max_total_time="$secs" -max_len=$max_len -rss_limit_mb=2048 -timeout=10 >"$log" 2>&1 || status=$?
+  # fuzz/seeds/TARGET: the minimised corpus of the long campaigns, kept in the repo
+  # (small files only), read only like the fixture seeds.
+  tseeds=("${seeds[@]}")
+  [ -d "seeds/$t" ] && tseeds+=("seeds/$t")
+  # -timeout: a unit running 30 s is a hang (1 MiB fixture seeds of the slower targets
+  # take a few seconds under the sanitizer on a busy 2-core machine).
+  cargo "+$tc" fuzz run -O "$t" "$corpus" "${tseeds[@]}" -- -artifact_prefix="$art/" \
+    -max_total_time="$secs" -max_len=$max_len -rss_limit_mb=2048 -timeout=30 >"$log" 2>&1 || status=$?
   grep -E "^(#[0-9]+\s+DONE|Done|==[0-9]+==|SUMMARY|Test unit written)" "$log" || true
   [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ] || rm -rf "$corpus"
   # Every libFuzzer artifact is a finding (crash-, timeout-, oom-, leak-, mismatch- …)
