@@ -29,9 +29,10 @@ pub const DEFAULT_MAX_FETCH: u64 = 16 * 1024 * 1024;
 pub const DEFAULT_READAHEAD: u64 = 4 * 1024 * 1024;
 /// Inner reads a [`ReadAt::prefetch`] runs at once (the connections it may open).
 pub const PREFETCH_PARALLELISM: usize = 4;
-/// Missing blocks closer than this many blocks are fetched with the blocks between
-/// them by a prefetch (one request instead of two, a few bytes more).
-const PREFETCH_GAP_BLOCKS: u64 = 1;
+/// Missing blocks at most this many blocks apart are fetched with the blocks between
+/// them by a prefetch (one request instead of two); 0: adjacent blocks only, so a
+/// prefetch never fetches a byte that was not asked for.
+const PREFETCH_GAP_BLOCKS: u64 = 0;
 
 /// How a [`BlockCache`] reads and keeps blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,8 +358,8 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
         self.inner.bytes_read()
     }
 
-    /// Fetch the missing blocks of `ranges` now: runs of missing blocks (joined across
-    /// gaps of at most one block, split at `max_fetch`) read by up to
+    /// Fetch the missing blocks of `ranges` now: runs of adjacent missing blocks (split
+    /// at `max_fetch`) read by up to
     /// [`PREFETCH_PARALLELISM`] concurrent inner reads. Bounded: at most half the
     /// cache's capacity is prefetched (the rest is read on demand, as before).
     fn prefetch(&self, ranges: &[(u64, u64)]) -> Result<()> {
@@ -643,18 +644,20 @@ mod tests {
                                                       // range past the end (ignored).
         c.prefetch(&[
             (0, 10),
-            (2 * 1024 + 5, 1),
+            (1024 + 5, 1),
+            (3 * 1024, 1),
             (5 * 1024, 1024),
             (10 * 1024, 2048),
             (50 * 1024, 1),
             (200_000, 10),
         ])
         .unwrap();
-        // 1 + runs 0..=2, 10..=11, 50.
-        assert_eq!(c.inner().reads.load(Ordering::Relaxed), 4);
+        // 1 + runs 0..=1, 3, 10..=11, 50.
+        assert_eq!(c.inner().reads.load(Ordering::Relaxed), 5);
+        assert_eq!(c.bytes_read(), 7 * 1024);
         let reads = c.inner().reads.load(Ordering::Relaxed);
         let mut buf = vec![0u8; 1024];
-        for off in [0u64, 1024, 2 * 1024, 10 * 1024, 11 * 1024, 50 * 1024] {
+        for off in [0u64, 1024, 3 * 1024, 10 * 1024, 11 * 1024, 50 * 1024] {
             c.read_exact_at(&mut buf, off).unwrap();
             assert_eq!(buf, d[off as usize..off as usize + 1024]);
         }
