@@ -59,6 +59,10 @@ impl ReadAt for Watched {
         self.inner.allocated_bytes()
     }
 
+    fn prefetch(&self, ranges: &[(u64, u64)]) -> Result<()> {
+        self.inner.prefetch(ranges)
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }

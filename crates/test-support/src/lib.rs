@@ -13,14 +13,17 @@
 //!
 //! Modules: [`switch`] (the switch, [`skip`], [`have`], [`require_tools!`]),
 //! [`fixtures`] (the fixture scripts and their cache), [`qemu`] (qemu-img / qemu-io /
-//! qemu-nbd as oracles), [`data`] (deterministic test bytes).
+//! qemu-nbd as oracles), [`data`] (deterministic test bytes), [`range_server`] (an HTTP
+//! range server with latency, bandwidth cap and round-trip counts).
 
 pub mod data;
 pub mod fixtures;
 pub mod qemu;
+pub mod range_server;
 pub mod switch;
 
 pub use data::{noise, pattern};
 pub use fixtures::{build_fixtures, cache_root, fixture, repo_root};
 pub use qemu::{have_qemu_img, qemu_img, qemu_json, run};
+pub use range_server::{Mode, RangeServer, ServerOptions, Stats};
 pub use switch::{have, require_tool, require_tools, required, skip, SWITCH};

@@ -25,6 +25,14 @@ pub const DEFAULT_BLOCK_SIZE: u64 = 64 * 1024;
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// Default bound on one coalesced inner read: 16 MiB.
 pub const DEFAULT_MAX_FETCH: u64 = 16 * 1024 * 1024;
+/// Default bound on the readahead window of a sequential stream: 4 MiB.
+pub const DEFAULT_READAHEAD: u64 = 4 * 1024 * 1024;
+/// Inner reads a [`ReadAt::prefetch`] runs at once (the connections it may open).
+pub const PREFETCH_PARALLELISM: usize = 4;
+/// Missing blocks at most this many blocks apart are fetched with the blocks between
+/// them by a prefetch (one request instead of two); 0: adjacent blocks only, so a
+/// prefetch never fetches a byte that was not asked for.
+const PREFETCH_GAP_BLOCKS: u64 = 0;
 
 /// How a [`BlockCache`] reads and keeps blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +48,12 @@ pub struct BlockCacheOptions {
     /// cached (streamed file data would only evict the metadata worth keeping);
     /// `u64::MAX`: every read is cached.
     pub bypass_len: u64,
+    /// Bound on readahead (issue 16): while the misses stay sequential (each starts at
+    /// the block after the previous inner read), each inner read fetches that many more
+    /// blocks past the read, doubling from one block (at the second sequential miss) up
+    /// to this many bytes (and at most a quarter of `capacity`); 0: none. A stream of N bytes then costs about
+    /// log2(window) + N / window round trips instead of N / block_size.
+    pub readahead: u64,
 }
 
 impl Default for BlockCacheOptions {
@@ -49,6 +63,18 @@ impl Default for BlockCacheOptions {
             capacity: DEFAULT_CACHE_BYTES,
             max_fetch: DEFAULT_MAX_FETCH,
             bypass_len: u64::MAX,
+            readahead: 0,
+        }
+    }
+}
+
+impl BlockCacheOptions {
+    /// The options for a remote source, where each inner read is a round trip:
+    /// the defaults with a [`DEFAULT_READAHEAD`] window.
+    pub fn remote() -> Self {
+        BlockCacheOptions {
+            readahead: DEFAULT_READAHEAD,
+            ..Self::default()
         }
     }
 }
@@ -108,6 +134,10 @@ impl Lru {
 struct State {
     lru: Lru,
     in_flight: HashSet<u64>,
+    /// The block after the last inner read, and how many inner reads in a row
+    /// started where the previous one ended.
+    next_sequential: u64,
+    streak: u32,
 }
 
 /// A [`ReadAt`] that reads `inner` in aligned blocks and keeps recently used blocks.
@@ -121,6 +151,7 @@ pub struct BlockCache<S> {
     capacity: u64,
     max_fetch_blocks: u64,
     bypass_len: u64,
+    readahead_blocks: u64,
     state: Mutex<State>,
     fetched: Condvar,
     hits: AtomicU64,
@@ -160,6 +191,7 @@ impl<S: ReadAt> BlockCache<S> {
             capacity: opts.capacity,
             max_fetch_blocks: (opts.max_fetch / block_size).max(1),
             bypass_len: opts.bypass_len,
+            readahead_blocks: opts.readahead.min(opts.capacity / 4) / block_size,
             state: Mutex::new(State::default()),
             fetched: Condvar::new(),
             hits: AtomicU64::new(0),
@@ -262,14 +294,34 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
                 continue;
             }
             // A run of blocks [index, run_end] that are neither cached nor being
-            // fetched, read with one inner read.
+            // fetched, read with one inner read; past `last` by the readahead window
+            // when the misses are sequential.
+            let blocks = size.div_ceil(bs);
+            // Two sequential misses make a stream: then 1, 2, 4, … blocks ahead.
+            let streak = if index == st.next_sequential && index > 0 {
+                st.streak.saturating_add(1)
+            } else {
+                0
+            };
+            let window = match streak {
+                0 | 1 => 0,
+                n => 1u64
+                    .checked_shl(n - 2)
+                    .unwrap_or(u64::MAX)
+                    .min(self.readahead_blocks),
+            };
+            let stop_at = last.saturating_add(window).min(blocks.saturating_sub(1));
             let mut run_end = index;
-            while run_end < last
+            while run_end < stop_at
                 && run_end - index + 1 < self.max_fetch_blocks
                 && !st.lru.contains(run_end + 1)
                 && !st.in_flight.contains(&(run_end + 1))
             {
                 run_end += 1;
+            }
+            if run_end >= last {
+                st.streak = streak;
+                st.next_sequential = run_end + 1;
             }
             for b in index..=run_end {
                 st.in_flight.insert(b);
@@ -293,7 +345,9 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
             }
             drop(st);
             for (k, chunk) in tmp.chunks(bs as usize).enumerate() {
-                self.copy_block(buf, offset, index + k as u64, chunk)?;
+                if index + k as u64 <= last {
+                    self.copy_block(buf, offset, index + k as u64, chunk)?;
+                }
             }
             index = run_end + 1;
         }
@@ -302,6 +356,106 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
 
     fn bytes_read(&self) -> u64 {
         self.inner.bytes_read()
+    }
+
+    /// Fetch the missing blocks of `ranges` now: runs of adjacent missing blocks (split
+    /// at `max_fetch`) read by up to
+    /// [`PREFETCH_PARALLELISM`] concurrent inner reads. Bounded: at most half the
+    /// cache's capacity is prefetched (the rest is read on demand, as before).
+    fn prefetch(&self, ranges: &[(u64, u64)]) -> Result<()> {
+        let size = self.inner.size();
+        let bs = self.block_size;
+        let mut wanted: Vec<u64> = Vec::new();
+        let budget = (self.capacity / 2) / bs;
+        {
+            let st = self.lock();
+            for &(offset, len) in ranges {
+                if len == 0 || offset >= size {
+                    continue;
+                }
+                let end = offset.saturating_add(len).min(size);
+                for b in offset / bs..=(end - 1) / bs {
+                    if wanted.len() as u64 >= budget {
+                        break;
+                    }
+                    if !st.lru.contains(b) && !st.in_flight.contains(&b) {
+                        wanted.push(b);
+                    }
+                }
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        // Runs [first, last] of blocks to fetch, gaps of PREFETCH_GAP_BLOCKS joined.
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for b in wanted {
+            match runs.last_mut() {
+                Some((first, last))
+                    if b <= *last + 1 + PREFETCH_GAP_BLOCKS
+                        && b - *first < self.max_fetch_blocks =>
+                {
+                    *last = b
+                }
+                _ => runs.push((b, b)),
+            }
+        }
+        if runs.is_empty() {
+            return Ok(());
+        }
+        {
+            // Blocks another thread fetched meanwhile are fetched again: harmless.
+            let mut st = self.lock();
+            for &(first, last) in &runs {
+                for b in first..=last {
+                    st.in_flight.insert(b);
+                }
+            }
+        }
+        let _guards: Vec<InFlight<'_, S>> = runs
+            .iter()
+            .map(|&(first, last)| InFlight {
+                cache: self,
+                first,
+                last,
+            })
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let fetch_all = || -> Result<()> {
+            // Bounded: each iteration takes one run off the shared list.
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(first, last)) = runs.get(i) else {
+                    return Ok(());
+                };
+                let start = first * bs;
+                let stop = (last + 1).saturating_mul(bs).min(size);
+                let mut tmp = vec![0u8; (stop - start) as usize];
+                self.inner.read_exact_at(&mut tmp, start)?;
+                self.misses.fetch_add(last - first + 1, Ordering::Relaxed);
+                let mut st = self.lock();
+                for (k, chunk) in tmp.chunks(bs as usize).enumerate() {
+                    st.lru
+                        .put(first + k as u64, Arc::from(chunk), self.capacity);
+                }
+            }
+        };
+        let workers = PREFETCH_PARALLELISM.min(runs.len());
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..workers).map(|_| scope.spawn(fetch_all)).collect();
+            let mut result = fetch_all();
+            for h in handles {
+                let r = h.join().unwrap_or_else(|_| {
+                    Err(Error::Io {
+                        what: self.describe(),
+                        source: std::io::Error::other("a prefetch thread panicked"),
+                    })
+                });
+                if result.is_ok() {
+                    result = r;
+                }
+            }
+            result
+        })
     }
 
     fn host_extents(&self, offset: u64, len: u64) -> Option<Vec<HostExtent>> {
@@ -365,6 +519,7 @@ mod tests {
         capacity: 8 * 1024,
         max_fetch: 4 * 1024,
         bypass_len: u64::MAX,
+        readahead: 0,
     };
 
     #[test]
@@ -438,6 +593,82 @@ mod tests {
         assert_eq!(c.inner().reads.load(Ordering::Relaxed), before);
         c.read_exact_at(&mut one, 1024).unwrap();
         assert_eq!(c.inner().reads.load(Ordering::Relaxed), before + 1);
+    }
+
+    #[test]
+    fn sequential_misses_read_ahead_geometrically_within_the_window() {
+        let opts = BlockCacheOptions {
+            capacity: 64 * 1024,
+            max_fetch: 64 * 1024,
+            readahead: 8 * 1024,
+            ..OPTS
+        };
+        let (d, c) = cache(100_000, opts);
+        let mut buf = vec![0u8; 1024];
+        for b in 0..40u64 {
+            c.read_exact_at(&mut buf, b * 1024).unwrap();
+            assert_eq!(buf, d[b as usize * 1024..(b as usize + 1) * 1024]);
+        }
+        // 40 blocks: 1 + 1 (the stream is recognised) + 2 + 3 + 5 + 9 + 9 + 9 (window 8
+        // blocks) + the last 1: 9 inner reads instead of 40.
+        assert_eq!(c.inner().reads.load(Ordering::Relaxed), 9);
+        // At most one window past what was read.
+        assert!(c.bytes_read() <= 48 * 1024, "{}", c.bytes_read());
+        // A jump ends the stream: no readahead for a random read.
+        let before = c.bytes_read();
+        c.read_exact_at(&mut buf, 90 * 1024).unwrap();
+        assert_eq!(c.bytes_read() - before, 1024);
+    }
+
+    #[test]
+    fn no_readahead_by_default() {
+        let (_, c) = cache(100_000, OPTS);
+        let mut buf = vec![0u8; 1024];
+        for b in 0..20u64 {
+            c.read_exact_at(&mut buf, b * 1024).unwrap();
+        }
+        assert_eq!(c.inner().reads.load(Ordering::Relaxed), 20);
+        assert_eq!(c.bytes_read(), 20 * 1024);
+    }
+
+    #[test]
+    fn prefetch_coalesces_missing_blocks_and_later_reads_hit() {
+        let opts = BlockCacheOptions {
+            capacity: 64 * 1024,
+            ..OPTS
+        };
+        let (d, c) = cache(100_000, opts);
+        let mut one = [0u8; 1];
+        c.read_exact_at(&mut one, 5 * 1024).unwrap(); // block 5 cached
+                                                      // Blocks 0 and 2 (a gap of one block: joined), 5 (cached), 10..=11, 50, and a
+                                                      // range past the end (ignored).
+        c.prefetch(&[
+            (0, 10),
+            (1024 + 5, 1),
+            (3 * 1024, 1),
+            (5 * 1024, 1024),
+            (10 * 1024, 2048),
+            (50 * 1024, 1),
+            (200_000, 10),
+        ])
+        .unwrap();
+        // 1 + runs 0..=1, 3, 10..=11, 50.
+        assert_eq!(c.inner().reads.load(Ordering::Relaxed), 5);
+        assert_eq!(c.bytes_read(), 7 * 1024);
+        let reads = c.inner().reads.load(Ordering::Relaxed);
+        let mut buf = vec![0u8; 1024];
+        for off in [0u64, 1024, 3 * 1024, 10 * 1024, 11 * 1024, 50 * 1024] {
+            c.read_exact_at(&mut buf, off).unwrap();
+            assert_eq!(buf, d[off as usize..off as usize + 1024]);
+        }
+        assert_eq!(c.inner().reads.load(Ordering::Relaxed), reads);
+    }
+
+    #[test]
+    fn prefetch_is_bounded_by_half_the_capacity() {
+        let (_, c) = cache(100_000, OPTS);
+        c.prefetch(&[(0, 100_000)]).unwrap();
+        assert_eq!(c.bytes_read(), 4 * 1024);
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub struct HttpOptions {
     pub proxy: Option<String>,
     /// The `User-Agent` header sent.
     pub user_agent: String,
-    /// Block cache used by [`open_url`].
+    /// Block cache used by [`open_url`] (with readahead: [`BlockCacheOptions::remote`]).
     pub cache: BlockCacheOptions,
 }
 
@@ -79,7 +79,7 @@ impl Default for HttpOptions {
             redirects: RedirectPolicy::None,
             proxy: None,
             user_agent: concat!("imgport/", env!("CARGO_PKG_VERSION")).to_string(),
-            cache: BlockCacheOptions::default(),
+            cache: BlockCacheOptions::remote(),
         }
     }
 }

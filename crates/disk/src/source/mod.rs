@@ -63,6 +63,15 @@ pub trait ReadAt: Send + Sync {
         None
     }
 
+    /// A hint that the byte ranges `(offset, len)` will be read soon (issue 16: a
+    /// format's metadata, read at open). A cache in front of a remote source fetches
+    /// the missing ones now, coalesced and concurrently, so that the reads that follow
+    /// cost no round trip each; other sources ignore it. Ranges outside the source are
+    /// ignored; errors are those of the medium (the same reads would fail later).
+    fn prefetch(&self, _ranges: &[(u64, u64)]) -> Result<()> {
+        Ok(())
+    }
+
     /// A short human description (path, URL) for error messages.
     fn describe(&self) -> String {
         "source".to_string()
@@ -81,6 +90,7 @@ macro_rules! forward_read_at {
                 (**self).host_extents(offset, len)
             }
             fn allocated_bytes(&self) -> Option<u64> { (**self).allocated_bytes() }
+            fn prefetch(&self, ranges: &[(u64, u64)]) -> Result<()> { (**self).prefetch(ranges) }
             fn describe(&self) -> String { (**self).describe() }
         }
     )*};

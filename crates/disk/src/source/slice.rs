@@ -57,6 +57,15 @@ impl<S: ReadAt> ReadAt for SliceSource<S> {
         )
     }
 
+    fn prefetch(&self, ranges: &[(u64, u64)]) -> Result<()> {
+        let inside: Vec<(u64, u64)> = ranges
+            .iter()
+            .filter(|(o, _)| *o < self.len)
+            .map(|&(o, l)| (self.start + o, l.min(self.len - o)))
+            .collect();
+        self.inner.prefetch(&inside)
+    }
+
     fn describe(&self) -> String {
         format!("{} of {}", self.name, self.inner.describe())
     }

@@ -164,6 +164,7 @@ pub fn inspect(disk: Arc<dyn ReadAt>) -> Report {
             capacity: GUEST_CACHE_BYTES,
             max_fetch: GUEST_CACHE_MAX_FETCH,
             bypass_len: GUEST_CACHE_BYPASS,
+            readahead: 0,
         },
     ));
     let mut errors = Vec::new();
