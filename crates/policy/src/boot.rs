@@ -173,6 +173,8 @@ pub struct Scan {
     pub hint: Option<(BootFailure, String)>,
     /// The first sign of userspace, with its line.
     pub userspace: Option<String>,
+    /// A getty's login prompt was printed (userspace fully up).
+    pub login_prompt: bool,
 }
 
 impl Scan {
@@ -200,6 +202,9 @@ pub fn scan(serial: &str, marker: &str) -> Scan {
             if let Some((_, f)) = HINTS.iter().find(|(p, _)| line.contains(p)) {
                 s.hint = Some((*f, clip(line)));
             }
+        }
+        if line.contains("login:") {
+            s.login_prompt = true;
         }
         if s.userspace.is_none() && USERSPACE.iter().any(|p| line.contains(p)) {
             s.userspace = Some(clip(line));
@@ -385,6 +390,7 @@ mod tests {
     fn userspace_without_marker_is_no_agent() {
         let log = "[\u{1b}[0;32m  OK  \u{1b}[0m] Reached target multi-user.target\n\
                    Debian GNU/Linux 12 imgport-fixture ttyS0\n\nimgport-fixture login: ";
+        assert!(scan(log, M).login_prompt);
         let f = conclude(log, M, Ending::TimedOut, 240_000, 240);
         assert_eq!(f.outcome, BootOutcome::NoAgent);
         assert!(
