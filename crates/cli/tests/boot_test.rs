@@ -221,3 +221,94 @@ fn windows_is_not_run() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A stand-in for qemu-system-x86_64: writes `serial` to the `-serial file:` path, records
+/// its pid, then sleeps (as a hung guest would) until killed.
+fn fake_qemu(dir: &std::path::Path, serial: &str) -> PathBuf {
+    let path = dir.join("fake-qemu");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do case \"$1\" in -serial) s=${{2#file:}}; shift;; esac; shift; done\n\
+             echo $$ > \"{pid}\"\nprintf '%b' '{serial}' >> \"$s\"\nexec sleep 1000\n",
+            pid = dir.join("pid").display(),
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The fake QEMU's process no longer exists (killed and reaped, not a zombie).
+fn assert_gone(dir: &std::path::Path) {
+    let pid = std::fs::read_to_string(dir.join("pid")).expect("the fake QEMU ran");
+    let proc_ = PathBuf::from(format!("/proc/{}", pid.trim()));
+    let state = std::fs::read_to_string(proc_.join("stat")).unwrap_or_default();
+    assert!(
+        state.is_empty(),
+        "QEMU (pid {}) still there: {state}",
+        pid.trim()
+    );
+}
+
+#[test]
+fn a_hung_guest_is_killed_and_reaped_at_the_timeout() {
+    let img = guest_image("debian12-cloud.qcow2");
+    let dir = tempfile::tempdir().unwrap();
+    let qemu = fake_qemu(dir.path(), "SeaBIOS (version 1.16.2)\\nBooting from Hard Disk...\\n");
+    let out = imgport(&[
+        "boot-test",
+        img.to_str().unwrap(),
+        "--qemu",
+        qemu.to_str().unwrap(),
+        "--accel",
+        "tcg",
+        "--timeout",
+        "2",
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["result"], "failed", "{v:#}");
+    assert_eq!(v["boot"]["failure"], "timeout", "{v:#}");
+    assert_eq!(v["boot"]["serial_tail"][1], "Booting from Hard Disk...", "{v:#}");
+    // A timeout without any failure seen is a warning (a slow host), not an error code.
+    assert_eq!(v["codes"], serde_json::json!([]), "{v:#}");
+    assert_gone(dir.path());
+}
+
+#[test]
+fn a_panic_on_the_console_ends_the_boot_with_its_code() {
+    let img = guest_image("debian12-cloud.qcow2");
+    let dir = tempfile::tempdir().unwrap();
+    let qemu = fake_qemu(
+        dir.path(),
+        "VFS: Cannot open root device \"vda1\" or unknown-block(0,0): error -6\\n\
+         Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\\n",
+    );
+    let out = imgport(&[
+        "check",
+        "--boot",
+        img.to_str().unwrap(),
+        "--qemu",
+        qemu.to_str().unwrap(),
+        "--accel",
+        "tcg",
+        "--timeout",
+        "600",
+        "--json",
+    ]);
+    let v = json(&out);
+    let boot = &v["guest"]["boot"];
+    assert_eq!(boot["failure"], "root-not-found", "{boot:#}");
+    // Concluded at the panic, not at the 600 s timeout.
+    assert!(boot["elapsed_ms"].as_u64().unwrap() < 600_000, "{boot:#}");
+    assert!(v["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule"] == "R-BOOT" && f["code"] == "VirtioNotInstall"));
+    assert_eq!(v["verdict"]["importable"], false);
+    assert_eq!(out.status.code(), Some(1));
+    assert_gone(dir.path());
+}
