@@ -256,7 +256,10 @@ fn assert_gone(dir: &std::path::Path) {
 fn a_hung_guest_is_killed_and_reaped_at_the_timeout() {
     let img = guest_image("debian12-cloud.qcow2");
     let dir = tempfile::tempdir().unwrap();
-    let qemu = fake_qemu(dir.path(), "SeaBIOS (version 1.16.2)\\nBooting from Hard Disk...\\n");
+    let qemu = fake_qemu(
+        dir.path(),
+        "SeaBIOS (version 1.16.2)\\nBooting from Hard Disk...\\n",
+    );
     let out = imgport(&[
         "boot-test",
         img.to_str().unwrap(),
@@ -271,7 +274,10 @@ fn a_hung_guest_is_killed_and_reaped_at_the_timeout() {
     let v = json(&out);
     assert_eq!(v["result"], "failed", "{v:#}");
     assert_eq!(v["boot"]["failure"], "timeout", "{v:#}");
-    assert_eq!(v["boot"]["serial_tail"][1], "Booting from Hard Disk...", "{v:#}");
+    assert_eq!(
+        v["boot"]["serial_tail"][1], "Booting from Hard Disk...",
+        "{v:#}"
+    );
     // A timeout without any failure seen is a warning (a slow host), not an error code.
     assert_eq!(v["codes"], serde_json::json!([]), "{v:#}");
     assert_gone(dir.path());

@@ -35,6 +35,16 @@ pub struct Config {
     pub database_url: String,
     /// Connections to PostgreSQL per server (each a thread of its own).
     pub database_connections: usize,
+    /// Boot every converted image under QEMU before it becomes NORMAL (issue 17, R-BOOT):
+    /// a boot that fails where the cloud would fail turns the import into IMPORTFAILED
+    /// with the code and the serial console as evidence.
+    pub boot_test_default: bool,
+    /// The QEMU binary for boot tests.
+    pub boot_qemu: PathBuf,
+    /// Wall time of one boot test (seconds).
+    pub boot_timeout_secs: u64,
+    /// Boot tests running at once in one server process (the other jobs wait).
+    pub boot_max_concurrent: usize,
 }
 
 /// Like a derived `Debug`, with the database password hidden.
@@ -52,6 +62,10 @@ impl std::fmt::Debug for Config {
             .field("max_clock_skew_secs", &self.max_clock_skew_secs)
             .field("database_url", &crate::db::redact_url(&self.database_url))
             .field("database_connections", &self.database_connections)
+            .field("boot_test_default", &self.boot_test_default)
+            .field("boot_qemu", &self.boot_qemu)
+            .field("boot_timeout_secs", &self.boot_timeout_secs)
+            .field("boot_max_concurrent", &self.boot_max_concurrent)
             .finish()
     }
 }
@@ -76,6 +90,10 @@ impl Default for Config {
             max_clock_skew_secs: 300,
             database_url: String::new(),
             database_connections: crate::db::DEFAULT_PG_CONNECTIONS,
+            boot_test_default: false,
+            boot_qemu: PathBuf::from("qemu-system-x86_64"),
+            boot_timeout_secs: imgport_check::boot::DEFAULT_TIMEOUT.as_secs(),
+            boot_max_concurrent: 1,
         }
     }
 }
@@ -108,6 +126,12 @@ impl Config {
         }
         if let Some(v) = env("DATABASE_URL") {
             c.database_url = v;
+        }
+        if let Some(v) = env("BOOT_TEST_DEFAULT") {
+            c.boot_test_default = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("BOOT_QEMU") {
+            c.boot_qemu = v.into();
         }
         Ok(c)
     }

@@ -55,14 +55,19 @@ impl Default for BootOptions {
 /// Boots the image at `path`, already checked into `report`. Never fails: a boot that
 /// could not be run is `not-run` with the reason.
 pub fn boot_test(path: &Path, report: &CheckReport, opts: &BootOptions) -> BootFacts {
+    match report.info.as_ref() {
+        Some(i) => boot_file(path, i.format.name(), report, opts),
+        None => BootFacts::not_run("the image could not be read as a disk image"),
+    }
+}
+
+/// [`boot_test`] of a file in `format` (the disk core's name) whose guest `report`
+/// describes: the service boots its own qcow2 conversion of the checked image.
+pub fn boot_file(path: &Path, format: &str, report: &CheckReport, opts: &BootOptions) -> BootFacts {
     if let Some(reason) = cannot_boot(report) {
         return BootFacts::not_run(reason);
     }
-    let Some(format) = report
-        .info
-        .as_ref()
-        .and_then(|i| qemu::qemu_format(i.format.name()))
-    else {
+    let Some(format) = qemu::qemu_format(format) else {
         return BootFacts::not_run("the image format cannot be booted");
     };
     let agent_expected = report
