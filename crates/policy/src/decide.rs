@@ -563,7 +563,14 @@ fn check_boot(cx: &mut Cx, g: &GuestFacts, family: Family, major: Option<&str>) 
     let secs = b.elapsed_ms / 1000;
     let accel = b.accel.as_deref().unwrap_or("qemu");
     let mut evidence = vec![clip(&b.reason)];
-    evidence.extend(b.serial_tail.iter().rev().take(12).rev().map(|l| clip(l)));
+    evidence.extend(
+        b.serial_tail
+            .iter()
+            .rev()
+            .take(MAX_EVIDENCE - 1)
+            .rev()
+            .map(|l| clip(l)),
+    );
     match (b.outcome, b.failure) {
         (BootOutcome::Booted, _) => cx.info(
             R_BOOT,
