@@ -114,5 +114,7 @@ pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
                     .collect()
             })
             .unwrap_or_default(),
+        // Filled by the boot test, when asked for (issue 17).
+        boot: None,
     }
 }

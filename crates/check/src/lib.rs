@@ -5,6 +5,7 @@
 //! Pure composition of the core crates: no network or database of its own. A remote
 //! image is checked through [`imgport_disk::HttpSource`] range reads by the caller.
 
+pub mod boot;
 mod error;
 mod facts;
 mod watch;

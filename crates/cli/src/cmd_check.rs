@@ -37,6 +37,11 @@ pub struct Args {
     /// Print JSON: the verdict plus the facts used (an array for several images).
     #[arg(long)]
     json: bool,
+    /// Also boot each local image under QEMU (`imgport boot-test`; R-BOOT, issue 17).
+    #[arg(long)]
+    boot: bool,
+    #[command(flatten)]
+    boot_args: crate::cmd_boot_test::BootArgs,
 }
 
 /// One checked target.
@@ -86,7 +91,17 @@ pub fn run(a: Args) -> ExitCode {
         !a.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut outcomes = Vec::new();
     for t in &targets {
-        let o = check_one(t, &form);
+        let mut o = check_one(t, &form);
+        if a.boot {
+            if let Outcome::Checked(r) = &mut o {
+                let facts = if source::is_url(t) {
+                    imgport_policy::BootFacts::not_run("a remote image (URL) is not booted")
+                } else {
+                    imgport_check::boot::boot_test(Path::new(t), r, &a.boot_args.options())
+                };
+                imgport_check::boot::apply(r, facts, &form);
+            }
+        }
         if !a.json {
             match &o {
                 Outcome::Checked(r) => print_report(t, r, color),
@@ -246,6 +261,9 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
             "  guest: {os}{root}; partition table {}; {kind}",
             ins.partition_table
         );
+    }
+    if let Some(b) = r.guest.as_ref().and_then(|g| g.boot.as_ref()) {
+        crate::cmd_boot_test::print_boot(b);
     }
     println!();
     if r.verdict.importable {

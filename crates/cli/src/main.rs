@@ -1,6 +1,7 @@
 //! `imgport`: check, inspect, measure and convert disk images for cloud import.
 
 mod cmd_account;
+mod cmd_boot_test;
 mod cmd_check;
 mod cmd_convert;
 mod cmd_info;
@@ -40,6 +41,8 @@ enum Command {
     Account(cmd_account::Args),
     /// Size of the image once converted to qcow2, as `qemu-img measure -O qcow2` (R-SIZE-ACTUAL).
     Measure(cmd_measure::Args),
+    /// Boot the image under QEMU as the cloud would (virtio, NoCloud seed): booted, no-agent or failed.
+    BootTest(cmd_boot_test::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Account(a) => cmd_account::run(a),
         Command::Info(a) => cmd_info::run(a),
         Command::Measure(a) => cmd_measure::run(a),
+        Command::BootTest(a) => cmd_boot_test::run(a),
     }
 }
 

@@ -149,6 +149,9 @@ pub struct GuestFacts {
     /// each with where it was read: the instance's NIC (a new MAC) would not be `eth0`
     /// (R-NET, a warning).
     pub nic_renames: Vec<String>,
+    /// The boot test's result (`imgport boot-test`, `check --boot`, `BootTest=true`);
+    /// `None` when no boot test was asked for (R-BOOT, issue 17).
+    pub boot: Option<crate::boot::BootFacts>,
 }
 
 /// The import form (R-FLOW-FORM) and where the request comes from (R-REGION).

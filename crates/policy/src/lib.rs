@@ -24,6 +24,9 @@
 //! | R-KERNEL | `VirtioNotInstall` | Linux with no kernel at all (no `/boot/vmlinuz-*`, no `/lib/modules/*`): nothing can boot, and the virtio drivers ship with the kernel; **not waived by Force**. A modified kernel: warning | kernel count not told: nothing |
 //! | R-NET | — | warning: several NICs, static IP, NIC other than eth0 | — |
 //! | R-ACTIVATION | — | info: Windows gets no activation service | — |
+//! | R-BOOT | `VirtioNotInstall` | boot test (`GuestFacts::boot`): the root was not found on the virtio disk; **not waived by Force** | no boot test: nothing |
+//! | R-BOOT | `PartitionNotPresent` | boot test: the firmware/boot loader found nothing to boot; **not waived by Force** | — |
+//! | R-BOOT | — | warning: kernel panic, emergency shell, no userspace within the time, no cloud-init marker; info: booted, not run | — |
 //!
 //! [`check_form`] runs the checks that need no image (R-REGION, declared OsType, OsVersion,
 //! Architecture), for the service's synchronous `ImportImage` validation;
@@ -33,12 +36,14 @@
 //! warnings carrying both values. Sizes are in GiB (2^30 bytes): the seed's "50G" is what
 //! `qemu-img info` prints, in binary units.
 
+pub mod boot;
 pub mod decide;
 pub mod facts;
 pub mod fixes;
 pub mod rules;
 pub mod verdict;
 
+pub use boot::{BootFacts, BootFailure, BootOutcome};
 pub use decide::{check_form, decide};
 pub use facts::{FormatFacts, GuestFacts, ImportForm, NicFacts, OsFacts};
 pub use rules::{describe_import_image_os, ImportImageOs, Rule, RULES};

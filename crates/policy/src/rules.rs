@@ -41,6 +41,8 @@ pub const R_KERNEL: &str = "R-KERNEL";
 pub const R_NET: &str = "R-NET";
 /// Imported Windows images get no activation service (information).
 pub const R_ACTIVATION: &str = "R-ACTIVATION";
+/// Proof by booting (issue 17): a boot test that failed where the cloud would fail.
+pub const R_BOOT: &str = "R-BOOT";
 
 // ---------------------------------------------------------------------------------------
 // Limits. "GB" in the seed is what `qemu-img info` prints ("disk size: 50G"), and qemu-img
@@ -374,6 +376,19 @@ pub const RULES: &[Rule] = &[
         seed_text: "Imported Windows images are not provided with the Windows activation service.",
         force_waives: false,
         when_unknown: "OS unknown: nothing reported",
+    },
+    Rule {
+        id: R_BOOT,
+        // Not a seed rule: the boot test (issue 17) proves what R-VIRTIO and R-PART
+        // predict. A root not found on the virtio disk is VirtioNotInstall, nothing to
+        // boot is PartitionNotPresent; Force does not waive an observed failure (an
+        // instance of this image cannot start, as with R-KERNEL's missing kernel).
+        codes: &[Code::VirtioNotInstall, Code::PartitionNotPresent],
+        title: "the image boots under KVM/QEMU with virtio disk and NIC (boot test)",
+        seed_text: "Not in the seed: the boot test boots the image the way the cloud runs it \
+                    (virtio-blk, virtio-net, NoCloud seed) and reads the serial console.",
+        force_waives: false,
+        when_unknown: "no boot test asked for: nothing reported; not run: information",
     },
 ];
 

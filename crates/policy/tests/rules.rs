@@ -1423,6 +1423,13 @@ fn decide_never_panics() {
                                 3
                             ],
                             nic_renames: vec![long.clone(); 40],
+                            boot: b.then(|| imgport_policy::BootFacts {
+                                outcome: imgport_policy::BootOutcome::Failed,
+                                failure: Some(imgport_policy::BootFailure::RootNotFound),
+                                reason: long.clone(),
+                                serial_tail: vec![long.clone(); 80],
+                                ..Default::default()
+                            }),
                         };
                         let form = ImportForm {
                             os_type: s.clone(),

@@ -62,6 +62,16 @@ pub struct Config {
     /// Webhook targets users may register, `HOST:PORT` (IPv6 `[ADDR]:PORT`); empty
     /// (the default): no webhooks (issue 18 item 5, [`crate::messages::webhook`]).
     pub webhook_allow: Vec<String>,
+    /// Boot every converted image under QEMU before it becomes NORMAL (issue 17, R-BOOT):
+    /// a boot that fails where the cloud would fail turns the import into IMPORTFAILED
+    /// with the code and the serial console as evidence.
+    pub boot_test_default: bool,
+    /// The QEMU binary for boot tests.
+    pub boot_qemu: PathBuf,
+    /// Wall time of one boot test (seconds).
+    pub boot_timeout_secs: u64,
+    /// Boot tests running at once in one server process (the other jobs wait).
+    pub boot_max_concurrent: usize,
 }
 
 /// Like a derived `Debug`, with the database password hidden.
@@ -88,6 +98,10 @@ impl std::fmt::Debug for Config {
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("secret_key_file", &self.secret_key_file)
             .field("webhook_allow", &self.webhook_allow)
+            .field("boot_test_default", &self.boot_test_default)
+            .field("boot_qemu", &self.boot_qemu)
+            .field("boot_timeout_secs", &self.boot_timeout_secs)
+            .field("boot_max_concurrent", &self.boot_max_concurrent)
             .finish()
     }
 }
@@ -121,6 +135,10 @@ impl Default for Config {
             max_connections_per_ip: 128,
             secret_key_file: None,
             webhook_allow: Vec::new(),
+            boot_test_default: false,
+            boot_qemu: PathBuf::from("qemu-system-x86_64"),
+            boot_timeout_secs: imgport_check::boot::DEFAULT_TIMEOUT.as_secs(),
+            boot_max_concurrent: 1,
         }
     }
 }
@@ -164,6 +182,12 @@ impl Config {
                 .collect();
         }
         crate::messages::webhook::parse_allow(&c.webhook_allow).map_err(anyhow::Error::msg)?;
+        if let Some(v) = env("BOOT_TEST_DEFAULT") {
+            c.boot_test_default = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("BOOT_QEMU") {
+            c.boot_qemu = v.into();
+        }
         Ok(c)
     }
 

@@ -46,6 +46,16 @@ function regionRule(region) {
       region, " itself.") : null);
 }
 
+/** The boot test's evidence (R-BOOT, issue 17): what was seen, then the serial
+ * console's last lines in a collapsible block. */
+function serialLog(evidence) {
+  const [reason, ...lines] = evidence;
+  return h("div", {}, h("p", { class: "sub" }, "Evidence"), h("p", {}, reason),
+    lines.length ? h("details", { class: "serial-log" },
+      h("summary", {}, `Serial console (last ${lines.length} lines)`),
+      h("pre", {}, lines.join("\n"))) : null);
+}
+
 function findingCard(f) {
   const sev = f.severity || "info";
   return h("li", { class: `finding finding-${sev}` },
@@ -54,6 +64,7 @@ function findingCard(f) {
       f.code ? h("code", { class: "finding-code" }, f.code) : null, " ",
       h("span", { class: "rule" }, f.rule), f.waived ? [" ", badge("waived by Force", "warning")] : null),
     h("p", { class: "finding-message" }, f.message),
+    f.rule === "R-BOOT" && f.evidence && f.evidence.length ? serialLog(f.evidence) :
     f.evidence && f.evidence.length ? h("div", {}, h("p", { class: "sub" }, "Evidence"),
       h("ul", { class: "evidence" }, f.evidence.map((e) => h("li", {}, e)))) : null,
     f.fix && f.fix.length ? h("div", {}, h("p", { class: "sub" }, "Fix"),

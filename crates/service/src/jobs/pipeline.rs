@@ -133,7 +133,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
     if let Some(i) = a.stop.interrupted() {
         return Outcome::Interrupted(i);
     }
-    let verdict = report.verdict;
+    let verdict = report.verdict.clone();
     if !verdict.importable {
         let code = verdict.first_code();
         return Outcome::Failed {
@@ -204,11 +204,60 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
     if let Some(i) = a.stop.interrupted() {
         return Outcome::Interrupted(i);
     }
+    let mut findings = verdict.findings;
+    if st.config.boot_test_default {
+        // R-BOOT (issue 17): boot the stored qcow2 (our own conversion) as the cloud
+        // would; the result joins the verdict's findings, shown by DescribeImages.
+        match boot_stored(st, &path, report, &form) {
+            Ok(f) => findings = f,
+            Err(refused) => {
+                let _ = std::fs::remove_file(&path);
+                return refused;
+            }
+        }
+    }
     Outcome::Normal {
         stored_size: stats.output_size,
         virtual_size,
-        findings: verdict.findings,
+        findings,
     }
+}
+
+/// Boots the stored image; `Ok(findings)` of the re-decided verdict, or the import's
+/// failure when the boot showed it cannot start (the code and the serial console in the
+/// findings, the message naming the failure and its fix).
+fn boot_stored(
+    st: &AppState,
+    path: &std::path::Path,
+    mut report: imgport_check::CheckReport,
+    form: &ImportForm,
+) -> Result<Vec<Finding>, Outcome> {
+    use imgport_check::boot;
+    let c = &st.config;
+    let opts = boot::BootOptions {
+        qemu: c.boot_qemu.clone(),
+        timeout: std::time::Duration::from_secs(c.boot_timeout_secs.max(1)),
+        max_concurrent: c.boot_max_concurrent.max(1),
+        ..boot::BootOptions::default()
+    };
+    let facts = boot::boot_file(path, "qcow2", &report, &opts);
+    tracing::info!(
+        image = %path.display(),
+        outcome = facts.outcome.as_str(),
+        elapsed_ms = facts.elapsed_ms,
+        "boot test"
+    );
+    boot::apply(&mut report, facts, form);
+    let verdict = report.verdict;
+    if verdict.importable {
+        return Ok(verdict.findings);
+    }
+    let code = verdict.first_code();
+    Err(Outcome::Failed {
+        code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
+        message: refusal_message(&verdict.findings, code),
+        findings: verdict.findings,
+    })
 }
 
 /// The stored file opens as a qcow2 of `virtual_size` bytes, and all of its mapping

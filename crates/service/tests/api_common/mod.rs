@@ -338,6 +338,13 @@ fn tree(dir: &Path, os: bool, cloud_init: bool) {
         write_file(&dir.join(p), &elf);
     }
     std::fs::create_dir_all(dir.join("boot")).unwrap();
+    // A kernel (by name: R-KERNEL counts /boot/vmlinuz-*); without one the system
+    // cannot boot and is refused whatever else it has (issue 17). No /lib/modules: the
+    // virtio drivers stay "not established" (a warning).
+    write_file(
+        &dir.join("boot/vmlinuz-3.10.0-1160.el7.x86_64"),
+        b"kernel image\n",
+    );
     if cloud_init {
         write_file(&dir.join("usr/bin/cloud-init"), b"#!/bin/sh\n");
         write_file(
