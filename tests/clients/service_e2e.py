@@ -161,7 +161,20 @@ expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": f"http://{STORAGE
 expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": f"http://{STORAGE}/{bucket}/missing.qcow2"})
 s3.create_bucket(Bucket=f"fsi-{APP_ID}", CreateBucketConfiguration={"LocationConstraint": "ap-shanghai-fsi"})
 s3.put_object(Bucket=f"fsi-{APP_ID}", Key="x.raw", Body=b"\0" * 512)
-fsi_url = s3.generate_presigned_url("get_object", Params={"Bucket": f"fsi-{APP_ID}", "Key": "x.raw"}, ExpiresIn=600)
+# A link presigned for another region than its bucket's is refused as S3 does (issue 18
+# item 2); the finance rule (R-REGION) is about a valid link, signed for the bucket's region.
+wrong_region_url = s3.generate_presigned_url("get_object", Params={"Bucket": f"fsi-{APP_ID}", "Key": "x.raw"}, ExpiresIn=600)
+msg = expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": wrong_region_url})
+assert "presign it for ap-shanghai-fsi" in msg, msg
+s3_fsi = boto3.client(
+    "s3",
+    endpoint_url=f"http://{STORAGE}",
+    aws_access_key_id=SID,
+    aws_secret_access_key=SKEY,
+    region_name="ap-shanghai-fsi",
+    config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+)
+fsi_url = s3_fsi.generate_presigned_url("get_object", Params={"Bucket": f"fsi-{APP_ID}", "Key": "x.raw"}, ExpiresIn=600)
 msg = expect_error("InvalidUrl", "ImportImage", {**form, "ImageUrl": fsi_url})
 assert "finance" in msg, msg
 
