@@ -70,16 +70,7 @@ pub fn imgport(args: &[&str]) -> Output {
 
 /// Run a command and return stdout, panicking with its stderr on failure.
 pub fn run_ok(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&imgport_test_support::run(cmd, args)).into_owned()
 }
 
 /// Parse stdout as JSON.

@@ -13,18 +13,8 @@ pub fn have(tool: &str) -> bool {
     imgport_test_support::require_tool(tool, "scripts/apt-packages.txt")
 }
 
-/// Run `cmd args…`, panicking with its stderr on failure.
-pub fn run(cmd: &str, args: &[&str]) {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+/// Run `cmd args…`, panicking with its stderr on failure (test-support).
+pub use imgport_test_support::run;
 
 /// `qemu-img check`'s exit status (0 clean, 2 corruptions, 3 leaks only) and output.
 pub fn qemu_check(p: &Path) -> (i32, String) {
