@@ -153,6 +153,13 @@ def server_says(action, params, region=REGION):
     raise AssertionError(f"{action} succeeded: {r}")
 
 
+def sdk_call(action, params, region=REGION):
+    """A call with tencentcloud-sdk-python, as a user outside the console makes it."""
+    hp = HttpProfile(protocol="http", endpoint=API.removeprefix("http://"), reqTimeout=60)
+    c = CommonClient("cvm", "2017-03-12", credential.Credential(SID, SKEY), region, profile=ClientProfile(httpProfile=hp))
+    return c.call_json(action, params)["Response"]
+
+
 def expect_verbatim(box, code, message):
     expect(box.locator(".err-code")).to_have_text(code)
     expect(box.locator(".err-message")).to_have_text(message)
@@ -457,6 +464,11 @@ def run(pw):
     verdict = page.locator("#verdict")
     expect(verdict).to_contain_text("Not importable", timeout=60000)
     expect(verdict.locator(".verdict-code")).to_contain_text(["CloudInitNotInstalled"])
+    # A check needs no OS fields: no red "choose the operating system" (issue 15 item 8),
+    # and it says what it detected (item 2).
+    for field in ("OsType", "OsVersion", "Architecture"):
+        expect(page.locator(f"#{field}-error")).to_have_text("")
+    expect(page.locator("#detected")).to_contain_text("Debian 12 x86_64")
     card = verdict.locator(".finding-error", has_text="CloudInitNotInstalled")
     expect(card).to_contain_text("R-CLOUDINIT")
     expect(card.locator(".evidence")).to_contain_text("cloud-init")
@@ -482,7 +494,8 @@ def run(pw):
     expect(bad_row.locator(".error-code")).to_have_text("CloudInitNotInstalled")
     why = page.locator(f'tr[data-detail-of="{bad_id}"]')
     expect(why).to_contain_text("Cause")
-    expect(why.locator(".fix")).to_contain_text("cloud-init")
+    expect(why.locator(".first-fix")).to_contain_text("cloud-init")
+    expect(why.locator(".fix").first).to_contain_text("cloud-init")
     shot(page, "images-done")
 
     step("rename the NORMAL image, delete the failed one")
@@ -523,6 +536,11 @@ def run(pw):
     page.locator("dialog").get_by_role("button", name="Delete image").click()
     expect(page.locator(f'tr[data-image-id="{bad_id}"]')).to_have_count(0)
     expect(page.locator(f'tr[data-image-id="{good_id}"]')).to_have_count(1)
+
+    step("an import started elsewhere (the SDK) appears without pressing Refresh")
+    sdk_id = sdk_call("ImportImage", {"ImageUrl": signed, "ImageName": "from-sdk", "OsType": "Debian",
+                                      "OsVersion": "12", "Architecture": "x86_64"})["ImageId"]
+    expect(page.locator(f'tr[data-image-id="{sdk_id}"] .image-name')).to_have_text("from-sdk", timeout=20000)
 
     step("keyboard: skip link")
     page.reload()

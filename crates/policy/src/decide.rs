@@ -1396,11 +1396,11 @@ fn declared(form: &ImportForm) -> Option<&'static SupportedOs> {
     nonempty(&form.os_type).and_then(find_os)
 }
 
-fn is_windows(os: &OsFacts) -> bool {
+pub(crate) fn is_windows(os: &OsFacts) -> bool {
     os.os_type.trim().eq_ignore_ascii_case("windows")
 }
 
-fn is_linux(os: &OsFacts) -> bool {
+pub(crate) fn is_linux(os: &OsFacts) -> bool {
     os.os_type.trim().eq_ignore_ascii_case("linux")
         || (os.os_type.trim().is_empty() && os.distro.is_some())
 }

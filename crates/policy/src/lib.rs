@@ -38,6 +38,7 @@
 
 pub mod boot;
 pub mod decide;
+pub mod detected;
 pub mod facts;
 pub mod fixes;
 pub mod rules;
@@ -45,6 +46,7 @@ pub mod verdict;
 
 pub use boot::{BootFacts, BootFailure, BootOutcome};
 pub use decide::{check_form, decide};
+pub use detected::{detected_form, DetectedForm};
 pub use facts::{FormatFacts, GuestFacts, ImportForm, NicFacts, OsFacts};
 pub use rules::{describe_import_image_os, ImportImageOs, Rule, RULES};
 pub use verdict::{Code, Finding, Severity, Verdict};

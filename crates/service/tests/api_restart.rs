@@ -184,6 +184,7 @@ fn a_job_whose_workers_keep_dying_fails_with_internal_error() {
             source_blob: "gone",
             tags: "[]",
             request_id: "test",
+            boot_test: false,
         })
         .unwrap()
         .unwrap();

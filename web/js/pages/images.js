@@ -9,6 +9,9 @@ import {
 } from "../ui.js";
 
 const POLL_MS = 2000;
+/** With nothing importing, the list still refreshes: imports started elsewhere (an SDK,
+ * tccli, another tab) appear without pressing Refresh (issue 15 item 8). */
+const IDLE_POLL_MS = 5000;
 const PAGE = 50;
 const PHASES = {
   fetch: "fetching the object",
@@ -18,6 +21,7 @@ const PHASES = {
   policy: "applying the rules",
   convert: "converting to QCOW2",
   register: "registering",
+  boot: "boot test under QEMU",
   notify: "notifying",
 };
 const STATES = { NORMAL: "ok", IMPORTING: "info", IMPORTFAILED: "error", CREATING: "info" };
@@ -94,6 +98,15 @@ export async function render(ctx) {
         ` · ${left === null ? "estimating time left…" : `about ${formatDuration(left)} left`}`));
   }
 
+  /** The fix to try first: the reported code's finding's, else the generic one. */
+  function firstFix(img, errors) {
+    const f = errors.find((x) => x.code === img.ErrorCode && x.fix && x.fix.length) || errors.find((x) => x.fix && x.fix.length);
+    if (f) return f.fix[0];
+    return img.ErrorCode === "InvalidUrl"
+      ? "Upload the image again if it was deleted, make a new signed URL (a signed URL imports once) in a bucket of this region, and import again."
+      : "See the cause; if it persists, contact support with the image ID.";
+  }
+
   function failure(img) {
     const errors = (img.Findings || []).filter((f) => f.severity === "error");
     const id = `why-${img.ImageId}`;
@@ -102,13 +115,31 @@ export async function render(ctx) {
       h("dl", { class: "kv" },
         h("dt", {}, "Error code"), h("dd", {}, h("code", {}, img.ErrorCode || "–")),
         h("dt", {}, "Failed in phase"), h("dd", {}, img.ImportPhase || "–"),
-        h("dt", {}, "Cause"), h("dd", { class: "cause" }, img.ErrorMessage || "–")),
+        h("dt", {}, "Cause"), h("dd", { class: "cause" }, img.ErrorMessage || "–"),
+        h("dt", {}, "Fix"), h("dd", { class: "first-fix" }, firstFix(img, errors))),
       errors.length ? findingsList(errors) : h("p", { class: "hint" }, img.ErrorCode === "InvalidUrl"
         ? "Fix: upload the image again if it was deleted, make a new signed URL (a signed URL imports once) in a bucket of this region, and import again."
         : "Fix: see the cause above; if it persists, contact support with the image ID."));
     d.addEventListener("toggle", () => {
       if (d.open) { openDetails.add(id); openDetails.delete(`closed-${id}`); } else { openDetails.delete(id); openDetails.add(`closed-${id}`); }
     });
+    return d;
+  }
+
+  /** The boot test (R-BOOT): outcome, what was seen and the serial console's last lines. */
+  function bootTestOf(img) {
+    const b = img.BootTest;
+    if (!b) return null;
+    const id = `boot-${img.ImageId}`;
+    const secs = b.ElapsedMs ? ` after ${Math.ceil(b.ElapsedMs / 1000)} s${b.Accelerator ? ` (${b.Accelerator})` : ""}` : "";
+    const lines = b.SerialTail || [];
+    const d = h("details", { class: "why boot-test", id, open: openDetails.has(id) },
+      h("summary", {}, "Boot test: ", h("code", { class: "boot-outcome" }, b.Outcome), secs),
+      h("p", {}, b.Failure ? `${b.Failure}: ` : "", b.Reason || ""),
+      lines.length ? h("details", { class: "serial-log" },
+        h("summary", {}, `Serial console (last ${lines.length} lines)`),
+        h("pre", {}, lines.join("\n"))) : null);
+    d.addEventListener("toggle", () => (d.open ? openDetails.add(id) : openDetails.delete(id)));
     return d;
   }
 
@@ -203,7 +234,9 @@ export async function render(ctx) {
               title: img.ImageState === "IMPORTING" ? "An image can be deleted once it is NORMAL or IMPORTFAILED" : null,
               onclick: () => remove(img),
             }, "Delete")));
-        const extra = img.ImageState === "IMPORTFAILED" ? failure(img) : img.ImageState === "NORMAL" ? findingsOf(img) : null;
+        const verdict = img.ImageState === "IMPORTFAILED" ? failure(img) : img.ImageState === "NORMAL" ? findingsOf(img) : null;
+        const boot = img.ImageState === "IMPORTING" ? null : bootTestOf(img);
+        const extra = verdict || boot ? [verdict, boot] : null;
         return extra ? [row, h("tr", { class: "detail-row", "data-detail-of": img.ImageId }, h("td", { colspan: "7" }, extra))] : row;
       }))), pager] : h("p", {}, stateSel.value ? `No ${stateSel.value} images in ${session.region}.` : `No images in ${session.region} yet: upload an image and import it.`));
     if (focusKey) {
@@ -211,7 +244,8 @@ export async function render(ctx) {
       if (again) (again.tagName === "DETAILS" ? again.querySelector("summary") : again).focus();
     }
     live.textContent = importing ? `Updating every ${POLL_MS / 1000} s while images import.` : "";
-    if (importing && !stopped) timer = setTimeout(() => (document.visibilityState === "visible" ? load() : (timer = setTimeout(load, POLL_MS))), POLL_MS);
+    const every = importing ? POLL_MS : IDLE_POLL_MS;
+    if (!stopped) timer = setTimeout(() => (document.visibilityState === "visible" ? load() : (timer = setTimeout(load, every))), every);
   }
 
   stateSel.addEventListener("change", () => { offset = 0; load(); });

@@ -131,6 +131,7 @@ export async function render(ctx) {
   const descInput = h("textarea", { id: "image-description", name: "ImageDescription", rows: "3" });
   const descCount = h("span", { class: "counter", "aria-hidden": "true" });
   const force = h("input", { type: "checkbox", id: "force", name: "Force", "aria-describedby": "force-explained" });
+  const bootTest = h("input", { type: "checkbox", id: "boot-test", name: "BootTest", "aria-describedby": "boot-test-explained" });
   const regionBox = h("div", {}, regionRule(session.region));
   const pickNote = h("p", { id: "pick-note", class: "hint", "aria-live": "polite" });
   let picked = null; // {bucket, key, region}
@@ -258,18 +259,51 @@ export async function render(ctx) {
   const checkBtn = h("button", { type: "button", id: "check-image" }, "Check image");
   const importBtn = h("button", { type: "submit", class: "primary", id: "start-import" }, "Start import");
 
+  /** After a check: fill the OS fields the user left empty from what it detected, and
+   * say where a declared value differs (issue 15 item 2). */
+  function detectedNote(d) {
+    if (!d || !d.OsType) return h("p", { class: "hint", id: "detected" }, "The check detected no supported operating system to fill the form with.");
+    const shown = (t, ver, a) => [t, ver && ver !== "-" ? ver : "", a].filter(Boolean).join(" ");
+    const declared = { OsType: osType.value, OsVersion: osVersion.disabled ? "" : osVersion.value, Architecture: arch.disabled ? "" : arch.value };
+    if (!declared.OsType) {
+      osType.value = d.OsType;
+      fillVersions();
+      if (d.OsVersion) osVersion.value = d.OsVersion;
+      if (d.Architecture) arch.value = d.Architecture;
+      check(["OsType", "OsVersion", "Architecture"]);
+      return h("p", { class: "ok", id: "detected", role: "status" }, `Detected ${shown(d.OsType, d.OsVersion, d.Architecture)}: the operating system fields were filled from it.`);
+    }
+    const differs = ["OsType", "OsVersion", "Architecture"].filter((k) => d[k] && declared[k] && d[k] !== declared[k]);
+    if (!differs.length) return h("p", { class: "hint", id: "detected" }, `Detected ${shown(d.OsType, d.OsVersion, d.Architecture)}, as declared.`);
+    const use = h("button", { type: "button", id: "use-detected" }, "Use the detected values");
+    use.addEventListener("click", () => {
+      osType.value = d.OsType;
+      fillVersions();
+      if (d.OsVersion) osVersion.value = d.OsVersion;
+      if (d.Architecture) arch.value = d.Architecture;
+      replace(note, h("p", { class: "ok", role: "status" }, `The form now declares ${shown(d.OsType, d.OsVersion, d.Architecture)}.`));
+    });
+    const note = h("div", { class: "warning-text", id: "detected", role: "alert" },
+      h("p", {}, `You declared ${shown(declared.OsType, declared.OsVersion, declared.Architecture)}, but the check detected ${shown(d.OsType, d.OsVersion, d.Architecture)} (R-OS / R-ARCH). The image is registered as what you declare.`),
+      h("div", { class: "actions" }, use));
+    return note;
+  }
+
   async function send(dryRun) {
     replace(out);
-    const { v, first } = check();
+    // A check needs no operating system: it detects it and fills the form.
+    const { v, first } = check(dryRun ? ["ImageUrl", "ImageName", "ImageDescription"] : undefined);
     if (first) {
       first.focus();
       st.textContent = "Correct the highlighted fields.";
       return;
     }
-    localStorage.setItem(FORM_KEY, JSON.stringify({ OsType: v.OsType, OsVersion: v.OsVersion, Architecture: v.Architecture }));
-    const p = { ImageUrl: v.ImageUrl, ImageName: v.ImageName, OsType: v.OsType, OsVersion: v.OsVersion, Architecture: v.Architecture };
+    const p = { ImageUrl: v.ImageUrl, ImageName: v.ImageName };
+    for (const k of ["OsType", "OsVersion", "Architecture"]) if (v[k]) p[k] = v[k];
+    if (!dryRun) localStorage.setItem(FORM_KEY, JSON.stringify({ OsType: v.OsType, OsVersion: v.OsVersion, Architecture: v.Architecture }));
     if (v.ImageDescription) p.ImageDescription = v.ImageDescription;
     if (force.checked) p.Force = true;
+    if (bootTest.checked && !dryRun) p.BootTest = true;
     if (dryRun) p.DryRun = true;
     checkBtn.disabled = true;
     importBtn.disabled = true;
@@ -278,7 +312,7 @@ export async function render(ctx) {
       const r = await api.call("ImportImage", p);
       st.textContent = "";
       if (dryRun) {
-        replace(out, h("h2", {}, "Pre-flight check"), verdictView(r),
+        replace(out, h("h2", {}, "Pre-flight check"), detectedNote(r.Detected), verdictView(r),
           r.Importable ? null : h("p", { class: "hint" }, "The import would fail with the first code above. Fix the image, upload it again and check it again — or, for R-VIRTIO / R-CLOUDINIT only, consider Force."));
         announce(r.Importable ? "Check finished: the image is importable" : `Check finished: not importable, ${(r.Codes || []).join(", ")}`);
       } else {
@@ -338,6 +372,11 @@ export async function render(ctx) {
       h("div", { class: "field checkbox" }, force, h("label", { for: "force" }, "Force import")),
       h("p", { id: "force-explained", class: "hint" },
         "Force skips the checks for virtio drivers (R-VIRTIO) and for cloud-init / cloudbase-init (R-CLOUDINIT). Use it only when cloud-init cannot be installed in the image: instances created from it are then not configured at first boot, and you must configure each instance yourself (network, password or SSH key, hostname). Format, size, partitioning and OS rules are never waived.")),
+    h("fieldset", {},
+      h("legend", {}, "Boot test"),
+      h("div", { class: "field checkbox" }, bootTest, h("label", { for: "boot-test" }, "Boot the converted image before it becomes NORMAL")),
+      h("p", { id: "boot-test-explained", class: "hint" },
+        "The import boots the image under QEMU as the cloud runs it (virtio disk and NIC, serial console, a NoCloud seed) and waits for cloud-init's final stage (R-BOOT). A boot that fails ends the import with its error code and the serial console. It adds minutes to the import; Windows images are not booted. Left unticked, the service's default applies.")),
     regionBox,
     h("div", { class: "actions" }, checkBtn, importBtn),
     st);

@@ -14,7 +14,7 @@ pub mod seed;
 use crate::CheckReport;
 use imgport_policy::{BootFacts, ImportForm};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Default wall time of one boot (TCG on a loaded host is slow).
@@ -37,7 +37,40 @@ pub struct BootOptions {
     /// Inspection found a first-boot agent (or could not tell): wait for the marker until
     /// the timeout. `false`: conclude `no-agent` as soon as a login prompt shows.
     pub agent_expected: bool,
+    /// Asked while waiting for a boot slot and between reads of the console: once it
+    /// answers `true` (a server shutting down, a job whose lease was lost) QEMU is killed
+    /// and reaped at once and the boot ends `not-run` ("cancelled").
+    pub cancel: Cancel,
 }
+
+/// When to give up a boot early (see [`BootOptions::cancel`]); never, by default.
+#[derive(Clone, Default)]
+pub struct Cancel(Option<Arc<dyn Fn() -> bool + Send + Sync>>);
+
+impl Cancel {
+    /// Cancel once `f` returns `true`.
+    pub fn when(f: impl Fn() -> bool + Send + Sync + 'static) -> Cancel {
+        Cancel(Some(Arc::new(f)))
+    }
+
+    /// Whether the boot must stop now.
+    pub fn requested(&self) -> bool {
+        self.0.as_ref().is_some_and(|f| f())
+    }
+}
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Cancel(when …)"
+        } else {
+            "Cancel(never)"
+        })
+    }
+}
+
+/// The reason of a boot that was cancelled (`not-run`).
+pub const CANCELLED: &str = "the boot test was cancelled before it concluded (the import stopped)";
 
 impl Default for BootOptions {
     fn default() -> Self {
@@ -48,6 +81,7 @@ impl Default for BootOptions {
             kvm: None,
             max_concurrent: 1,
             agent_expected: true,
+            cancel: Cancel::default(),
         }
     }
 }
@@ -78,7 +112,9 @@ pub fn boot_file(path: &Path, format: &str, report: &CheckReport, opts: &BootOpt
         agent_expected: opts.agent_expected && agent_expected,
         ..opts.clone()
     };
-    let _slot = Slot::acquire(opts.max_concurrent);
+    let Some(_slot) = Slot::acquire(opts.max_concurrent, &opts.cancel) else {
+        return BootFacts::not_run(CANCELLED);
+    };
     let kvm = opts.kvm.unwrap_or_else(qemu::kvm_usable);
     let first = run(
         path,
@@ -91,7 +127,7 @@ pub fn boot_file(path: &Path, format: &str, report: &CheckReport, opts: &BootOpt
     let result = match first {
         // `/dev/kvm` opened but KVM failed (nested virtualisation without the MSRs QEMU
         // needs, …): TCG still proves the boot, only slower.
-        Err(e) if kvm && opts.kvm.is_none() => run(
+        Err(e) if kvm && opts.kvm.is_none() && e.kind() != std::io::ErrorKind::Interrupted => run(
             path,
             format,
             &BootOptions {
@@ -104,6 +140,7 @@ pub fn boot_file(path: &Path, format: &str, report: &CheckReport, opts: &BootOpt
     };
     match result {
         Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => BootFacts::not_run(CANCELLED),
         Err(e) => BootFacts::not_run(format!("QEMU could not be run: {e}")),
     }
 }
@@ -182,14 +219,21 @@ static FREED: Condvar = Condvar::new();
 struct Slot;
 
 impl Slot {
-    fn acquire(max: usize) -> Slot {
+    /// A slot once fewer than `max` boots run; `None` when `cancel` is requested first.
+    fn acquire(max: usize, cancel: &Cancel) -> Option<Slot> {
         let max = max.max(1);
         let mut n = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
         while *n >= max {
-            n = FREED.wait(n).unwrap_or_else(|e| e.into_inner());
+            if cancel.requested() {
+                return None;
+            }
+            n = FREED
+                .wait_timeout(n, Duration::from_millis(250))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         *n += 1;
-        Slot
+        Some(Slot)
     }
 }
 
@@ -214,10 +258,15 @@ mod tests {
 
     #[test]
     fn slots_bound_concurrency() {
-        let a = Slot::acquire(2);
-        let b = Slot::acquire(2);
+        let never = Cancel::default();
+        let a = Slot::acquire(2, &never).unwrap();
+        let b = Slot::acquire(2, &never).unwrap();
         assert_eq!(*RUNNING.lock().unwrap(), 2);
+        // Full: a cancelled wait gives up instead of blocking until a boot ends.
+        let stop = Cancel::when(|| true);
+        assert!(Slot::acquire(2, &stop).is_none());
         drop((a, b));
         assert_eq!(*RUNNING.lock().unwrap(), 0);
+        assert!(!never.requested() && stop.requested());
     }
 }

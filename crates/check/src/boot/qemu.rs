@@ -207,6 +207,13 @@ pub fn run(
         if started.elapsed() >= timeout {
             break Ending::TimedOut;
         }
+        if opts.cancel.requested() {
+            // Killed and reaped by `running`'s drop.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "boot cancelled",
+            ));
+        }
         std::thread::sleep(POLL);
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -300,5 +307,61 @@ mod tests {
         assert!(!s.contains("hostfwd"), "{s}");
         assert_eq!(qemu_format("vhd"), Some("vpc"));
         assert_eq!(qemu_format("iso"), None);
+    }
+
+    /// A cancelled boot kills and reaps QEMU at once (a stand-in that prints a kernel
+    /// banner and hangs) and ends `Interrupted`, long before its timeout.
+    #[test]
+    fn a_cancelled_boot_kills_qemu() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("qemu");
+        let pid = dir.path().join("pid");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\nwhile [ $# -gt 0 ]; do case \"$1\" in -serial) s=${{2#file:}}; shift;; esac; shift; done\n\
+                 echo $$ > '{}'\nprintf 'Linux version 6.1.0\\n' >> \"$s\"\nexec sleep 1000\n",
+                pid.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let pid2 = pid.clone();
+        // Cancel once the stand-in is running.
+        let cancel = super::super::Cancel::when(move || {
+            if pid2.exists() {
+                s2.store(true, Ordering::Relaxed);
+            }
+            s2.load(Ordering::Relaxed)
+        });
+        let opts = BootOptions {
+            qemu: fake,
+            timeout: Duration::from_secs(600),
+            kvm: Some(false),
+            cancel,
+            ..BootOptions::default()
+        };
+        let img = dir.path().join("disk.raw");
+        std::fs::write(&img, b"").unwrap();
+        let r = run(
+            &opts,
+            &img,
+            "raw",
+            &img,
+            &dir.path().join("serial.log"),
+            dir.path(),
+            "marker",
+        );
+        let e = r.expect_err("a cancelled boot is an error");
+        assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "{e}");
+        assert!(stop.load(Ordering::Relaxed));
+        let p = std::fs::read_to_string(&pid).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", p.trim()));
+        assert!(status.is_err(), "QEMU still there: {status:?}");
     }
 }

@@ -5,7 +5,9 @@
 //! (ISO 8601), ImageCreator, IsSupportCloudinit, Tags — plus the import's progress:
 //! `ImportPhase`, `ImportProgress` (percent), `ImportBytesDone`/`ImportBytesTotal`,
 //! `ErrorCode`, `ErrorMessage`, `Findings` (the verdict's, with rule, evidence and
-//! fix), `ImportAttempts` and `ImportTimings` (per phase and attempt).
+//! fix), `ImportAttempts`, `ImportTimings` (per phase and attempt) and `BootTest` (R-BOOT,
+//! issue 17: `null` unless the import boots its image; else the outcome, what was seen,
+//! the time taken and the serial console's last 60 lines).
 //!
 //! Parameters: `ImageIds` (at most 100) or `Filters` (`image-id`, `image-name`,
 //! `image-state`, `image-type`, `platform`; not both), `Offset`, `Limit` (≤ 100).
@@ -13,7 +15,8 @@
 use super::error::ApiError;
 use super::params::{image_id, int_param, str_list};
 use super::{iso8601, Ctx};
-use crate::db::images::{Image, ImageFilter};
+use crate::db::images::{Image, ImageFilter, IMPORTING};
+use imgport_policy::BootFacts;
 use serde_json::{json, Value};
 
 /// Parameters the action accepts.
@@ -77,6 +80,46 @@ pub fn image_json(ctx: &Ctx<'_>, i: &Image) -> Value {
         "ErrorMessage": i.error_message,
         "Findings": findings,
         "ImportTimings": timings,
+        "BootTest": boot_test_json(i),
+    })
+}
+
+/// The boot test of an import (R-BOOT): `null` when none was asked for; `pending` until
+/// it ran; `not-run` when the import ended before it (refused by the check, or failed).
+fn boot_test_json(i: &Image) -> Value {
+    if !i.boot_test {
+        return Value::Null;
+    }
+    let facts = i
+        .boot_result
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<BootFacts>(s).ok());
+    let Some(b) = facts else {
+        let (outcome, reason) = if i.state == IMPORTING {
+            (
+                "pending",
+                "the image is booted once it is converted".to_string(),
+            )
+        } else {
+            (
+                "not-run",
+                format!(
+                    "the import ended in phase `{}` before the boot test",
+                    i.phase
+                ),
+            )
+        };
+        return json!({"Requested": true, "Outcome": outcome, "Reason": reason, "SerialTail": []});
+    };
+    json!({
+        "Requested": true,
+        "Outcome": b.outcome.as_str(),
+        "Failure": b.failure.map(|f| f.as_str()),
+        "Reason": b.reason,
+        "ElapsedMs": b.elapsed_ms,
+        "TimeoutSecs": b.timeout_secs,
+        "Accelerator": b.accel,
+        "SerialTail": b.serial_tail,
     })
 }
 

@@ -9,13 +9,19 @@
 //! `DryRun=true` runs the same form and URL checks (without using up a signed URL) and
 //! the full pre-flight check — the `imgport check` engine reading the object by ranges
 //! — and returns the verdict (codes, findings with rule, evidence and fix) without
-//! importing. Parameters: ImageUrl, ImageName, OsType, OsVersion, Architecture,
-//! ImageDescription, DryRun, Force, TagSpecification, LicenseType, BootMode, ImageFamily.
+//! importing. A DryRun needs no OsType / OsVersion / Architecture: `Detected` answers
+//! what the form should declare (issue 15 item 2); declared values are checked against
+//! the list and, when they differ from the detected ones, R-OS / R-ARCH say so. Parameters: ImageUrl, ImageName, OsType, OsVersion, Architecture,
+//! ImageDescription, DryRun, Force, TagSpecification, LicenseType, BootMode, ImageFamily,
+//! and our `BootTest` (R-BOOT, issue 17): boot the converted image under QEMU before it
+//! becomes NORMAL (absent: the operator's `boot_test_default`). DryRun converts
+//! nothing, so `DryRun` with `BootTest=true` is refused (`imgport check --boot` boots a
+//! local file).
 
 use super::error::ApiError;
-use super::params::{bool_param, req_str, str_param, text};
+use super::params::{bool_param, opt_bool, req_str, str_param, text};
 use super::Ctx;
-use crate::db::images::NewImage;
+use crate::db::images::{CreateRefused, NewImage};
 use crate::s3::import_url::resolve_import_url;
 use imgport_policy::{check_form, ImportForm, Severity};
 use serde_json::{json, Value};
@@ -34,6 +40,7 @@ pub const PARAMS: &[&str] = &[
     "LicenseType",
     "BootMode",
     "ImageFamily",
+    "BootTest",
 ];
 
 /// Form limits (R-FLOW-FORM).
@@ -104,14 +111,32 @@ fn one_of(p: &Value, name: &str, allowed: &[&str]) -> Result<(), ApiError> {
 }
 
 pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
-    let os_type = req_str(p, "OsType")?;
-    let os_version = req_str(p, "OsVersion")?;
-    let arch = req_str(p, "Architecture")?;
+    let dry_run = bool_param(p, "DryRun")?;
+    // A DryRun may leave the OS out: it reports what it detected (`Detected`) for the
+    // form (issue 15 item 2); an import needs all three.
+    let form_field = |name: &str| -> Result<Option<&str>, ApiError> {
+        if dry_run {
+            str_param(p, name)
+        } else {
+            req_str(p, name).map(Some)
+        }
+    };
+    let os_type = form_field("OsType")?;
+    let os_version = form_field("OsVersion")?;
+    let arch = form_field("Architecture")?;
     let url = req_str(p, "ImageUrl")?;
     let name = req_str(p, "ImageName")?;
     let description = str_param(p, "ImageDescription")?.unwrap_or("");
-    let dry_run = bool_param(p, "DryRun")?;
     let force = bool_param(p, "Force")?;
+    let boot_test = opt_bool(p, "BootTest")?;
+    if dry_run && boot_test == Some(true) {
+        return Err(ApiError::invalid(
+            "BootTest",
+            "a DryRun converts nothing, so there is no image to boot: import with BootTest=true, \
+             or boot a local copy with `imgport check --boot IMAGE`",
+        ));
+    }
+    let boot_test = boot_test.unwrap_or(ctx.state.config.boot_test_default);
     text("ImageName", name, MAX_NAME)?;
     text("ImageDescription", description, MAX_DESCRIPTION)?;
     if url.len() > MAX_URL {
@@ -127,9 +152,9 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
     }
     let tags = tags(p)?;
     let mut form = ImportForm {
-        os_type: Some(os_type.into()),
-        os_version: Some(os_version.into()),
-        architecture: Some(arch.into()),
+        os_type: os_type.map(Into::into),
+        os_version: os_version.map(Into::into),
+        architecture: arch.map(Into::into),
         force,
         region: Some(ctx.region.clone()),
         source_region: None,
@@ -148,9 +173,11 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
     let invalid_url = |e: crate::s3::import_url::UrlError| ApiError::new("InvalidUrl", e.message());
     let src = resolve_import_url(ctx.state, url, &ctx.region, false).map_err(invalid_url)?;
     form.source_region = Some(src.region.clone());
-    if dry_run {
+    // An import has all three (required above); a DryRun is checked with what it has.
+    let (Some(os_type), Some(os_version), Some(arch), false) = (os_type, os_version, arch, dry_run)
+    else {
         return dry_run_check(ctx, &src.blob, &form);
-    }
+    };
     let (_, held) = ctx.state.db.images(
         ctx.account.app_id,
         &crate::db::images::ImageFilter::default(),
@@ -187,11 +214,26 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
             source_blob: &src.blob,
             tags: &tags,
             request_id: &ctx.request_id,
+            boot_test,
         })?
-        .ok_or_else(quota)?;
+        .map_err(|refused| match refused {
+            CreateRefused::Quota => quota(),
+            CreateRefused::DuplicateName(other) => duplicate_name(name, &other, &ctx.region),
+        })?;
     tracing::info!(image_id = %id, bucket = %src.bucket, key = %src.key, "import queued");
     ctx.state.wake_workers();
     Ok(json!({ "ImageId": id }))
+}
+
+/// `InvalidImageName.Duplicate` (issue 15 item 5): image names are unique per account
+/// and region, as the cloud's are.
+pub fn duplicate_name(name: &str, other: &str, region: &str) -> ApiError {
+    ApiError::new(
+        "InvalidImageName.Duplicate",
+        format!(
+            "The image name `{name}` is already used by image {other} in region {region}. Choose another ImageName (names are unique per region), or rename or delete {other} first."
+        ),
+    )
 }
 
 /// The pre-flight check of `DryRun`: the `imgport check` engine over the object.
@@ -216,6 +258,7 @@ fn dry_run_check(ctx: &Ctx<'_>, blob: &str, form: &ImportForm) -> Result<Value, 
         "Codes": v.codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
         "Findings": v.findings,
         "Passed": v.passed,
+        "Detected": report.guest.as_ref().map(imgport_policy::detected_form).unwrap_or_default(),
         "Facts": {"Format": report.format, "Guest": report.guest},
         "ImageSize": report.image_size,
         "BytesRead": report.bytes_read,

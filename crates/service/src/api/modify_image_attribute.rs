@@ -1,7 +1,8 @@
 //! `ModifyImageAttribute`: rename an image or change its description, with the import
 //! form's limits (name 1–60 characters, description ≤ 256). Parameters: `ImageId`,
 //! `ImageName`, `ImageDescription` (at least one of the two), `ImageFamily`,
-//! `ImageDeprecated` (accepted, not stored).
+//! `ImageDeprecated` (accepted, not stored). A name another image of the account holds in
+//! the region is `InvalidImageName.Duplicate` (issue 15 item 5).
 
 use super::error::ApiError;
 use super::import_image::{MAX_DESCRIPTION, MAX_NAME};
@@ -41,6 +42,15 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
         .db
         .image(ctx.account.app_id, id)?
         .is_some_and(|i| i.region == ctx.region);
+    if let (true, Some(n)) = (in_region, name) {
+        if let Some(other) = ctx
+            .state
+            .db
+            .image_named(ctx.account.app_id, &ctx.region, n, id)?
+        {
+            return Err(super::import_image::duplicate_name(n, &other, &ctx.region));
+        }
+    }
     if !in_region
         || !ctx
             .state

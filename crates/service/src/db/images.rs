@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS images (
     virtual_size INTEGER NOT NULL DEFAULT 0,
     bytes_total  INTEGER NOT NULL DEFAULT 0,
     tags         TEXT NOT NULL DEFAULT '[]',
-    request_id   TEXT NOT NULL DEFAULT ''
+    request_id   TEXT NOT NULL DEFAULT '',
+    boot_test    INTEGER NOT NULL DEFAULT 0,
+    boot_result  TEXT
 );
 CREATE INDEX IF NOT EXISTS images_by_app ON images(app_id, created_at);
 CREATE INDEX IF NOT EXISTS images_by_state ON images(state, lease_until);
@@ -51,6 +53,8 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("bytes_total", "INTEGER NOT NULL DEFAULT 0"),
     ("tags", "TEXT NOT NULL DEFAULT '[]'"),
     ("request_id", "TEXT NOT NULL DEFAULT ''"),
+    ("boot_test", "INTEGER NOT NULL DEFAULT 0"),
+    ("boot_result", "TEXT"),
 ];
 
 /// Add the columns an older `images` table lacks (idempotent).
@@ -107,12 +111,17 @@ pub struct Image {
     pub attempts: i64,
     /// The API request that created the image (log correlation).
     pub request_id: String,
+    /// R-BOOT (issue 17): the import boots its converted image (ImportImage `BootTest`,
+    /// else the operator's `boot_test_default`).
+    pub boot_test: bool,
+    /// The boot test's result (`imgport_policy::BootFacts` as JSON), once it ran.
+    pub boot_result: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
 }
 
-pub(crate) const COLS: &str = "image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, phase, progress, bytes_done, bytes_total, size_bytes, virtual_size, error_code, error_message, findings, tags, attempts, request_id, created_at, updated_at, finished_at";
+pub(crate) const COLS: &str = "image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, phase, progress, bytes_done, bytes_total, size_bytes, virtual_size, error_code, error_message, findings, tags, attempts, request_id, created_at, updated_at, finished_at, boot_test, boot_result";
 
 pub(crate) fn row(r: &Row) -> Result<Image, DbError> {
     Ok(Image {
@@ -143,6 +152,8 @@ pub(crate) fn row(r: &Row) -> Result<Image, DbError> {
         created_at: r.int(24)?,
         updated_at: r.int(25)?,
         finished_at: r.opt_int(26)?,
+        boot_test: r.bool(27)?,
+        boot_result: r.opt_text(28)?,
     })
 }
 
@@ -166,6 +177,8 @@ pub struct NewImage<'a> {
     /// JSON array of `{"Key","Value"}`.
     pub tags: &'a str,
     pub request_id: &'a str,
+    /// Boot the converted image before it becomes NORMAL (R-BOOT).
+    pub boot_test: bool,
 }
 
 /// Filters of DescribeImages (each list: any of its values; lists combine with AND).
@@ -187,17 +200,47 @@ pub enum DeleteRefused {
     Importing,
 }
 
+/// Why ImportImage could not record an image.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CreateRefused {
+    /// The account already holds [`QUOTA`] images.
+    Quota,
+    /// The account has an image of this name in the region (`InvalidImageName.Duplicate`);
+    /// the id of that image.
+    DuplicateName(String),
+}
+
+/// The image of account `app_id` named `name` in `region`, other than `except`.
+fn named(
+    c: &mut dyn Conn,
+    app_id: i64,
+    region: &str,
+    name: &str,
+    except: &str,
+) -> Result<Option<String>, DbError> {
+    c.opt_row(
+        "SELECT image_id FROM images WHERE app_id = ?1 AND region = ?2 AND name = ?3 AND image_id != ?4 LIMIT 1",
+        args![app_id, region, name, except],
+    )?
+    .map(|r| r.text(0))
+    .transpose()
+}
+
 impl Db {
-    /// Record a new image in state IMPORTING with a queued job; `None` when the
-    /// account already holds [`QUOTA`] images.
-    pub fn create_image(&self, n: &NewImage<'_>) -> Result<Option<String>, DbError> {
+    /// Record a new image in state IMPORTING with a queued job, unless the account
+    /// holds [`QUOTA`] images or one of this name in the region (image names are unique
+    /// per account and region, as the cloud's are).
+    pub fn create_image(&self, n: &NewImage<'_>) -> Result<Result<String, CreateRefused>, DbError> {
         self.tx(|c| {
             let held = c.int(
                 "SELECT COUNT(*) FROM images WHERE app_id = ?1",
                 args![n.app_id],
             )?;
             if held >= QUOTA {
-                return Ok(None);
+                return Ok(Err(CreateRefused::Quota));
+            }
+            if let Some(other) = named(c, n.app_id, n.region, n.name, "")? {
+                return Ok(Err(CreateRefused::DuplicateName(other)));
             }
             // 36^8 ids: retry the rare collision instead of failing the request (ON
             // CONFLICT, not a caught error: on PostgreSQL an error aborts the
@@ -205,11 +248,11 @@ impl Db {
             for _ in 0..8 {
                 let id = format!("img-{}", random_id(8));
                 let added = c.exec(
-                    "INSERT INTO images (image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, tags, request_id, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,'IMPORTING',?12,?13,?14,?14) ON CONFLICT (image_id) DO NOTHING",
-                    args![&id, n.app_id, n.name, n.description, n.os_type, n.os_version, n.architecture, n.force, n.region, n.source_url, n.source_blob, n.tags, n.request_id, now()],
+                    "INSERT INTO images (image_id, app_id, name, description, os_type, os_version, architecture, force, region, source_url, source_blob, state, tags, request_id, created_at, updated_at, boot_test) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,'IMPORTING',?12,?13,?14,?14,?15) ON CONFLICT (image_id) DO NOTHING",
+                    args![&id, n.app_id, n.name, n.description, n.os_type, n.os_version, n.architecture, n.force, n.region, n.source_url, n.source_blob, n.tags, n.request_id, now(), n.boot_test],
                 )?;
                 if added > 0 {
-                    return Ok(Some(id));
+                    return Ok(Ok(id));
                 }
             }
             Err(DbError::Other("no free image id after 8 tries".into()))
@@ -288,6 +331,18 @@ impl Db {
             )?)?;
             Ok((page, total))
         })
+    }
+
+    /// Another image of account `app_id` in `region` named `name` (a rename of `except`
+    /// onto it is `InvalidImageName.Duplicate`).
+    pub fn image_named(
+        &self,
+        app_id: i64,
+        region: &str,
+        name: &str,
+        except: &str,
+    ) -> Result<Option<String>, DbError> {
+        self.with(|c| named(c, app_id, region, name, except))
     }
 
     /// Rename / describe an image; false when the account has no such image.
@@ -396,6 +451,7 @@ pub(crate) mod tests {
             source_blob: "blob",
             tags: "[]",
             request_id: "r",
+            boot_test: false,
         }
     }
 
@@ -462,7 +518,10 @@ pub(crate) mod tests {
                 Ok::<_, DbError>(())
             })
             .unwrap();
-            assert_eq!(db.create_image(&new_image(a, "one-more")).unwrap(), None);
+            assert_eq!(
+                db.create_image(&new_image(a, "one-more")).unwrap(),
+                Err(CreateRefused::Quota)
+            );
             // Below the quota, images are created and listed with every column.
             db.with(|c| {
                 c.exec(
@@ -503,6 +562,38 @@ pub(crate) mod tests {
         });
     }
 
+    #[test]
+    fn names_are_unique_per_account_and_region() {
+        each_backend(|db| {
+            let a = db.create_account("a", false).unwrap().app_id;
+            let b = db.create_account("b", false).unwrap().app_id;
+            let first = db.create_image(&new_image(a, "web")).unwrap().unwrap();
+            assert_eq!(
+                db.create_image(&new_image(a, "web")).unwrap(),
+                Err(CreateRefused::DuplicateName(first.clone()))
+            );
+            // Another account, another region: the name is free there.
+            db.create_image(&new_image(b, "web")).unwrap().unwrap();
+            let mut other = new_image(a, "web");
+            other.region = "ap-shanghai";
+            let shanghai = db.create_image(&other).unwrap().unwrap();
+            let second = db.create_image(&new_image(a, "api")).unwrap().unwrap();
+            assert_eq!(
+                db.image_named(a, "ap-guangzhou", "web", &second).unwrap(),
+                Some(first.clone())
+            );
+            // An image keeps its own name; other regions do not count.
+            assert_eq!(
+                db.image_named(a, "ap-guangzhou", "web", &first).unwrap(),
+                None
+            );
+            assert_eq!(
+                db.image_named(a, "ap-shanghai", "api", &shanghai).unwrap(),
+                None
+            );
+        });
+    }
+
     /// An `images` table made before the added columns gets them, keeping its rows.
     #[test]
     fn migrate_adds_columns_to_an_old_table() {
@@ -513,10 +604,13 @@ pub(crate) mod tests {
                 .replace("    bytes_total  INTEGER NOT NULL DEFAULT 0,\n", "")
                 .replace("    tags         TEXT NOT NULL DEFAULT '[]',\n", "")
                 .replace(
-                    "    finished_at  INTEGER,\n    request_id   TEXT NOT NULL DEFAULT ''\n",
+                    "    finished_at  INTEGER,\n    request_id   TEXT NOT NULL DEFAULT '',\n    boot_test    INTEGER NOT NULL DEFAULT 0,\n    boot_result  TEXT\n",
                     "    finished_at  INTEGER\n",
                 );
-            assert!(!old.contains("request_id"), "{old}");
+            assert!(
+                !old.contains("request_id") && !old.contains("boot_"),
+                "{old}"
+            );
             t.with(|c| {
                 c.batch(&crate::db::sql::ddl(c.backend(), crate::db::accounts::SCHEMA))?;
                 c.batch(&crate::db::sql::ddl(c.backend(), &old))?;

@@ -52,11 +52,14 @@ pub enum JobEnd<'a> {
         stored_size: i64,
         virtual_size: i64,
         findings_json: &'a str,
+        /// The boot test's result (R-BOOT), when the import ran one.
+        boot_json: Option<&'a str>,
     },
     Failed {
         code: &'a str,
         message: &'a str,
         findings_json: &'a str,
+        boot_json: Option<&'a str>,
     },
 }
 
@@ -181,17 +184,19 @@ impl Db {
                     stored_size,
                     virtual_size,
                     findings_json,
+                    boot_json,
                 } => c.exec(
-                    &format!("UPDATE images SET state = 'NORMAL', phase = 'done', progress = 100, size_bytes = ?5, virtual_size = ?6, findings = ?7, error_code = NULL, error_message = NULL, lease_owner = NULL, lease_until = 0, finished_at = ?8, updated_at = ?8 WHERE {cond}"),
-                    args![id, &guard.0, guard.1, guard.2, *stored_size, *virtual_size, *findings_json, t],
+                    &format!("UPDATE images SET state = 'NORMAL', phase = 'done', progress = 100, size_bytes = ?5, virtual_size = ?6, findings = ?7, error_code = NULL, error_message = NULL, lease_owner = NULL, lease_until = 0, finished_at = ?8, updated_at = ?8, boot_result = ?9 WHERE {cond}"),
+                    args![id, &guard.0, guard.1, guard.2, *stored_size, *virtual_size, *findings_json, t, *boot_json],
                 )?,
                 JobEnd::Failed {
                     code,
                     message,
                     findings_json,
+                    boot_json,
                 } => c.exec(
-                    &format!("UPDATE images SET state = 'IMPORTFAILED', error_code = ?5, error_message = ?6, findings = ?7, lease_owner = NULL, lease_until = 0, finished_at = ?8, updated_at = ?8 WHERE {cond}"),
-                    args![id, &guard.0, guard.1, guard.2, *code, *message, *findings_json, t],
+                    &format!("UPDATE images SET state = 'IMPORTFAILED', error_code = ?5, error_message = ?6, findings = ?7, lease_owner = NULL, lease_until = 0, finished_at = ?8, updated_at = ?8, boot_result = ?9 WHERE {cond}"),
+                    args![id, &guard.0, guard.1, guard.2, *code, *message, *findings_json, t, *boot_json],
                 )?,
             };
             if n == 0 {
@@ -275,6 +280,7 @@ mod tests {
                 source_blob: "b",
                 tags: "[]",
                 request_id: "r",
+                boot_test: false,
             })
             .unwrap()
             .unwrap();
@@ -317,6 +323,7 @@ mod tests {
                 stored_size: 1,
                 virtual_size: 2,
                 findings_json: "[]",
+                boot_json: None,
             };
             assert!(!db
                 .finish_job(&id, Lease::Owner("w1"), &end, &notice())
@@ -348,6 +355,7 @@ mod tests {
                 code: "InternalError",
                 message: "m",
                 findings_json: "[]",
+                boot_json: None,
             };
             let n = Notice {
                 code: Some("InternalError".into()),
@@ -377,6 +385,7 @@ mod tests {
                 code: "InternalError",
                 message: "m",
                 findings_json: "[]",
+                boot_json: None,
             };
             assert!(!db
                 .finish_job(&id, Lease::Exhausted { max_attempts: 1 }, &end, &notice())

@@ -61,6 +61,8 @@ pub enum Phase {
     Convert,
     /// Verify the stored file; record NORMAL.
     Register,
+    /// Boot the stored qcow2 under QEMU (R-BOOT), when the import asked for it.
+    Boot,
     /// Messages to subscribed users (with the NORMAL record, one transaction).
     Notify,
 }
@@ -74,6 +76,7 @@ impl Phase {
         Phase::Policy,
         Phase::Convert,
         Phase::Register,
+        Phase::Boot,
         Phase::Notify,
     ];
 
@@ -87,6 +90,7 @@ impl Phase {
             Phase::Policy => "policy",
             Phase::Convert => "convert",
             Phase::Register => "register",
+            Phase::Boot => "boot",
             Phase::Notify => "notify",
         }
     }
@@ -101,6 +105,7 @@ impl Phase {
             Phase::Policy => 15,
             Phase::Convert => 18,
             Phase::Register => 96,
+            Phase::Boot => 97,
             Phase::Notify => 98,
         }
     }

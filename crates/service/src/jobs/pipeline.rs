@@ -13,7 +13,7 @@ use crate::db::images::Image;
 use crate::AppState;
 use imgport_disk::convert::{ConvertOptions, OutputFormat};
 use imgport_disk::{FileSource, ReadAt};
-use imgport_policy::{Finding, ImportForm, Severity};
+use imgport_policy::{BootFacts, Finding, ImportForm, Severity};
 use std::sync::Arc;
 
 /// How an attempt ended.
@@ -24,12 +24,15 @@ pub enum Outcome {
         stored_size: u64,
         virtual_size: u64,
         findings: Vec<Finding>,
+        /// The boot test's result, when the import ran one (R-BOOT).
+        boot: Option<BootFacts>,
     },
     /// The import fails with `code` (R-ERR); `findings` are the verdict's.
     Failed {
         code: String,
         message: String,
         findings: Vec<Finding>,
+        boot: Option<BootFacts>,
     },
     /// The attempt stopped before its end; the job is not this attempt's to end.
     Interrupted(Interrupt),
@@ -40,6 +43,7 @@ fn failed(code: &str, message: impl Into<String>) -> Outcome {
         code: code.into(),
         message: message.into(),
         findings: Vec::new(),
+        boot: None,
     }
 }
 
@@ -140,6 +144,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
             code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
             message: refusal_message(&verdict.findings, code),
             findings: verdict.findings,
+            boot: None,
         };
     }
 
@@ -204,40 +209,58 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
     if let Some(i) = a.stop.interrupted() {
         return Outcome::Interrupted(i);
     }
-    let mut findings = verdict.findings;
-    if st.config.boot_test_default {
-        // R-BOOT (issue 17): boot the stored qcow2 (our own conversion) as the cloud
-        // would; the result joins the verdict's findings, shown by DescribeImages.
-        match boot_stored(st, &path, report, &form) {
-            Ok(f) => findings = f,
-            Err(refused) => {
-                let _ = std::fs::remove_file(&path);
-                return refused;
-            }
-        }
+    if !job.boot_test {
+        return Outcome::Normal {
+            stored_size: stats.output_size,
+            virtual_size,
+            findings: verdict.findings,
+            boot: None,
+        };
     }
-    Outcome::Normal {
-        stored_size: stats.output_size,
-        virtual_size,
-        findings,
+    // R-BOOT (issue 17): boot the stored qcow2 (our own conversion) as the cloud would;
+    // the result joins the verdict's findings and is kept whole (BootTest in
+    // DescribeImages, the message).
+    progress.enter(Phase::Boot);
+    let (verdict, boot) = boot_stored(a, &path, report, &form);
+    if let Some(i) = a.stop.interrupted() {
+        // Shutdown or a lost lease: QEMU was killed; the next attempt boots again.
+        let _ = std::fs::remove_file(&path);
+        return Outcome::Interrupted(i);
+    }
+    if verdict.importable {
+        return Outcome::Normal {
+            stored_size: stats.output_size,
+            virtual_size,
+            findings: verdict.findings,
+            boot: Some(boot),
+        };
+    }
+    let _ = std::fs::remove_file(&path);
+    let code = verdict.first_code();
+    Outcome::Failed {
+        code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
+        message: refusal_message(&verdict.findings, code),
+        findings: verdict.findings,
+        boot: Some(boot),
     }
 }
 
-/// Boots the stored image; `Ok(findings)` of the re-decided verdict, or the import's
-/// failure when the boot showed it cannot start (the code and the serial console in the
-/// findings, the message naming the failure and its fix).
+/// Boots the stored image and re-decides the verdict with what the boot showed; the
+/// boot stops (QEMU killed) as soon as the job must stop.
 fn boot_stored(
-    st: &AppState,
+    a: &Attempt<'_>,
     path: &std::path::Path,
     mut report: imgport_check::CheckReport,
     form: &ImportForm,
-) -> Result<Vec<Finding>, Outcome> {
+) -> (imgport_policy::Verdict, BootFacts) {
     use imgport_check::boot;
-    let c = &st.config;
+    let c = &a.st.config;
+    let stop = a.stop.clone();
     let opts = boot::BootOptions {
         qemu: c.boot_qemu.clone(),
         timeout: std::time::Duration::from_secs(c.boot_timeout_secs.max(1)),
         max_concurrent: c.boot_max_concurrent.max(1),
+        cancel: boot::Cancel::when(move || stop.interrupted().is_some()),
         ..boot::BootOptions::default()
     };
     let facts = boot::boot_file(path, "qcow2", &report, &opts);
@@ -247,17 +270,8 @@ fn boot_stored(
         elapsed_ms = facts.elapsed_ms,
         "boot test"
     );
-    boot::apply(&mut report, facts, form);
-    let verdict = report.verdict;
-    if verdict.importable {
-        return Ok(verdict.findings);
-    }
-    let code = verdict.first_code();
-    Err(Outcome::Failed {
-        code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
-        message: refusal_message(&verdict.findings, code),
-        findings: verdict.findings,
-    })
+    boot::apply(&mut report, facts.clone(), form);
+    (report.verdict, facts)
 }
 
 /// The stored file opens as a qcow2 of `virtual_size` bytes, and all of its mapping

@@ -10,7 +10,7 @@ use super::{Phase, MAX_ATTEMPTS};
 use crate::db::images::{Image, IMPORTING, NORMAL};
 use crate::db::jobs::{JobEnd, Lease};
 use crate::AppState;
-use imgport_policy::Finding;
+use imgport_policy::{BootFacts, Finding};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,11 @@ pub(super) struct Worker {
 
 fn findings_json(f: &[Finding]) -> String {
     serde_json::to_string(f).unwrap_or_else(|_| "[]".into())
+}
+
+/// The boot test's result as stored (`images.boot_result`).
+fn boot_json(b: Option<&BootFacts>) -> Option<String> {
+    b.and_then(|b| serde_json::to_string(b).ok())
 }
 
 impl Worker {
@@ -63,11 +68,12 @@ impl Worker {
                 "the import was interrupted {} times (the service stopped while it ran) and was given up; import the image again",
                 job.attempts
             );
-            let notice = crate::messages::failure(&job, "InternalError", &message, &[]);
+            let notice = crate::messages::failure(&job, "InternalError", &message, &[], None);
             let end = JobEnd::Failed {
                 code: "InternalError",
                 message: &message,
                 findings_json: "[]",
+                boot_json: None,
             };
             let lease = Lease::Exhausted {
                 max_attempts: MAX_ATTEMPTS,
@@ -114,14 +120,17 @@ impl Worker {
                 stored_size,
                 virtual_size,
                 findings,
+                boot,
             } => {
                 progress.enter(Phase::Notify);
-                let notice = crate::messages::success(&job, virtual_size, &findings);
+                let notice = crate::messages::success(&job, virtual_size, &findings, boot.as_ref());
                 let fj = findings_json(&findings);
+                let bj = boot_json(boot.as_ref());
                 let end = JobEnd::Normal {
                     stored_size: stored_size as i64,
                     virtual_size: virtual_size as i64,
                     findings_json: &fj,
+                    boot_json: bj.as_deref(),
                 };
                 (
                     self.st.db.finish_job(&job.image_id, lease, &end, &notice),
@@ -132,18 +141,22 @@ impl Worker {
                 code,
                 message,
                 findings,
+                boot,
             } => {
                 if let Some(p) = progress.phase() {
                     job.phase = p.as_str().to_string();
                 }
                 progress.end("failed");
                 let _ = std::fs::remove_file(&path);
-                let notice = crate::messages::failure(&job, &code, &message, &findings);
+                let notice =
+                    crate::messages::failure(&job, &code, &message, &findings, boot.as_ref());
                 let fj = findings_json(&findings);
+                let bj = boot_json(boot.as_ref());
                 let end = JobEnd::Failed {
                     code: &code,
                     message: &message,
                     findings_json: &fj,
+                    boot_json: bj.as_deref(),
                 };
                 tracing::info!(code = %code, phase = %job.phase, "import refused: {message}");
                 (

@@ -10,12 +10,15 @@ pub mod webhook;
 
 use crate::db::images::Image;
 pub use crate::db::messages::Notice;
-use imgport_policy::{Code, Finding, Severity};
+use imgport_policy::{BootFacts, BootOutcome, Code, Finding, Severity};
 
 /// Most findings quoted in a message body (the rest are in DescribeImages).
 const MAX_FINDINGS_IN_BODY: usize = 5;
 /// Longest evidence / fix line quoted.
 const MAX_LINE: usize = 400;
+/// Serial console lines quoted from a boot test that did not boot (DescribeImages'
+/// `BootTest.SerialTail` holds the last 60).
+const SERIAL_LINES_IN_BODY: usize = 10;
 
 fn clip(s: &str) -> String {
     if s.chars().count() <= MAX_LINE {
@@ -38,8 +41,44 @@ fn source(img: &Image) -> String {
     }
 }
 
-/// The notice of a successful import. `findings` are the verdict's (warnings, info).
-pub fn success(img: &Image, virtual_size: u64, findings: &[Finding]) -> Notice {
+/// The boot test's paragraph (R-BOOT, issue 17): its outcome, time and what was seen,
+/// and for a boot that did not reach cloud-init the last serial console lines.
+fn boot_paragraph(boot: Option<&BootFacts>) -> String {
+    let Some(b) = boot else {
+        return String::new();
+    };
+    let accel = b.accel.as_deref().unwrap_or("-");
+    let mut p = match b.outcome {
+        BootOutcome::NotRun => format!("\n\nBoot test (R-BOOT): not run: {}", clip(&b.reason)),
+        o => format!(
+            "\n\nBoot test (R-BOOT): {} after {} s under QEMU ({accel}): {}",
+            o.as_str(),
+            b.elapsed_ms.div_ceil(1000),
+            clip(&b.reason)
+        ),
+    };
+    if matches!(b.outcome, BootOutcome::Failed | BootOutcome::NoAgent) {
+        let from = b.serial_tail.len().saturating_sub(SERIAL_LINES_IN_BODY);
+        p.push_str(&format!(
+            "\n  Serial console (last {} lines; DescribeImages' BootTest has {}):",
+            b.serial_tail.len() - from,
+            b.serial_tail.len()
+        ));
+        for l in &b.serial_tail[from..] {
+            p.push_str(&format!("\n  | {}", clip(l)));
+        }
+    }
+    p
+}
+
+/// The notice of a successful import. `findings` are the verdict's (warnings, info);
+/// `boot` the boot test's result, when the import ran one.
+pub fn success(
+    img: &Image,
+    virtual_size: u64,
+    findings: &[Finding],
+    boot: Option<&BootFacts>,
+) -> Notice {
     let gb = virtual_size.div_ceil(1 << 30).max(1);
     let mut body = format!(
         "Your custom image \"{}\" ({}) was imported from {} and is ready to use (state NORMAL): {} {} {}, {} GB.",
@@ -67,6 +106,7 @@ pub fn success(img: &Image, virtual_size: u64, findings: &[Finding]) -> Notice {
             }
         }
     }
+    body.push_str(&boot_paragraph(boot));
     Notice {
         title: format!("Image import succeeded: {} ({})", img.name, img.image_id),
         body,
@@ -77,8 +117,15 @@ pub fn success(img: &Image, virtual_size: u64, findings: &[Finding]) -> Notice {
 }
 
 /// The notice of a failed import: the error code and what it means, the phase, the
-/// cause (`message`), and the error findings with their evidence and fixes.
-pub fn failure(img: &Image, code: &str, message: &str, findings: &[Finding]) -> Notice {
+/// cause (`message`), the error findings with their evidence and fixes, and the boot
+/// test's result when the import ran one.
+pub fn failure(
+    img: &Image,
+    code: &str,
+    message: &str,
+    findings: &[Finding],
+    boot: Option<&BootFacts>,
+) -> Notice {
     let meaning = Code::parse(code)
         .map(|c| c.meaning())
         .unwrap_or("the import failed");
@@ -119,6 +166,7 @@ pub fn failure(img: &Image, code: &str, message: &str, findings: &[Finding]) -> 
             }
         ));
     }
+    body.push_str(&boot_paragraph(boot));
     Notice {
         title: format!(
             "Image import failed: {} ({}) — {code}",
@@ -161,6 +209,8 @@ mod tests {
             tags: "[]".into(),
             attempts: 1,
             request_id: String::new(),
+            boot_test: false,
+            boot_result: None,
             created_at: 0,
             updated_at: 0,
             finished_at: None,
@@ -183,6 +233,7 @@ mod tests {
             "CloudInitNotInstalled",
             "cloud-init is not installed",
             &[f],
+            None,
         );
         assert!(n.title.contains("web-01") && n.title.contains("CloudInitNotInstalled"));
         for want in [
@@ -210,9 +261,50 @@ mod tests {
             fix: vec!["use DHCP".into()],
             waived: false,
         };
-        let n = success(&image(), 3 << 30, &[w]);
+        let n = success(&image(), 3 << 30, &[w], None);
         assert!(n.body.contains("NORMAL") && n.body.contains("3 GB"));
         assert!(n.body.contains("[R-NET] static IP on eth0") && n.body.contains("Fix: use DHCP"));
         assert_eq!(n.code, None);
+    }
+
+    #[test]
+    fn the_boot_test_is_in_the_message_with_the_console_of_a_failed_boot() {
+        let booted = BootFacts {
+            outcome: BootOutcome::Booted,
+            reason: "the marker was seen".into(),
+            serial_tail: vec!["login:".into()],
+            elapsed_ms: 41_200,
+            accel: Some("tcg".into()),
+            ..BootFacts::default()
+        };
+        let n = success(&image(), 1 << 30, &[], Some(&booted));
+        assert!(
+            n.body.contains(
+                "Boot test (R-BOOT): booted after 42 s under QEMU (tcg): the marker was seen"
+            ),
+            "{}",
+            n.body
+        );
+        assert!(!n.body.contains("Serial console"), "{}", n.body);
+        let failed = BootFacts {
+            outcome: BootOutcome::Failed,
+            reason: "root not found".into(),
+            serial_tail: (0..60).map(|i| format!("line {i}")).collect(),
+            ..booted
+        };
+        let n = failure(
+            &image(),
+            "VirtioNotInstall",
+            "no virtio",
+            &[],
+            Some(&failed),
+        );
+        assert!(n.body.contains("Boot test (R-BOOT): failed"), "{}", n.body);
+        assert!(n
+            .body
+            .contains("last 10 lines; DescribeImages' BootTest has 60"));
+        assert!(n.body.contains("| line 59") && n.body.contains("| line 50"));
+        assert!(!n.body.contains("| line 49"), "{}", n.body);
+        assert!(!success(&image(), 1, &[], None).body.contains("Boot test"));
     }
 }
