@@ -122,6 +122,15 @@ assert f["rule"] == "R-CLOUDINIT" and f["evidence"] and f["fix"], f
 assert dry["BytesRead"] > 0 and dry["ElapsedMs"] >= 0, dry
 ok = env.call("ImportImage", {**form, "ImageName": "dry", "ImageUrl": urls["good"], "DryRun": True})
 assert ok["Importable"] is True and ok["Codes"] == [] and ok["ErrorCode"] is None, ok
+assert ok["Detected"] == {"OsType": "CentOS", "OsVersion": "7", "Architecture": "x86_64"}, ok["Detected"]
+# A DryRun needs no OS fields (issue 15 item 2): it says what the form should declare.
+bare = env.call("ImportImage", {"ImageName": "dry", "ImageUrl": urls["good"], "DryRun": True})
+assert bare["Importable"] is True and bare["Detected"] == ok["Detected"], bare
+wrong = env.call("ImportImage", {**form, "OsType": "Debian", "OsVersion": "12", "ImageName": "dry",
+                                 "ImageUrl": urls["good"], "DryRun": True})
+assert wrong["Detected"]["OsType"] == "CentOS", wrong
+assert any(x["rule"] == "R-OS" and "Debian" in x["message"] for x in wrong["Findings"]), wrong["Findings"]
+env.expect_error("MissingParameter", "ImportImage", {"ImageName": "x", "ImageUrl": urls["good"]})
 assert env.call("DescribeImages")["TotalCount"] == 0, "a dry run imported"
 
 # ---- message subscriptions -----------------------------------------------------------------
@@ -163,8 +172,23 @@ for name in ("good", "nocloud", "datadisk", "gpt", "gzip"):
     assert r["ImageId"].startswith("img-") and len(r["ImageId"]) == 12, r
     ids[name] = r["ImageId"]
 msg = env.expect_error("InvalidUrl", "ImportImage", {**form, "ImageName": "again", "ImageUrl": urls["good"]})
-assert "already used" in msg, msg
+assert "already used" in msg and "same second" in msg, msg
+# Names are unique per region (issue 15 item 5); the refusal does not use up the link.
+dup_url = env.upload(s3, bucket, "dup.qcow2", images["good"])
+msg = env.expect_error("InvalidImageName.Duplicate", "ImportImage", {**form, "ImageName": "img-good", "ImageUrl": dup_url})
+assert ids["good"] in msg, msg
 got = env.wait_images(list(ids.values()))
+# `imgport images` shows what tccli cannot: the failure's code, cause and fix (issue 15 item 9).
+conn = ["--endpoint", env.api, "--secret-id", env.sid, "--secret-key", env.skey]
+p = subprocess.run([env.imgport_bin, "images", ids["nocloud"], *conn], capture_output=True, text=True)
+assert p.returncode == 0, p.stderr
+assert "IMPORTFAILED" in p.stdout and "error:  CloudInitNotInstalled" in p.stdout, p.stdout
+assert "cause:  " in p.stdout and "fix:    " in p.stdout and "cloud-init" in p.stdout, p.stdout
+p = subprocess.run([env.imgport_bin, "messages", *conn], capture_output=True, text=True)
+assert p.returncode == 0 and "Image import failed: img-nocloud" in p.stdout, (p.stdout, p.stderr)
+p = subprocess.run([env.imgport_bin, "images", *conn[:2], "--secret-id", env.sid, "--secret-key", "wrong"],
+                   capture_output=True, text=True, env={"HOME": "/nonexistent", "PATH": os.environ["PATH"]})
+assert p.returncode == 2 and "AuthFailure.SignatureFailure" in p.stderr, (p.returncode, p.stderr)
 good = got[ids["good"]]
 assert good["ImageState"] == "NORMAL", good
 for k, v in {"ImageSource": "EXTERNAL_IMPORT", "ImageType": "PRIVATE_IMAGE", "Architecture": "x86_64",
@@ -244,6 +268,10 @@ env.call("ModifyImageAttribute", {"ImageId": ids["good"], "ImageName": "renamed"
 renamed = env.call("DescribeImages", {"ImageIds": [ids["good"]]})["ImageSet"][0]
 assert (renamed["ImageName"], renamed["ImageDescription"]) == ("renamed", "d"), renamed
 env.expect_error("InvalidImageId.NotFound", "ModifyImageAttribute", {"ImageId": "img-00000000", "ImageName": "x"})
+msg = env.expect_error("InvalidImageName.Duplicate", "ModifyImageAttribute", {"ImageId": ids["good"], "ImageName": "img-nocloud"})
+assert ids["nocloud"] in msg, msg
+env.call("ModifyImageAttribute", {"ImageId": ids["good"], "ImageName": "renamed"})  # its own name: fine
+time.sleep(1.1)  # an identical call within a second is a replay
 env.expect_error("InvalidImageId.NotFound", "DeleteImages", {"ImageIds": [ids["good"], "img-00000000"]})
 assert os.path.exists(stored), "a refused DeleteImages deleted something"
 env.call("DeleteImages", {"ImageIds": [ids["good"]], "DryRun": True})

@@ -239,6 +239,31 @@ assert status == 403 and b"InvalidAccessKeyId" in got, got
 status, got, _ = fetch(f"{EP}/{B}/dir/small.bin")  # anonymous, private
 assert status == 403 and b"AccessDenied" in got, (status, got)
 
+step("SigV2 (botocore's 's3' signer, issue 15 item 3): header auth and query-string links")
+v2 = boto3.client("s3", endpoint_url=EP, aws_access_key_id=SID, aws_secret_access_key=SKEY, region_name=REGION,
+                  config=Config(signature_version="s3", s3={"addressing_style": "path"},
+                                retries={"max_attempts": 1, "mode": "standard"}))
+v2.put_object(Bucket=B, Key="v2/obj.bin", Body=b"signed with SigV2", ContentType="application/x-test",
+              Metadata={"who": "v2"})
+got = v2.get_object(Bucket=B, Key="v2/obj.bin")
+assert got["Body"].read() == b"signed with SigV2" and got["Metadata"] == {"who": "v2"}, got
+assert [o["Key"] for o in v2.list_objects_v2(Bucket=B, Prefix="v2/")["Contents"]] == ["v2/obj.bin"]
+v2_bad = boto3.client("s3", endpoint_url=EP, aws_access_key_id=SID, aws_secret_access_key=SKEY + "x",
+                      region_name=REGION, config=Config(signature_version="s3", s3={"addressing_style": "path"},
+                                                         retries={"max_attempts": 1, "mode": "standard"}))
+expect_error("SignatureDoesNotMatch", v2_bad.get_object, Bucket=B, Key="v2/obj.bin", status=403)
+url = v2.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "v2/obj.bin"}, ExpiresIn=600)
+assert "AWSAccessKeyId=" in url and "Signature=" in url and "Expires=" in url, url
+status, got, _ = fetch(url)
+assert status == 200 and got == b"signed with SigV2", (status, got)
+status, got, _ = fetch(url.replace("v2/obj.bin", "dir/small.bin"))  # another key, same signature
+assert status == 403 and b"SignatureDoesNotMatch" in got, (status, got)
+short = v2.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "v2/obj.bin"}, ExpiresIn=1)
+time.sleep(2.1)
+status, got, _ = fetch(short)
+assert status == 403 and b"Request has expired" in got, (status, got)
+v2.delete_object(Bucket=B, Key="v2/obj.bin")
+
 step("ACLs: public-read objects and buckets are readable anonymously, nothing else")
 s3.put_object_acl(Bucket=B, Key="dir/small.bin", ACL="public-read")
 status, got, _ = fetch(f"{EP}/{B}/dir/small.bin")

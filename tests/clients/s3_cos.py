@@ -10,6 +10,7 @@ import io
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from qcloud_cos import CosConfig, CosS3Client
@@ -135,6 +136,23 @@ expect_error("InvalidAccessKeyId", 403, client(sid="AKIDNOSUCHKEY000000000000000
 other = client(sid=SID2, skey=SKEY2)
 expect_error("AccessDenied", 403, other.get_object, Bucket=B, Key="big.qcow2")
 expect_error("AccessDenied", 403, other.put_object, Bucket=B, Key="x", Body=b"x")
+
+step("issue 15 item 6: Endpoint=cos.REGION.localhost works; Domain=HOST:PORT is refused, not guessed")
+port = urllib.parse.urlsplit(EP).port
+# The set-up the README documents: the SDK builds BUCKET.cos.REGION.localhost:PORT (it
+# resolves to 127.0.0.1 where nss-myhostname runs; here the Proxies setting sends it to
+# the server with that Host header, as a resolver would).
+local = CosS3Client(CosConfig(Region=REGION, SecretId=SID, SecretKey=SKEY, Scheme="http",
+                              Endpoint=f"cos.{REGION}.localhost:{port}", Proxies={"http": EP}), retry=1)
+local.put_object(Bucket=B, Key="via-localhost.txt", Body=b"local")
+assert local.get_object(Bucket=B, Key="via-localhost.txt")["Body"].get_raw_stream().read() == b"local"
+# The natural mistake: Domain= replaces the whole host, so the URL carries no bucket and
+# the PUT of /KEY reads as CreateBucket KEY. Refused with a clear message; no bucket made.
+trap = CosS3Client(CosConfig(Region=REGION, SecretId=SID, SecretKey=SKEY, Scheme="http",
+                             Domain=EP.removeprefix("http://")), retry=1)
+e = expect_error("InvalidRequest", 400, trap.put_object, Bucket=B, Key="trap.qcow2", Body=b"x" * 1000)
+assert "no bucket" in e.get_error_msg() and "Endpoint=" in e.get_error_msg(), e.get_error_msg()
+assert "trap.qcow2" not in [b["Name"] for b in cos.list_buckets()["Buckets"]["Bucket"]]
 
 step("delete_object, delete_bucket")
 cos.delete_object(Bucket=B, Key="dir/small.bin")

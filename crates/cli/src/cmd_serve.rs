@@ -126,11 +126,19 @@ fn banner(s: &Started) -> String {
 
 /// Marks the start of the walkthrough's commands in the banner.
 pub const WALKTHROUGH_START: &str = "# 1. Point tccli at this service";
+/// Its last line.
+pub const WALKTHROUGH_END: &str = "# (end of the walkthrough)";
 
 /// The first-start text: credentials, then commands a user can paste into a shell as
 /// they are (flush left, so the here-documents end where they should).
 fn walkthrough(s: &Started, a: &imgport_service::server::NewAdmin) -> String {
     let (api, st, region, app) = (s.api, s.storage, &s.region, a.app_id);
+    // This very binary (the user may run it through `cargo run`, off PATH).
+    let imgport = std::env::current_exe()
+        .ok()
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.contains(['\'', ' ', '\n']))
+        .map_or_else(|| "imgport".to_string(), |p| format!("'{p}'"));
     let (id, key, name) = (&a.secret_id, &a.secret_key, &a.name);
     format!(
         r#"
@@ -142,8 +150,9 @@ Web console: open http://{api}/console/ and sign in with this SecretId and Secre
 create a bucket, upload, check and import an image, and read the result in Messages.
 
 Walkthrough: paste the commands below into a shell, in a directory holding the disk image
-disk.qcow2 (CentOS 7 here; `tccli cvm DescribeImportImageOs` lists the other systems).
-They need `pip install tccli boto3`. Check an image locally first: imgport check disk.qcow2
+disk.qcow2 of any supported system (`tccli cvm DescribeImportImageOs` lists them): the
+check in step 4 detects which, and step 5 declares that. They need `pip install tccli
+boto3`. Check an image locally first: imgport check disk.qcow2
 
 {WALKTHROUGH_START}
 tccli configure set secretId {id} secretKey {key} region {region}
@@ -178,16 +187,26 @@ c = CommonClient('cvm', '2017-03-12', credential.Credential('{id}', '{key}'), '{
 print(json.dumps(c.call_json(sys.argv[1], params)['Response'], indent=2, ensure_ascii=False))
 EOF
 
-# 4. Pre-flight check without importing: every rule the image breaks, with evidence and fix
-python3 imgport_call.py ImportImage ImageUrl="$URL" ImageName=my-image OsType=CentOS OsVersion=7 Architecture=x86_64 DryRun=true
+# 4. Pre-flight check without importing: every rule the image breaks, with evidence and fix,
+#    and the OsType / OsVersion / Architecture it detected ("Detected")
+python3 imgport_call.py ImportImage ImageUrl="$URL" ImageName=my-image DryRun=true | tee check.json
+detected() {{ python3 -c "import json, sys; print(json.load(open('check.json'))['Detected'][sys.argv[1]] or '')" "$1"; }}
+OS_TYPE=$(detected OsType); OS_VERSION=$(detected OsVersion); ARCH=$(detected Architecture)
+echo "Detected: $OS_TYPE $OS_VERSION $ARCH"
 
-# 5. Import it; wait until it is NORMAL (or IMPORTFAILED, with ErrorCode and ErrorMessage)
-tccli cvm ImportImage --ImageUrl "$URL" --ImageName my-image --OsType CentOS --OsVersion 7 --Architecture x86_64
+# 5. Import it as what was detected; wait until it is NORMAL (or IMPORTFAILED, with ErrorCode and ErrorMessage)
+tccli cvm ImportImage --ImageUrl "$URL" --ImageName my-image --OsType "$OS_TYPE" --OsVersion "$OS_VERSION" --Architecture "$ARCH"
 until tccli cvm DescribeImages --Filters '[{{"Name": "image-name", "Values": ["my-image"]}}]' | grep -E '"ImageState": "(NORMAL|IMPORTFAILED)"'; do sleep 2; done
 python3 imgport_call.py DescribeImages Filters='[{{"Name": "image-name", "Values": ["my-image"]}}]'
 
 # 6. The message centre: the import's success or failure message
 python3 imgport_call.py DescribeMessages
+
+# 7. The same from imgport itself, with tccli's credentials: each image's state and, for a
+#    failed import, its error code, cause and fix (tccli does not print them); the messages
+{imgport} images
+{imgport} messages
+{WALKTHROUGH_END}
 "#
     )
 }

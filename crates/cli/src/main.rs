@@ -3,6 +3,7 @@
 mod cmd_account;
 mod cmd_boot_test;
 mod cmd_check;
+mod cmd_client;
 mod cmd_convert;
 mod cmd_info;
 mod cmd_inspect;
@@ -43,6 +44,12 @@ enum Command {
     Measure(cmd_measure::Args),
     /// Boot the image under QEMU as the cloud would (virtio, NoCloud seed): booted, no-agent or failed.
     BootTest(cmd_boot_test::Args),
+    /// Call an action of an import service (signed TC3-HMAC-SHA256): `imgport api DescribeImages Limit=5`.
+    Api(cmd_client::ApiArgs),
+    /// A service's images with their state, and for failures the error code, cause and fix.
+    Images(cmd_client::ImagesArgs),
+    /// A service's message centre: each import's success or failure message.
+    Messages(cmd_client::MessagesArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +64,9 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd_info::run(a),
         Command::Measure(a) => cmd_measure::run(a),
         Command::BootTest(a) => cmd_boot_test::run(a),
+        Command::Api(a) => cmd_client::run_api(a),
+        Command::Images(a) => cmd_client::run_images(a),
+        Command::Messages(a) => cmd_client::run_messages(a),
     }
 }
 

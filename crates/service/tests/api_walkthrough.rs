@@ -39,9 +39,15 @@ fn the_printed_walkthrough_imports_an_image() {
         "the walkthrough failed:\n{script}\n--- stdout\n{stdout}\n--- stderr\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The walkthrough declares what the DryRun detected (issue 15 item 7), not a fixed OS.
+    assert!(!script.contains("--OsType CentOS"), "{script}");
     for want in [
         "\"Importable\": true",
+        "Detected: CentOS 7 x86_64",
         "\"ImageState\": \"NORMAL\"",
+        // Step 7: `imgport images` / `messages` with tccli's profile (issue 15 item 9).
+        "  my-image  NORMAL  CentOS 7 64-bit",
+        "1 message(s), 1 unread",
         "Image import succeeded: my-image",
     ] {
         assert!(stdout.contains(want), "{want} missing from:\n{stdout}");

@@ -4,7 +4,10 @@
 //!   or `STREAMING-…` aws-chunked, whose chunk signatures [`super::body`] verifies);
 //! - AWS SigV4 presigned query (`X-Amz-Signature`, `X-Amz-Expires` ≤ 7 days);
 //! - COS `q-sign-algorithm=sha1` in the `Authorization` header or the query
-//!   ([`super::cos_auth`]).
+//!   ([`super::cos_auth`]);
+//! - AWS SigV2 (`Authorization: AWS AKID:SIG`, or a query-string link with
+//!   `AWSAccessKeyId`, `Expires`, `Signature`: what `aws s3 presign` makes without a
+//!   region), [`super::sigv2`]. SigV2 names no region, so no region check applies.
 //!
 //! A request with none of them is anonymous (public-read objects only). Signatures are
 //! verified exactly; a wrong one is `SignatureDoesNotMatch`, an unknown key
@@ -12,6 +15,7 @@
 
 use super::cos_auth;
 use super::errors::S3Error;
+use super::sigv2;
 use super::sigv4::{self, Scope};
 use crate::db::accounts::Account;
 use crate::AppState;
@@ -132,6 +136,9 @@ pub struct RequestParts<'a> {
     /// The object paths a COS signature may cover (`/key` or `/`; for a path-style
     /// request also `/bucket/key`).
     pub cos_paths: &'a [String],
+    /// The path a SigV2 signature covers: `/bucket/key` as sent (for a virtual-hosted
+    /// request `/bucket` + the path).
+    pub sigv2_path: &'a str,
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -182,9 +189,12 @@ pub fn authenticate(st: &AppState, req: &RequestParts<'_>, now: i64) -> Result<A
         if let Some(rest) = a.strip_prefix("AWS4-HMAC-SHA256 ") {
             return header_sigv4(st, req, rest, now);
         }
+        if let Some(rest) = a.strip_prefix("AWS ") {
+            return header_sigv2(st, req, rest, now);
+        }
         return Err(AuthError::Malformed(
             "InvalidRequest",
-            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256 or a COS q-sign-algorithm=sha1 signature.".into(),
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256, AWS (SigV2) or a COS q-sign-algorithm=sha1 signature.".into(),
         ));
     }
     if q("X-Amz-Signature").is_some() || q("X-Amz-Algorithm").is_some() {
@@ -199,11 +209,9 @@ pub fn authenticate(st: &AppState, req: &RequestParts<'_>, now: i64) -> Result<A
     if q("q-sign-algorithm").is_some() {
         return cos(cos_auth::parse(&query)?, true);
     }
-    if q("Signature").is_some() && q("AWSAccessKeyId").is_some() {
-        return Err(AuthError::Malformed(
-            "InvalidRequest",
-            "Signature Version 2 presigned URLs are not supported. Please use AWS4-HMAC-SHA256 (SigV4).".into(),
-        ));
+    if q("Signature").is_some() || q("AWSAccessKeyId").is_some() {
+        return presigned_v2(st, req.method, req.sigv2_path, req.raw_query, now)
+            .map(|p| unsigned(p.account, p.signed));
     }
     Ok(Auth {
         caller: Caller::Anonymous,
@@ -479,6 +487,126 @@ pub fn presigned(
             replay_key: crate::replay::s3_key("sigv4", sig),
             expires_at: t.saturating_add(expires),
             scope_region: Some(scope.region.clone()),
+            presigned: true,
+        },
+    })
+}
+
+/// `Authorization: AWS AKID:SIGNATURE` (SigV2): the string to sign from the method,
+/// Content-MD5, Content-Type, Date (empty when `x-amz-date` is sent), the `x-amz-*`
+/// headers and the resource; the request's date must be within [`MAX_SKEW`]. The body
+/// is not covered (as with `UNSIGNED-PAYLOAD`).
+fn header_sigv2(
+    st: &AppState,
+    req: &RequestParts<'_>,
+    fields: &str,
+    now: i64,
+) -> Result<Auth, AuthError> {
+    let (key, sig) = fields
+        .trim()
+        .split_once(':')
+        .filter(|(k, s)| !k.is_empty() && !s.is_empty())
+        .ok_or_else(|| malformed("A SigV2 Authorization header is `AWS ACCESSKEY:SIGNATURE`."))?;
+    let h = |n: &str| header(req.headers, n).unwrap_or("");
+    let amz_date = header(req.headers, "x-amz-date");
+    let date_text = amz_date.unwrap_or_else(|| h("date"));
+    let t = super::list_buckets::parse_http_date(date_text).ok_or_else(|| {
+        AuthError::Malformed(
+            "AccessDenied",
+            "AWS authentication requires a valid Date or x-amz-date header.".into(),
+        )
+    })?;
+    if (now - t).abs() > MAX_SKEW {
+        return Err(AuthError::Skewed);
+    }
+    let acct = account(st, key)?;
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let amz = sigv2::canonical_amz_headers(&headers);
+    let ok = sigv2::path_candidates(req.sigv2_path).iter().any(|path| {
+        let sts = sigv2::string_to_sign(
+            req.method,
+            h("content-md5"),
+            h("content-type"),
+            if amz_date.is_some() { "" } else { date_text },
+            &amz,
+            &sigv2::canonical_resource(path, req.raw_query),
+        );
+        sigv2::matches(&sigv2::signature(&acct.secret_key, &sts), sig)
+    });
+    if !ok {
+        return Err(AuthError::Mismatch);
+    }
+    Ok(Auth {
+        caller: Caller::Account(acct),
+        payload: Payload::Unsigned,
+        signed: Some(Signed {
+            replay_key: crate::replay::s3_key("sigv2", sig.trim()),
+            expires_at: t.saturating_add(MAX_SKEW),
+            scope_region: None,
+            presigned: false,
+        }),
+    })
+}
+
+/// Verify a SigV2 query-string link (`AWSAccessKeyId`, `Expires`, `Signature`) of the
+/// resource `path` (`/bucket/key`): the signature first, then that `Expires` (Unix
+/// seconds) has not passed and is at most [`MAX_EXPIRES`] (+ clock skew) ahead.
+pub fn presigned_v2(
+    st: &AppState,
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    now: i64,
+) -> Result<Presigned, AuthError> {
+    let query = sigv4::parse_query(raw_query);
+    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (Some(key), Some(expires), Some(sig)) = (q("AWSAccessKeyId"), q("Expires"), q("Signature"))
+    else {
+        return Err(query_error(
+            "A SigV2 presigned URL needs AWSAccessKeyId, Expires and Signature.",
+        ));
+    };
+    let expires: i64 = expires
+        .parse()
+        .map_err(|_| query_error("Expires must be a Unix time in seconds."))?;
+    let acct = account(st, key)?;
+    let ok = sigv2::path_candidates(path).iter().any(|p| {
+        let sts = sigv2::string_to_sign(
+            method,
+            "",
+            "",
+            &expires.to_string(),
+            "",
+            &sigv2::canonical_resource(p, raw_query),
+        );
+        sigv2::matches(&sigv2::signature(&acct.secret_key, &sts), sig)
+    });
+    if !ok {
+        return Err(AuthError::Mismatch);
+    }
+    if now > expires {
+        return Err(AuthError::Expired);
+    }
+    if expires > now + MAX_EXPIRES + MAX_SKEW {
+        return Err(query_error(
+            "Expires is more than 7 days ahead; presign the link for at most 604800 seconds.",
+        ));
+    }
+    Ok(Presigned {
+        account: acct,
+        signed: Signed {
+            replay_key: crate::replay::s3_key("sigv2", sig),
+            expires_at: expires,
+            scope_region: None,
             presigned: true,
         },
     })

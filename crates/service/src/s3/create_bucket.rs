@@ -62,6 +62,20 @@ pub async fn run(ctx: &Ctx<'_>, bucket: &str, body: Body) -> Result<Response, S3
         )
     })?;
     let text = String::from_utf8_lossy(&bytes);
+    if !text.trim().is_empty() && !text.contains("CreateBucketConfiguration") {
+        // A PUT of `/NAME` with a body that is not a bucket configuration is an object
+        // upload whose URL lost its bucket (cos-python-sdk-v5 with `Domain=` puts none
+        // in the URL): refuse it instead of creating a bucket named after the key
+        // (issue 15 item 6).
+        return Err(S3Error::bad(
+            "InvalidRequest",
+            format!(
+                "This PUT names no object key, so it would create a bucket named {bucket:?}, but its {} byte body is not a CreateBucketConfiguration: it looks like an object upload whose URL has no bucket. Put the bucket in the host (cos-python-sdk-v5: Endpoint=\"cos.REGION.localhost:PORT\" or Proxies, not Domain=) or in the path (/BUCKET/KEY).",
+                bytes.len()
+            ),
+        )
+        .with("BucketName", bucket));
+    }
     let asked = xml::first(&text, "LocationConstraint").filter(|s| !s.is_empty());
     if let (Some(asked), Some(host)) = (&asked, &ctx.host_region) {
         if asked != host {

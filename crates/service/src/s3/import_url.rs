@@ -4,7 +4,7 @@
 //! (`BUCKET.localhost`, `BUCKET.PUBLIC-HOST`, COS `BUCKET-APPID.cos.REGION.myqcloud.com`
 //! for a region of this service); nothing is ever fetched, so no other host can be
 //! reached (no SSRF). The object must exist and be public-read, or the URL must carry
-//! a valid, unexpired presigned signature (SigV4 query or COS `q-signature`/`sign`) of
+//! a valid, unexpired presigned signature (SigV4 or SigV2 query, COS `q-signature`/`sign`) of
 //! an account that may read it; a signed URL imports once. The bucket must be in the
 //! request's region.
 
@@ -72,7 +72,7 @@ impl UrlError {
                 "The signed ImageUrl has expired ({d}). Create a new presigned link with a longer validity and import it (R-ERR InvalidUrl)."
             ),
             UrlError::AlreadyUsed(d) => format!(
-                "The signed ImageUrl was already used for an import ({d}); a signed link can be used only once. Create a new presigned link for this object (R-ERR InvalidUrl)."
+                "The signed ImageUrl was already used for an import ({d}); a signed link can be used only once. Create a new presigned link for this object (R-ERR InvalidUrl). Note: a link presigned in the same second with the same validity is byte-for-byte the used one (the signature covers only the object, the signing time and the validity) — wait a second, or give it another ExpiresIn, before presigning again."
             ),
             UrlError::WrongRegion {
                 bucket_region,
@@ -339,12 +339,29 @@ pub fn resolve_import_url(
                 raw_query,
                 headers: &headers,
                 cos_paths: &cos_paths,
+                sigv2_path: "",
             };
             cos_auth::verify(st, &sig, &parts, &query, now)
                 .map(|a| (a, sig.signature.clone(), cos_auth::expiry(&sig)))
         });
         match verdict {
             Ok((a, s, expires_at)) => Some((format!("cos:{s}"), expires_at, Ok(a))),
+            Err(e) => Some((String::new(), 0, Err(e))),
+        }
+    } else if q("Signature").is_some() || q("AWSAccessKeyId").is_some() {
+        // SigV2 (`aws s3 presign` without a region; issue 15 item 3): it names no
+        // region, so the bucket's region is checked against the request's below only.
+        let path = if addr.virtual_host {
+            format!("/{bucket}{}", u.path())
+        } else {
+            u.path().to_string()
+        };
+        match auth::presigned_v2(st, "GET", &path, raw_query, now) {
+            Ok(p) => Some((
+                format!("sigv2:{}", q("Signature").unwrap_or("")),
+                p.signed.expires_at,
+                Ok(p.account),
+            )),
             Err(e) => Some((String::new(), 0, Err(e))),
         }
     } else {

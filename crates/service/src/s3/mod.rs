@@ -34,6 +34,7 @@ pub mod multipart;
 pub mod presign;
 pub mod put_object;
 pub mod router;
+pub mod sigv2;
 pub mod sigv4;
 pub mod xml;
 

@@ -56,9 +56,11 @@ pub struct Address {
 
 /// The bucket (and COS region) a Host header names, if it is a virtual-host name:
 /// COS `BUCKET.cos.REGION.myqcloud.com` (also `tencentcos.cn`), AWS
-/// `BUCKET.s3[.-]….amazonaws.com`, `BUCKET.localhost`, or `BUCKET.` + the host of
-/// `storage_public_url`. The listen address, IP addresses and other names are path
-/// style.
+/// `BUCKET.s3[.-]….amazonaws.com`, and under this store's own domains — `localhost` and
+/// the host of `storage_public_url` — `BUCKET.DOMAIN` or the COS shape
+/// `BUCKET.cos.REGION.DOMAIN` that cos-python-sdk-v5 builds from
+/// `Endpoint="cos.REGION.DOMAIN"` (issue 15 item 6). The listen address, IP addresses
+/// and other names are path style.
 pub fn virtual_host(cfg: &crate::Config, host_name: &str) -> Option<(String, Option<String>)> {
     let h = host_name.trim_end_matches('.');
     if h.parse::<std::net::IpAddr>().is_ok() {
@@ -75,18 +77,25 @@ pub fn virtual_host(cfg: &crate::Config, host_name: &str) -> Option<(String, Opt
         let i = rest.find(".s3.").or_else(|| rest.find(".s3-"))?;
         return Some((rest[..i].to_string(), None));
     }
-    if let Some(b) = h.strip_suffix(".localhost") {
-        return Some((b.to_string(), None));
-    }
     let public = cfg
         .storage_public_url
         .as_deref()
         .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
-    if let Some(p) = public.filter(|p| p.parse::<std::net::IpAddr>().is_err()) {
-        if let Some(b) = h.strip_suffix(&format!(".{p}")) {
-            return Some((b.to_string(), None));
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .filter(|p| p.parse::<std::net::IpAddr>().is_err());
+    let own = std::iter::once("localhost".to_string()).chain(public);
+    for domain in own {
+        let Some(rest) = h.strip_suffix(&format!(".{domain}")) else {
+            continue;
+        };
+        // `cos.REGION.DOMAIN` (the service endpoint, no bucket) is path style.
+        if rest.starts_with("cos.") {
+            return None;
         }
+        return Some(match rest.split_once(".cos.") {
+            Some((bucket, region)) => (bucket.to_string(), Some(region.to_string())),
+            None => (rest.to_string(), None),
+        });
     }
     None
 }
@@ -298,6 +307,11 @@ async fn dispatch(
         cos_paths
             .push(String::from_utf8_lossy(&super::sigv4::decode_bytes(uri.path())).into_owned());
     }
+    // The path a SigV2 signature covers: `/bucket/key` whatever the addressing.
+    let sigv2_path = match (&addr.bucket, addr.virtual_host) {
+        (Some(b), true) => format!("/{b}{}", uri.path()),
+        _ => uri.path().to_string(),
+    };
     let auth = auth::authenticate(
         st,
         &RequestParts {
@@ -306,6 +320,7 @@ async fn dispatch(
             raw_query: uri.query().unwrap_or(""),
             headers,
             cos_paths: &cos_paths,
+            sigv2_path: &sigv2_path,
         },
         crate::db::now(),
     )
@@ -500,6 +515,17 @@ mod tests {
             Some("bkt")
         );
         assert_eq!(a("bkt.storage.example.com", "/").key, None);
+        // The COS shape under our own domains (cos-python-sdk-v5 with
+        // `Endpoint="cos.REGION.localhost:PORT"`, issue 15 item 6).
+        let l = a("b-1250000001.cos.ap-guangzhou.localhost:9001", "/d/k.qcow2");
+        assert_eq!(l.bucket.as_deref(), Some("b-1250000001"));
+        assert_eq!(l.key.as_deref(), Some("d/k.qcow2"));
+        assert_eq!(l.host_region.as_deref(), Some("ap-guangzhou"));
+        let e = a("cos.ap-guangzhou.localhost:9001", "/b/k");
+        assert_eq!((e.bucket.as_deref(), e.virtual_host), (Some("b"), false));
+        let p = a("bkt.cos.ap-shanghai.storage.example.com", "/k");
+        assert_eq!(p.bucket.as_deref(), Some("bkt"));
+        assert_eq!(p.host_region.as_deref(), Some("ap-shanghai"));
 
         assert_eq!(
             address(&cfg(), "h", "/b/%FF").unwrap_err().code,

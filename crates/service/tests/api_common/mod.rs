@@ -220,7 +220,8 @@ impl Server {
                 } else if let Some(i) = l.find("(AppId ") {
                     app = l[i + 7..].split(')').next().unwrap().into();
                 }
-                if l.contains("DescribeMessages") && !sid.is_empty() {
+                // The walkthrough's last line (cmd_serve::WALKTHROUGH_END).
+                if l.trim() == "# (end of the walkthrough)" && !sid.is_empty() {
                     break;
                 }
             }
