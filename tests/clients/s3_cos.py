@@ -146,6 +146,15 @@ local = CosS3Client(CosConfig(Region=REGION, SecretId=SID, SecretKey=SKEY, Schem
                               Endpoint=f"cos.{REGION}.localhost:{port}", Proxies={"http": EP}), retry=1)
 local.put_object(Bucket=B, Key="via-localhost.txt", Body=b"local")
 assert local.get_object(Bucket=B, Key="via-localhost.txt")["Body"].get_raw_stream().read() == b"local"
+# The README's snippet: upload_file, then a presigned GET link of that host.
+readme_file = os.path.join(TMP, "readme-disk.bin")
+with open(readme_file, "wb") as f:
+    f.write(b"R" * 70000)
+local.upload_file(Bucket=B, Key="disk.qcow2", LocalFilePath=readme_file)
+link = local.get_presigned_url(Bucket=B, Key="disk.qcow2", Method="GET", Expired=3600)
+assert link.startswith(f"http://{B}.cos.{REGION}.localhost:{port}/disk.qcow2?"), link
+parts = urllib.parse.urlsplit(link)  # sent to the server with the link's Host, as a resolver would
+assert fetch(f"{EP}{parts.path}?{parts.query}", {"Host": parts.netloc}) == (200, b"R" * 70000)
 # The natural mistake: Domain= replaces the whole host, so the URL carries no bucket and
 # the PUT of /KEY reads as CreateBucket KEY. Refused with a clear message; no bucket made.
 trap = CosS3Client(CosConfig(Region=REGION, SecretId=SID, SecretKey=SKEY, Scheme="http",
