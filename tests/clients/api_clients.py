@@ -177,6 +177,8 @@ assert "already used" in msg and "same second" in msg, msg
 dup_url = env.upload(s3, bucket, "dup.qcow2", images["good"])
 msg = env.expect_error("InvalidImageName.Duplicate", "ImportImage", {**form, "ImageName": "img-good", "ImageUrl": dup_url})
 assert ids["good"] in msg, msg
+assert env.call("ImportImage", {**form, "ImageName": "other", "ImageUrl": dup_url, "DryRun": True})["Importable"], \
+    "the refused import used up its link"
 got = env.wait_images(list(ids.values()))
 # `imgport images` shows what tccli cannot: the failure's code, cause and fix (issue 15 item 9).
 conn = ["--endpoint", env.api, "--secret-id", env.sid, "--secret-key", env.skey]

@@ -196,6 +196,15 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
     if held >= crate::db::images::QUOTA {
         return Err(quota());
     }
+    // A duplicate name is refused before the link is used up (create_image checks again,
+    // in its transaction, for imports racing each other).
+    if let Some(other) = ctx
+        .state
+        .db
+        .image_named(ctx.account.app_id, &ctx.region, name, "")?
+    {
+        return Err(duplicate_name(name, &other, &ctx.region));
+    }
     // Use up the single-use signature now: a second import with this URL is InvalidUrl.
     let src = resolve_import_url(ctx.state, url, &ctx.region, true).map_err(invalid_url)?;
     let id = ctx
