@@ -227,15 +227,8 @@ fn print_json(v: &Value) {
 }
 
 pub fn run_api(a: ApiArgs) -> ExitCode {
-    let r = a
-        .conn
-        .client()
-        .and_then(|c| c.call(&a.action, &params(&a.params)?));
-    match r {
-        Ok(v) => {
-            print_json(&v);
-            ExitCode::SUCCESS
-        }
+    match params(&a.params) {
+        Ok(p) => call_and_show(&a.conn, &a.action, p, true, |_| {}),
         Err(e) => fail(e),
     }
 }
@@ -290,68 +283,70 @@ fn image_lines(i: &Value) -> Vec<String> {
     out
 }
 
+/// Calls `action` with `params` and prints the answer: as JSON with `json`, else with
+/// `show`.
+fn call_and_show(
+    conn: &Conn,
+    action: &str,
+    params: Value,
+    json: bool,
+    show: impl FnOnce(&Value),
+) -> ExitCode {
+    match conn.client().and_then(|c| c.call(action, &params)) {
+        Ok(v) if json => {
+            print_json(&v);
+            ExitCode::SUCCESS
+        }
+        Ok(v) => {
+            show(&v);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
 pub fn run_images(a: ImagesArgs) -> ExitCode {
-    let r = a.conn.client().and_then(|c| {
-        let mut p = json!({"Limit": 100});
-        if !a.image_ids.is_empty() {
-            p["ImageIds"] = json!(a.image_ids);
+    let mut p = json!({"Limit": 100});
+    if !a.image_ids.is_empty() {
+        p["ImageIds"] = json!(a.image_ids);
+    }
+    call_and_show(&a.conn, "DescribeImages", p, a.json, |v| {
+        let set = v["ImageSet"].as_array().cloned().unwrap_or_default();
+        if set.is_empty() {
+            println!("no images in this region");
         }
-        c.call("DescribeImages", &p)
-    });
-    let v = match r {
-        Ok(v) => v,
-        Err(e) => return fail(e),
-    };
-    if a.json {
-        print_json(&v);
-        return ExitCode::SUCCESS;
-    }
-    let set = v["ImageSet"].as_array().cloned().unwrap_or_default();
-    if set.is_empty() {
-        println!("no images in this region");
-    }
-    for i in &set {
-        for l in image_lines(i) {
-            println!("{l}");
+        for i in &set {
+            for l in image_lines(i) {
+                println!("{l}");
+            }
         }
-    }
-    ExitCode::SUCCESS
+    })
 }
 
 pub fn run_messages(a: MessagesArgs) -> ExitCode {
-    let r = a.conn.client().and_then(|c| {
-        let mut p = json!({"Limit": 100, "UnreadOnly": a.unread});
-        if let Some(u) = &a.user {
-            p["UserName"] = json!(u);
-        }
-        c.call("DescribeMessages", &p)
-    });
-    let v = match r {
-        Ok(v) => v,
-        Err(e) => return fail(e),
-    };
-    if a.json {
-        print_json(&v);
-        return ExitCode::SUCCESS;
+    let mut p = json!({"Limit": 100, "UnreadOnly": a.unread});
+    if let Some(u) = &a.user {
+        p["UserName"] = json!(u);
     }
-    println!(
-        "{} message(s), {} unread",
-        v["TotalCount"], v["UnreadCount"]
-    );
-    for m in v["MessageSet"].as_array().cloned().unwrap_or_default() {
+    call_and_show(&a.conn, "DescribeMessages", p, a.json, |v| {
         println!(
-            "\n{}  {}{}\n{}",
-            m["CreatedTime"].as_str().unwrap_or("-"),
-            m["Title"].as_str().unwrap_or(""),
-            if m["IsRead"] == true {
-                ""
-            } else {
-                "  (unread)"
-            },
-            m["Content"].as_str().unwrap_or("")
+            "{} message(s), {} unread",
+            v["TotalCount"], v["UnreadCount"]
         );
-    }
-    ExitCode::SUCCESS
+        for m in v["MessageSet"].as_array().cloned().unwrap_or_default() {
+            println!(
+                "\n{}  {}{}\n{}",
+                m["CreatedTime"].as_str().unwrap_or("-"),
+                m["Title"].as_str().unwrap_or(""),
+                if m["IsRead"] == true {
+                    ""
+                } else {
+                    "  (unread)"
+                },
+                m["Content"].as_str().unwrap_or("")
+            );
+        }
+    })
 }
 
 #[cfg(test)]
