@@ -126,6 +126,9 @@ fn debian_with_cloud_init_boots_to_the_marker() {
         "{tail:#?}"
     );
     assert!(v["boot"]["elapsed_ms"].as_u64().unwrap() > 0);
+    // It booted under QEMU's seccomp sandbox (no fallback to a QEMU without it).
+    let reason = v["boot"]["reason"].as_str().unwrap_or("");
+    assert!(!reason.contains("no seccomp sandbox"), "{reason}");
 }
 
 #[test]

@@ -41,6 +41,9 @@ pub struct BootOptions {
     /// answers `true` (a server shutting down, a job whose lease was lost) QEMU is killed
     /// and reaped at once and the boot ends `not-run` ("cancelled").
     pub cancel: Cancel,
+    /// Run QEMU under `-sandbox on` (seccomp); a QEMU built without it is retried
+    /// without, saying so in the result.
+    pub sandbox: bool,
 }
 
 /// When to give up a boot early (see [`BootOptions::cancel`]); never, by default.
@@ -82,6 +85,7 @@ impl Default for BootOptions {
             max_concurrent: 1,
             agent_expected: true,
             cancel: Cancel::default(),
+            sandbox: true,
         }
     }
 }
@@ -145,7 +149,26 @@ pub fn boot_file(path: &Path, format: &str, report: &CheckReport, opts: &BootOpt
     }
 }
 
+/// One boot; again without `-sandbox` when this QEMU has no seccomp support.
 fn run(path: &Path, format: &str, opts: &BootOptions) -> std::io::Result<BootFacts> {
+    match run_once(path, format, opts) {
+        Err(e) if opts.sandbox && qemu::sandbox_unsupported(&e) => {
+            let plain = BootOptions {
+                sandbox: false,
+                ..opts.clone()
+            };
+            let mut f = run_once(path, format, &plain)?;
+            f.reason = format!(
+                "{} (QEMU has no seccomp sandbox: run without -sandbox)",
+                f.reason
+            );
+            Ok(f)
+        }
+        r => r,
+    }
+}
+
+fn run_once(path: &Path, format: &str, opts: &BootOptions) -> std::io::Result<BootFacts> {
     let dir = tempfile::Builder::new().prefix("imgport-boot.").tempdir()?;
     let token = token();
     let seed_path = dir.path().join("seed.img");

@@ -2,7 +2,8 @@
 //!
 //! The guest gets what the cloud gives it: the system disk on virtio-blk (opened through
 //! `snapshot=on`, so writes go to a temporary overlay in our temp dir and the image is
-//! never modified), one virtio-net NIC on a user-mode network with `restrict=on` (no
+//! never modified), QEMU itself under its seccomp sandbox (`-sandbox on`, no spawning,
+//! no privilege changes; dropped only when the QEMU was built without seccomp), one virtio-net NIC on a user-mode network with `restrict=on` (no
 //! route out, no host forwards), 1 GiB of RAM, no display, the serial console written to
 //! a file, and the NoCloud seed as a second, read-only virtio disk. KVM when `/dev/kvm`
 //! opens read-write, else TCG. `-no-reboot`: a guest reset (a panic with `panic=N`, a
@@ -55,6 +56,7 @@ pub fn args(
     serial: &Path,
     kvm: bool,
     memory_mib: u32,
+    sandbox: bool,
 ) -> Vec<String> {
     let p = |p: &Path| escape(&p.to_string_lossy());
     let mut a: Vec<String> = vec![
@@ -92,7 +94,21 @@ pub fn args(
         "-device".into(),
         "virtio-net-pci,netdev=n0".into(),
     ]);
+    if sandbox {
+        // QEMU's seccomp filter: a guest that escapes into QEMU still cannot spawn
+        // processes, gain privileges or use obsolete system calls.
+        a.extend([
+            "-sandbox".into(),
+            "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny".into(),
+        ]);
+    }
     a
+}
+
+/// QEMU's answer when it was built without seccomp (`-sandbox` unusable).
+pub fn sandbox_unsupported(err: &std::io::Error) -> bool {
+    let m = err.to_string();
+    m.contains("sandbox") || m.contains("seccomp")
 }
 
 /// QEMU option values escape `,` as `,,`.
@@ -155,7 +171,15 @@ pub fn run(
     let timeout = opts.timeout;
     File::create(serial)?;
     let err_path = tmp.join("qemu.stderr");
-    let qemu_args = args(image, format, seed, serial, kvm, opts.memory_mib);
+    let qemu_args = args(
+        image,
+        format,
+        seed,
+        serial,
+        kvm,
+        opts.memory_mib,
+        opts.sandbox,
+    );
     let mut cmd = match setpriv() {
         Some(sp) => {
             let mut c = Command::new(sp);
@@ -294,8 +318,13 @@ mod tests {
             Path::new("/t/serial.log"),
             false,
             1024,
+            true,
         );
         let s = a.join(" ");
+        assert!(
+            s.contains("-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny"),
+            "{s}"
+        );
         assert!(s.contains("-accel tcg"), "{s}");
         assert!(
             s.contains("file=/t/a,,b.qcow2,format=qcow2,if=virtio,snapshot=on"),
