@@ -1419,25 +1419,7 @@ fn all_os_names() -> String {
 
 /// A value cut to [`MAX_VALUE`] bytes.
 fn clip(s: &str) -> String {
-    clip_to(s, MAX_VALUE)
-}
-
-/// `s` cut to `max` bytes at a character boundary, control characters (newlines, escapes
-/// from hostile guest files) shown as spaces so messages stay one line.
-fn clip_to(s: &str, max: usize) -> String {
-    let s: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let s = s.as_str();
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", s.get(..end).unwrap_or(""))
+    crate::text::clip(s, MAX_VALUE)
 }
 
 /// At most [`MAX_EVIDENCE`] lines, each clipped.
@@ -1446,7 +1428,7 @@ fn cap(v: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = v
         .iter()
         .take(MAX_EVIDENCE)
-        .map(|s| clip_to(s, MAX_TEXT))
+        .map(|s| crate::text::clip(s, MAX_TEXT))
         .collect();
     if n > MAX_EVIDENCE {
         out.push(format!("… {} more", n - MAX_EVIDENCE));
@@ -1465,7 +1447,7 @@ fn list(v: &[String]) -> String {
     if v.len() > 8 {
         s.push_str(&format!(", … {} more", v.len() - 8));
     }
-    clip_to(&s, 2 * MAX_VALUE)
+    crate::text::clip(&s, 2 * MAX_VALUE)
 }
 
 /// Bytes with their GiB value, as `qemu-img info` would show it.

@@ -42,6 +42,7 @@ pub mod detected;
 pub mod facts;
 pub mod fixes;
 pub mod rules;
+pub mod text;
 pub mod verdict;
 
 pub use boot::{BootFacts, BootFailure, BootOutcome};

@@ -136,7 +136,7 @@ fn preflight(origin: &HeaderValue, headers: &HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !matches!(method, "GET" | "HEAD" | "PUT" | "POST" | "DELETE") {
-        let m: String = method.chars().take(32).collect();
+        let m = imgport_policy::text::clip(method, 32);
         return refuse(format!("method `{m}` is not one of {ALLOW_METHODS}"));
     }
     let requested = headers
@@ -155,7 +155,7 @@ fn preflight(origin: &HeaderValue, headers: &HeaderMap) -> Response {
         return refuse("too many request headers".into());
     }
     if let Some(bad) = names.iter().find(|n| !header_allowed(n)) {
-        let b: String = bad.chars().take(64).collect();
+        let b = imgport_policy::text::clip(bad, 64);
         return refuse(format!("request header `{b}` is not allowed"));
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
@@ -198,7 +198,7 @@ async fn cors(State(allowed): State<Arc<[String]>>, req: Request, next: Next) ->
             (_, Some(o)) => preflight(&o, req.headers()),
             (None, None) => refuse("the request has no Origin".into()),
             (Some(o), None) => {
-                let o: String = o.to_str().unwrap_or("?").chars().take(128).collect();
+                let o = imgport_policy::text::clip(o.to_str().unwrap_or("?"), 128);
                 refuse(format!(
                     "origin `{o}` is not a console origin of this service (allowed: {}; add more with {ORIGINS_ENV})",
                     allowed.join(", ")

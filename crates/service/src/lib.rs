@@ -27,6 +27,7 @@ pub mod replay;
 pub mod s3;
 pub mod secrets;
 pub mod server;
+pub mod timefmt;
 
 pub use config::Config;
 

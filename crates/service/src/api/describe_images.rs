@@ -14,8 +14,9 @@
 
 use super::error::ApiError;
 use super::params::{image_id, int_param, str_list};
-use super::{iso8601, Ctx};
+use super::Ctx;
 use crate::db::images::{Image, ImageFilter, IMPORTING};
+use crate::timefmt::api_time;
 use imgport_policy::BootFacts;
 use serde_json::{json, Value};
 
@@ -48,7 +49,7 @@ pub fn image_json(ctx: &Ctx<'_>, i: &Image) -> Value {
             json!({
                 "Attempt": t.attempt,
                 "Phase": t.phase,
-                "StartedTime": iso8601(t.started_ms / 1000),
+                "StartedTime": api_time(t.started_ms / 1000),
                 "DurationMs": t.elapsed_ms,
                 "Bytes": t.bytes,
                 "Outcome": t.outcome,
@@ -66,7 +67,7 @@ pub fn image_json(ctx: &Ctx<'_>, i: &Image) -> Value {
         "OsName": os_name,
         "Platform": i.os_type,
         "Architecture": i.architecture,
-        "CreatedTime": iso8601(i.created_at),
+        "CreatedTime": api_time(i.created_at),
         "ImageCreator": i.app_id.to_string(),
         "IsSupportCloudinit": !no_cloudinit,
         "Tags": tags,
@@ -178,7 +179,7 @@ fn filter(ctx: &Ctx<'_>, p: &Value) -> Result<Option<ImageFilter>, ApiError> {
                     }
                 }
                 other => {
-                    let other: String = other.chars().take(64).collect();
+                    let other = imgport_policy::text::clip(other, 64);
                     return Err(ApiError::new(
                         "InvalidFilter",
                         format!("The filter `{other}` is not supported; use image-id, image-name, image-state, image-type or platform."),

@@ -7,8 +7,9 @@
 
 use super::error::ApiError;
 use super::params::{bool_param, int_param};
-use super::{iso8601, message_user, Ctx};
+use super::{message_user, Ctx};
 use crate::db::messages::TOPIC;
+use crate::timefmt::api_time;
 use serde_json::{json, Value};
 
 /// Parameters the action accepts.
@@ -35,7 +36,7 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
             "ImageId": m.image_id,
             "ErrorCode": m.code,
             "IsRead": m.is_read,
-            "CreatedTime": iso8601(m.created_at),
+            "CreatedTime": api_time(m.created_at),
         })).collect::<Vec<_>>(),
     }))
 }

@@ -71,7 +71,7 @@ fn tags(p: &Value) -> Result<String, ApiError> {
                 "TagSpecification.ResourceType",
                 format!(
                     "must be `image`, got `{}`",
-                    rt.chars().take(32).collect::<String>()
+                    imgport_policy::text::clip(rt, 32)
                 ),
             ));
         }

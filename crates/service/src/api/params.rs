@@ -10,7 +10,7 @@ use serde_json::Value;
 pub fn check_known(p: &Value, known: &[&str]) -> Result<(), ApiError> {
     if let Some(obj) = p.as_object() {
         if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
-            let k: String = k.chars().take(64).collect();
+            let k = imgport_policy::text::clip(k, 64);
             return Err(ApiError::new(
                 "UnknownParameter",
                 format!("The parameter `{k}` is not recognized."),
@@ -101,7 +101,7 @@ pub fn image_id(id: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        let clip: String = id.chars().take(64).collect();
+        let clip = imgport_policy::text::clip(id, 64);
         Err(ApiError::new(
             "InvalidImageId.Malformed",
             format!(

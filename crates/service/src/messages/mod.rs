@@ -21,13 +21,7 @@ const MAX_LINE: usize = 400;
 const SERIAL_LINES_IN_BODY: usize = 10;
 
 fn clip(s: &str) -> String {
-    if s.chars().count() <= MAX_LINE {
-        s.to_string()
-    } else {
-        let mut c: String = s.chars().take(MAX_LINE).collect();
-        c.push('…');
-        c
-    }
+    imgport_policy::text::clip(s, MAX_LINE)
 }
 
 /// The image's source, without the signature of a presigned URL.

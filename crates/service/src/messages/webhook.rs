@@ -291,7 +291,7 @@ pub fn post_with(
         .ok_or_else(|| {
             format!(
                 "not an HTTP answer: {:?}",
-                line.chars().take(80).collect::<String>()
+                imgport_policy::text::clip(line, 80)
             )
         })?;
     match status {

@@ -45,7 +45,7 @@ pub fn canned(ctx: &Ctx<'_>, for_object: bool) -> Result<Option<&'static str>, S
             "InvalidArgument",
             format!(
                 "The canned ACL {:?} is not supported: use private or public-read{}.",
-                other.chars().take(40).collect::<String>(),
+                imgport_policy::text::clip(other, 40),
                 if for_object {
                     " (or default, to follow the bucket)"
                 } else {

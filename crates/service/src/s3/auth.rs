@@ -237,7 +237,7 @@ pub fn wrong_region(signed: &Signed, scope_region: &str, bucket_region: &str) ->
             "The authorization header is malformed",
         )
     };
-    let shown: String = scope_region.chars().take(64).collect();
+    let shown = imgport_policy::text::clip(scope_region, 64);
     S3Error::bad(
         code,
         format!("{what}; the region '{shown}' is wrong; expecting '{bucket_region}' (the bucket's region, R-REGION): sign requests for this bucket with region {bucket_region}."),
@@ -366,7 +366,7 @@ fn header_sigv4(
         other => {
             return Err(AuthError::Malformed(
                 "InvalidArgument",
-                format!("x-amz-content-sha256 {:?} is not a SHA-256 hex digest, UNSIGNED-PAYLOAD or a supported STREAMING- mode (SigV4a is not supported).", other.chars().take(80).collect::<String>()),
+                format!("x-amz-content-sha256 {:?} is not a SHA-256 hex digest, UNSIGNED-PAYLOAD or a supported STREAMING- mode (SigV4a is not supported).", imgport_policy::text::clip(other, 80)),
             ))
         }
     };
@@ -510,7 +510,7 @@ fn header_sigv2(
     let h = |n: &str| header(req.headers, n).unwrap_or("");
     let amz_date = header(req.headers, "x-amz-date");
     let date_text = amz_date.unwrap_or_else(|| h("date"));
-    let t = super::list_buckets::parse_http_date(date_text).ok_or_else(|| {
+    let t = crate::timefmt::parse_http_date(date_text).ok_or_else(|| {
         AuthError::Malformed(
             "AccessDenied",
             "AWS authentication requires a valid Date or x-amz-date header.".into(),

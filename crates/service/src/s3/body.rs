@@ -540,7 +540,7 @@ fn chunked(
 }
 
 fn clip(s: &str) -> String {
-    s.chars().take(40).collect()
+    imgport_policy::text::clip(s, 40)
 }
 
 /// Standard base64 with padding.

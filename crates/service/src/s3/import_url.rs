@@ -110,7 +110,7 @@ fn shown(u: &url::Url) -> String {
     if u.query().is_some() {
         s.push_str("?…");
     }
-    s.chars().take(300).collect()
+    imgport_policy::text::clip(s, 300)
 }
 
 /// Whether `(scheme, host, port)` is the object store's own address.
@@ -201,7 +201,7 @@ pub fn resolve_import_url(
     let u = url::Url::parse(url.trim()).map_err(|e| {
         UrlError::NotOurStore(format!(
             "{:?} is not a URL: {e}",
-            url.chars().take(100).collect::<String>()
+            imgport_policy::text::clip(url, 100)
         ))
     })?;
     let shown = shown(&u);
@@ -298,7 +298,7 @@ pub fn resolve_import_url(
                 "AuthorizationQueryParametersError",
                 format!(
                     "it is signed for region {}, but the bucket {bucket} is in {}; presign it for {}",
-                    r.chars().take(64).collect::<String>(),
+                    imgport_policy::text::clip(r, 64),
                     b.region,
                     b.region
                 ),

@@ -5,11 +5,11 @@
 //! O(max-keys) queries however many keys share a prefix.
 
 use super::errors::{esc, xml_ok, S3Error};
-use super::list_buckets::iso8601;
 use super::router::Ctx;
 use super::sigv4;
 use crate::db::objects::{KeyFrom, Object};
 use crate::db::Db;
+use crate::timefmt::s3_time;
 use axum::response::Response;
 
 /// Most keys per response (S3's limit).
@@ -230,7 +230,7 @@ pub fn contents(p: &Params<'_>, o: &Object, owner: Option<(i64, &str)>) -> Strin
     let mut s = format!(
         "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size>",
         text(p, &o.key),
-        iso8601(o.created_at),
+        s3_time(o.created_at),
         esc(&format!("\"{}\"", o.etag)),
         o.size
     );

@@ -38,7 +38,6 @@ pub mod sigv2;
 pub mod sigv4;
 pub mod xml;
 
-pub use list_buckets::iso8601 as buckets_iso8601;
 pub use presign::presign_get;
 
 use crate::AppState;

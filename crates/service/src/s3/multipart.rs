@@ -9,11 +9,11 @@
 
 use super::body::TempFile;
 use super::errors::{esc, xml_ok, S3Error};
-use super::list_buckets::iso8601;
 use super::put_object::{receive, stored_headers, stored_response, MAX_PUT};
 use super::router::Ctx;
 use super::{acl, sigv4, xml};
 use crate::db::objects::{Object, Part, Upload, ACL_DEFAULT};
+use crate::timefmt::s3_time;
 use crate::AppState;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode};
@@ -393,7 +393,7 @@ pub fn list_parts(ctx: &Ctx<'_>, bucket: &str, key: &str) -> Result<Response, S3
         body.push_str(&format!(
             "<Part><PartNumber>{}</PartNumber><LastModified>{}</LastModified><ETag>{}</ETag><Size>{}</Size></Part>",
             p.part_number,
-            iso8601(p.created_at),
+            s3_time(p.created_at),
             esc(&format!("\"{}\"", p.etag)),
             p.size
         ));
@@ -472,7 +472,7 @@ pub fn list_uploads(ctx: &Ctx<'_>, bucket: &str) -> Result<Response, S3Error> {
             text(&u.key),
             u.upload_id,
             owner(ctx, u.app_id),
-            iso8601(u.created_at)
+            s3_time(u.created_at)
         ));
     }
     body.push_str("</ListMultipartUploadsResult>");

@@ -123,7 +123,7 @@ pub async fn receive(
             let a = Algo::from_header(name).ok_or_else(|| {
                 S3Error::bad(
                     "InvalidRequest",
-                    format!("The trailer {:?} is not a supported checksum (x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256).", name.chars().take(60).collect::<String>()),
+                    format!("The trailer {:?} is not a supported checksum (x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256).", imgport_policy::text::clip(name, 60)),
                 )
             })?;
             trailer_algos.push(a);
