@@ -27,8 +27,10 @@ merge() {
   [ -d "fuzz/corpus/$t" ] || return 0
   out=$(mktemp -d "${TMPDIR:-/tmp}/imgport-merge.XXXXXX")
   mkdir -p "fuzz/seeds/$t"
-  if ! (cd fuzz && cargo "+$tc" fuzz run -O "$t" "$out" "seeds/$t" "corpus/$t" -- \
-    -merge=1 -max_len=8191 -timeout=30 -rss_limit_mb=2048) >"$out.log" 2>&1; then
+  # The fuzzer binary the campaign ran (not `cargo fuzz run`, which would rebuild it
+  # first when the sources moved on meanwhile).
+  if ! "$PWD/fuzz/target/x86_64-unknown-linux-gnu/release/$t" "$out" "fuzz/seeds/$t" "fuzz/corpus/$t" \
+    -merge=1 -max_len=8191 -timeout=30 -rss_limit_mb=2048 >"$out.log" 2>&1; then
     echo "merge of $t failed:" >&2; tail -20 "$out.log" >&2; return 1
   fi
   rm -rf "fuzz/seeds/$t"
