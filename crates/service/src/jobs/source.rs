@@ -121,6 +121,15 @@ impl ReadAt for JobSource {
         self.inner.allocated_bytes()
     }
 
+    /// Passed on (issue 16: the formats' metadata fetched in a few coalesced requests
+    /// from a remote store), unless the job must stop: then the reads fail anyway.
+    fn prefetch(&self, ranges: &[(u64, u64)]) -> Result<()> {
+        if self.stop.interrupted().is_some() {
+            return Ok(());
+        }
+        self.inner.prefetch(ranges)
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }
@@ -188,6 +197,33 @@ mod tests {
             src.read_bytes()
         );
         assert!(!dir.path().join("out.qcow2").exists());
+    }
+
+    /// A source that records the prefetch hints it is given.
+    struct Hinted(MemSource, std::sync::Mutex<Vec<(u64, u64)>>);
+
+    impl ReadAt for Hinted {
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+            self.0.read_exact_at(buf, offset)
+        }
+        fn prefetch(&self, ranges: &[(u64, u64)]) -> Result<()> {
+            self.1.lock().unwrap().extend_from_slice(ranges);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn prefetch_hints_reach_the_store_until_the_job_stops() {
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let inner = Arc::new(Hinted(MemSource::new(vec![0; 4096]), Default::default()));
+        let src = JobSource::new(inner.clone(), StopFlags::new(shutdown.clone()), None);
+        src.prefetch(&[(0, 512), (2048, 512)]).unwrap();
+        shutdown.store(true, Ordering::Relaxed);
+        src.prefetch(&[(1024, 512)]).unwrap();
+        assert_eq!(*inner.1.lock().unwrap(), vec![(0, 512), (2048, 512)]);
     }
 
     #[test]
