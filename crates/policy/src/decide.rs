@@ -163,6 +163,11 @@ impl Cx {
         fix: Vec<String>,
     ) {
         self.check(rule);
+        // The rule table is the truth: a code the rule does not list is a bug here.
+        debug_assert!(
+            crate::rules::rule(rule).is_some_and(|r| r.codes.contains(&code)),
+            "{rule} yields {code:?}, which RULES does not list for it"
+        );
         let mut f = error(code, rule, message, evidence, fix);
         if self.force && force_waives(rule) {
             f.severity = Severity::Warning;
@@ -1240,7 +1245,7 @@ fn check_cloud_init(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) 
 }
 
 /// R-KERNEL: no kernel at all is `VirtioNotInstall` (the virtio drivers ship with the
-/// kernel), which Force does not waive (`RULES`: R-KERNEL is not in `FORCE_WAIVES`); a
+/// kernel), which Force does not waive (`RULES`: R-KERNEL's `force_waives` is false); a
 /// modified kernel is a warning.
 fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
     cx.check(R_KERNEL);
