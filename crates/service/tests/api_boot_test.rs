@@ -71,6 +71,19 @@ fn data_dir(dir: &Path, qemu: &Path, default: bool, timeout: u64) -> PathBuf {
     data
 }
 
+/// A server on `data` (one worker) and the id of `image`, uploaded with boto3 and
+/// imported as `name` with tencentcloud-sdk-python (tests/clients/api_upload_import.py).
+fn import_with(data: &Path, image: &Path, name: &str, cwd: &Path) -> (Server, String) {
+    let s = Server::start(data, 1);
+    let out = python(
+        "api_upload_import.py",
+        &[&s.json().to_string(), image.to_str().unwrap(), name],
+        cwd,
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (s, id)
+}
+
 #[test]
 fn a_failed_boot_fails_the_import_with_its_evidence() {
     venv_python();
@@ -81,13 +94,7 @@ fn a_failed_boot_fails_the_import_with_its_evidence() {
         "printf 'Gave up waiting for root file system device.\\nALERT!  UUID=1234 does not exist.  Dropping to a shell!\\n(initramfs) ' >> \"$s\"",
     );
     let data = data_dir(dir.path(), &qemu, true, 120);
-    let s = Server::start(&data, 1);
-    let out = python(
-        "api_upload_import.py",
-        &[&s.json().to_string(), imgs.good.to_str().unwrap(), "boots"],
-        dir.path(),
-    );
-    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (_s, id) = import_with(&data, &imgs.good, "boots", dir.path());
     let row = |id: &str| db(&data).image_any(id).unwrap().expect("the image row");
     wait_until(Duration::from_secs(180), "the import to end", || {
         row(&id).state != "IMPORTING"
@@ -178,17 +185,7 @@ fn shutdown_during_a_boot_kills_qemu_and_gives_the_job_back() {
         "printf 'Linux version 6.1.0-28-amd64\\n' >> \"$s\"",
     );
     let data = data_dir(dir.path(), &qemu, true, 900);
-    let s = Server::start(&data, 1);
-    let out = python(
-        "api_upload_import.py",
-        &[
-            &s.json().to_string(),
-            imgs.good.to_str().unwrap(),
-            "slow-boot",
-        ],
-        dir.path(),
-    );
-    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (s, id) = import_with(&data, &imgs.good, "slow-boot", dir.path());
     let row = |id: &str| db(&data).image_any(id).unwrap().expect("the image row");
     wait_until(Duration::from_secs(180), "the boot to start", || {
         row(&id).phase == "boot" && !qemu_runs(dir.path()).is_empty()

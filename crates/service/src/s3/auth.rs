@@ -530,19 +530,14 @@ fn header_sigv2(
             )
         })
         .collect();
-    let amz = sigv2::canonical_amz_headers(&headers);
-    let ok = sigv2::path_candidates(req.sigv2_path).iter().any(|path| {
-        let sts = sigv2::string_to_sign(
-            req.method,
-            h("content-md5"),
-            h("content-type"),
-            if amz_date.is_some() { "" } else { date_text },
-            &amz,
-            &sigv2::canonical_resource(path, req.raw_query),
-        );
-        sigv2::matches(&sigv2::signature(&acct.secret_key, &sts), sig)
-    });
-    if !ok {
+    let signed = sigv2::Signed {
+        method: req.method,
+        content_md5: h("content-md5"),
+        content_type: h("content-type"),
+        date_or_expires: if amz_date.is_some() { "" } else { date_text },
+        amz_headers: &sigv2::canonical_amz_headers(&headers),
+    };
+    if !signed.verify(&acct.secret_key, req.sigv2_path, req.raw_query, sig) {
         return Err(AuthError::Mismatch);
     }
     Ok(Auth {
@@ -579,18 +574,14 @@ pub fn presigned_v2(
         .parse()
         .map_err(|_| query_error("Expires must be a Unix time in seconds."))?;
     let acct = account(st, key)?;
-    let ok = sigv2::path_candidates(path).iter().any(|p| {
-        let sts = sigv2::string_to_sign(
-            method,
-            "",
-            "",
-            &expires.to_string(),
-            "",
-            &sigv2::canonical_resource(p, raw_query),
-        );
-        sigv2::matches(&sigv2::signature(&acct.secret_key, &sts), sig)
-    });
-    if !ok {
+    let signed = sigv2::Signed {
+        method,
+        content_md5: "",
+        content_type: "",
+        date_or_expires: &expires.to_string(),
+        amz_headers: "",
+    };
+    if !signed.verify(&acct.secret_key, path, raw_query, sig) {
         return Err(AuthError::Mismatch);
     }
     if now > expires {

@@ -351,12 +351,7 @@ pub fn resolve_import_url(
     } else if q("Signature").is_some() || q("AWSAccessKeyId").is_some() {
         // SigV2 (`aws s3 presign` without a region; issue 15 item 3): it names no
         // region, so the bucket's region is checked against the request's below only.
-        let path = if addr.virtual_host {
-            format!("/{bucket}{}", u.path())
-        } else {
-            u.path().to_string()
-        };
-        match auth::presigned_v2(st, "GET", &path, raw_query, now) {
+        match auth::presigned_v2(st, "GET", &addr.sigv2_path(u.path()), raw_query, now) {
             Ok(p) => Some((
                 format!("sigv2:{}", q("Signature").unwrap_or("")),
                 p.signed.expires_at,

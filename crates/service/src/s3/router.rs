@@ -54,6 +54,17 @@ pub struct Address {
     pub host_region: Option<String>,
 }
 
+impl Address {
+    /// The path a SigV2 signature covers: `/bucket/key` whatever the addressing (for a
+    /// virtual-hosted request, `/bucket` + the path as sent).
+    pub fn sigv2_path(&self, raw_path: &str) -> String {
+        match (&self.bucket, self.virtual_host) {
+            (Some(b), true) => format!("/{b}{raw_path}"),
+            _ => raw_path.to_string(),
+        }
+    }
+}
+
 /// The bucket (and COS region) a Host header names, if it is a virtual-host name:
 /// COS `BUCKET.cos.REGION.myqcloud.com` (also `tencentcos.cn`), AWS
 /// `BUCKET.s3[.-]….amazonaws.com`, and under this store's own domains — `localhost` and
@@ -307,11 +318,7 @@ async fn dispatch(
         cos_paths
             .push(String::from_utf8_lossy(&super::sigv4::decode_bytes(uri.path())).into_owned());
     }
-    // The path a SigV2 signature covers: `/bucket/key` whatever the addressing.
-    let sigv2_path = match (&addr.bucket, addr.virtual_host) {
-        (Some(b), true) => format!("/{b}{}", uri.path()),
-        _ => uri.path().to_string(),
-    };
+    let sigv2_path = addr.sigv2_path(uri.path());
     let auth = auth::authenticate(
         st,
         &RequestParts {

@@ -138,6 +138,34 @@ pub fn matches(want: &str, given: &str) -> bool {
     same(want, given.trim())
 }
 
+/// What a SigV2 signature covers besides the resource: the header form's Content-MD5,
+/// Content-Type, Date (or a link's Expires) and canonical `x-amz-*` headers.
+pub struct Signed<'a> {
+    pub method: &'a str,
+    pub content_md5: &'a str,
+    pub content_type: &'a str,
+    pub date_or_expires: &'a str,
+    pub amz_headers: &'a str,
+}
+
+impl Signed<'_> {
+    /// Whether `given` signs this request for `path` (any of [`path_candidates`]) and
+    /// the sub-resources of `raw_query` with `secret_key`.
+    pub fn verify(&self, secret_key: &str, path: &str, raw_query: &str, given: &str) -> bool {
+        path_candidates(path).iter().any(|p| {
+            let sts = string_to_sign(
+                self.method,
+                self.content_md5,
+                self.content_type,
+                self.date_or_expires,
+                self.amz_headers,
+                &canonical_resource(p, raw_query),
+            );
+            matches(&signature(secret_key, &sts), given)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
