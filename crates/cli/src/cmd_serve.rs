@@ -6,7 +6,7 @@
 //! boto3). Logs go to stderr (`RUST_LOG`, default `info`); SIGTERM / ctrl-c stop it
 //! gracefully.
 
-use imgport_service::server::Started;
+use imgport_service::server::{Started, StorageShown};
 use imgport_service::Config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +58,11 @@ pub struct Args {
     /// IMGPORT_WEBHOOK_ALLOW). None are allowed by default.
     #[arg(long, value_name = "HOST:PORT")]
     webhook_allow: Vec<String>,
+    /// What this process runs: all (default), api (API + console; imports are queued
+    /// for workers) or worker (import jobs only, no listener). Several of each share
+    /// a PostgreSQL database and an S3 store (README, "Run at scale").
+    #[arg(long, value_name = "ROLE", value_parser = ["all", "api", "worker"])]
+    role: Option<String>,
 }
 
 /// The configuration: file, environment, then flags.
@@ -96,6 +101,9 @@ fn load(a: &Args) -> anyhow::Result<Config> {
     if let Some(v) = &a.region {
         c.region = v.clone();
     }
+    if let Some(v) = &a.role {
+        c.role = imgport_service::config::Role::parse(v)?;
+    }
     if !c.regions.contains(&c.region) {
         c.regions.push(c.region.clone());
     }
@@ -105,19 +113,30 @@ fn load(a: &Args) -> anyhow::Result<Config> {
 /// The banner: where the service listens; on the first start the admin credentials
 /// and the walkthrough. The first line's format is parsed by tests and scripts.
 fn banner(s: &Started) -> String {
-    let mut out = format!(
-        "imgport serve: API and console on http://{}, object storage on http://{}\n",
-        s.api, s.storage
-    );
+    let storage = match &s.storage {
+        StorageShown::Embedded(a) => format!("object storage on http://{a}"),
+        StorageShown::External(e) => format!("object storage: the S3 store at {e}"),
+        StorageShown::NotServed => "object storage served by another process".into(),
+    };
+    let mut out = match s.api {
+        Some(api) => format!("imgport serve: API and console on http://{api}, {storage}\n"),
+        None => format!("imgport serve: import workers only (role worker), {storage}\n"),
+    };
     out.push_str(&format!(
         "region {}, {} import worker(s), data in {}\n",
         s.region,
         s.workers,
         s.data_dir.display()
     ));
-    match &s.new_admin {
-        Some(a) => out.push_str(&walkthrough(s, a)),
-        None => out.push_str(
+    match (&s.new_admin, s.api, &s.storage) {
+        (Some(a), Some(api), StorageShown::Embedded(st)) => {
+            out.push_str(&walkthrough(api, *st, &s.region, a))
+        }
+        (Some(a), ..) => out.push_str(&format!(
+            "\nFirst start: created account `{}` (AppId {}). Its credentials are shown only now:\n  SecretId:  {}\n  SecretKey: {}\n(README, \"Run at scale\": uploads go to your S3 store; import their presigned links)\n",
+            a.name, a.app_id, a.secret_id, a.secret_key
+        )),
+        (None, ..) => out.push_str(
             "(`imgport account create NAME` makes an account; the walkthrough is in the README)\n",
         ),
     }
@@ -131,8 +150,13 @@ pub const WALKTHROUGH_END: &str = "# (end of the walkthrough)";
 
 /// The first-start text: credentials, then commands a user can paste into a shell as
 /// they are (flush left, so the here-documents end where they should).
-fn walkthrough(s: &Started, a: &imgport_service::server::NewAdmin) -> String {
-    let (api, st, region, app) = (s.api, s.storage, &s.region, a.app_id);
+fn walkthrough(
+    api: SocketAddr,
+    st: SocketAddr,
+    region: &str,
+    a: &imgport_service::server::NewAdmin,
+) -> String {
+    let app = a.app_id;
     // This very binary (the user may run it through `cargo run`, off PATH).
     let imgport = std::env::current_exe()
         .ok()
@@ -263,8 +287,9 @@ mod tests {
     #[test]
     fn the_first_banner_has_credentials_and_a_walkthrough() {
         let mut s = Started {
-            api: "127.0.0.1:9000".parse().unwrap(),
-            storage: "127.0.0.1:9001".parse().unwrap(),
+            api: Some("127.0.0.1:9000".parse().unwrap()),
+            storage: StorageShown::Embedded("127.0.0.1:9001".parse().unwrap()),
+            role: imgport_service::config::Role::All,
             region: "ap-guangzhou".into(),
             data_dir: "./data".into(),
             workers: 2,

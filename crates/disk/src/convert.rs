@@ -18,8 +18,8 @@ use crate::image::{ExtentKind, VirtualDisk};
 use crate::{measure, Error, Result};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
@@ -113,13 +113,36 @@ struct Done {
     kinds: Vec<Kind>,
 }
 
-/// Convert `src` into `out` (a new, empty file).
-pub fn convert(
+/// Where a conversion writes: a new, empty file, or (the import service with an
+/// external object store, issue 13) a multipart upload. Writes come front to back,
+/// except the qcow2 header, which is rewritten in the first cluster at the end
+/// ([`Qcow2Writer`]); a raw output is written in guest order with holes.
+pub trait ConvertTarget: std::io::Write + Seek + Send {
+    /// The output will be about `len` bytes (a hint: a file preallocates it).
+    fn reserve(&mut self, _len: u64) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// The output is complete and `len` bytes long (a file drops what a reservation
+    /// left past it, or grows to it).
+    fn finish_len(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl ConvertTarget for File {
+    fn reserve(&mut self, len: u64) -> std::io::Result<()> {
+        self.set_len(len)
+    }
+    fn finish_len(&mut self, len: u64) -> std::io::Result<()> {
+        self.set_len(len)
+    }
+}
+
+/// Convert `src` into `out` (a new, empty file or another [`ConvertTarget`]).
+pub fn convert<T: ConvertTarget>(
     src: &dyn VirtualDisk,
-    out: File,
+    out: T,
     opts: &ConvertOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<(File, ConvertStats)> {
+) -> Result<(T, ConvertStats)> {
     let cs = opts.cluster_size;
     if !cs.is_power_of_two() || !(512..=2 << 20).contains(&cs) {
         return Err(Error::Convert {
@@ -324,20 +347,20 @@ fn deflate_cluster(
     (rc == zlib_rs::ReturnCode::Ok).then(|| out.to_vec())
 }
 
-enum Sink {
-    Qcow2(Qcow2Writer<File>),
-    Raw(File),
+enum Sink<T: ConvertTarget> {
+    Qcow2(Qcow2Writer<T>),
+    Raw(T),
 }
 
-fn write_all(
-    out: File,
+fn write_all<T: ConvertTarget>(
+    mut out: T,
     rx: Receiver<Done>,
     virtual_size: u64,
     cs: u64,
     reserve: u64,
     opts: &ConvertOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<(File, ConvertStats)> {
+) -> Result<(T, ConvertStats)> {
     let mut stats = ConvertStats {
         virtual_size,
         ..Default::default()
@@ -346,7 +369,7 @@ fn write_all(
         OutputFormat::Qcow2 => Sink::Qcow2(Qcow2Writer::new(
             {
                 if reserve > 0 {
-                    out.set_len(reserve).map_err(|e| io("qcow2 output", e))?;
+                    out.reserve(reserve).map_err(|e| io("qcow2 output", e))?;
                 }
                 out
             },
@@ -355,7 +378,7 @@ fn write_all(
             opts.compression.unwrap_or(Compression::Zlib),
         )?),
         OutputFormat::Raw => {
-            out.set_len(virtual_size).map_err(|e| io("raw output", e))?;
+            out.reserve(virtual_size).map_err(|e| io("raw output", e))?;
             Sink::Raw(out)
         }
     };
@@ -400,7 +423,8 @@ fn write_all(
                         match &mut sink {
                             Sink::Qcow2(w) => w.write_raw_run(index, bytes)?,
                             Sink::Raw(f) => f
-                                .write_all_at(bytes, index * cs)
+                                .seek(SeekFrom::Start(index * cs))
+                                .and_then(|_| f.write_all(bytes))
                                 .map_err(|e| io("raw output", e))?,
                         }
                         i = j;
@@ -416,9 +440,9 @@ fn write_all(
     stats.digest = digest.finalize();
     let out = match sink {
         Sink::Qcow2(w) => {
-            let (w, len) = w.finish()?;
+            let (mut w, len) = w.finish()?;
             // Drop what the reservation left past the image's end.
-            w.set_len(len).map_err(|e| io("qcow2 output", e))?;
+            w.finish_len(len).map_err(|e| io("qcow2 output", e))?;
             stats.output_size = len;
             w
         }
@@ -426,6 +450,8 @@ fn write_all(
             f.seek(SeekFrom::Start(virtual_size))
                 .map_err(|e| io("raw output", e))?;
             f.flush().map_err(|e| io("raw output", e))?;
+            f.finish_len(virtual_size)
+                .map_err(|e| io("raw output", e))?;
             stats.output_size = virtual_size;
             f
         }

@@ -72,6 +72,184 @@ pub struct Config {
     pub boot_timeout_secs: u64,
     /// Boot tests running at once in one server process (the other jobs wait).
     pub boot_max_concurrent: usize,
+
+    // Scale-out (issue 13; README "Run at scale").
+    /// What this process runs ([`Role`]): `all` (default), `api` or `worker`.
+    pub role: Role,
+    /// Where objects live: `embedded` (default: this process's own S3/COS store under
+    /// `data_dir`) or `s3` (the operator's S3-compatible store, `[s3]` below).
+    pub object_store: StoreKind,
+    /// The external store, with `object_store = "s3"`.
+    pub s3: ExternalStore,
+}
+
+/// What one `imgport serve` process runs (issue 13 item 4). Any number of each share
+/// only the database (PostgreSQL) and the object store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The API, the console, the embedded store (if used) and the import workers.
+    #[default]
+    All,
+    /// The API and the console; imports are queued for workers.
+    Api,
+    /// Import workers only: no listener.
+    Worker,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> anyhow::Result<Role> {
+        match s.trim() {
+            "all" => Ok(Role::All),
+            "api" => Ok(Role::Api),
+            "worker" => Ok(Role::Worker),
+            other => anyhow::bail!("role {other:?}: one of all, api, worker"),
+        }
+    }
+    /// Whether this process serves the API (and the console).
+    pub fn serves_api(self) -> bool {
+        self != Role::Worker
+    }
+    /// Whether this process runs import jobs.
+    pub fn runs_jobs(self) -> bool {
+        self != Role::Api
+    }
+}
+
+/// Which object store holds uploads and imported images.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    #[default]
+    Embedded,
+    S3,
+}
+
+/// The operator's S3-compatible store (issue 13 item 1; [`crate::objects::s3`]).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExternalStore {
+    /// The S3 endpoint the service talks to, e.g. `http://10.0.0.5:3900`.
+    pub endpoint: String,
+    /// The endpoint as users' links name it, when it differs (a load balancer, a
+    /// public name); ImportImage accepts links of either.
+    pub public_endpoint: Option<String>,
+    /// The region the store signs with (Garage: `garage`; AWS: `us-east-1` …).
+    pub signing_region: String,
+    pub access_key_id: String,
+    /// Never logged or shown.
+    pub secret_access_key: String,
+    /// `BUCKET.HOST` requests instead of `HOST/BUCKET` (links of both forms are
+    /// accepted either way).
+    pub virtual_host: bool,
+    /// The bucket imported images are written to (under `images_prefix`).
+    pub images_bucket: String,
+    /// Key prefix of imported images (default `imgport/images/`).
+    pub images_prefix: Option<String>,
+    /// The buckets users may import from, and the cloud region each is in (R-REGION:
+    /// a link must name a bucket of the request's region).
+    pub buckets: std::collections::BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for ExternalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalStore")
+            .field("endpoint", &self.endpoint)
+            .field("public_endpoint", &self.public_endpoint)
+            .field("signing_region", &self.signing_region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<hidden>")
+            .field("virtual_host", &self.virtual_host)
+            .field("images_bucket", &self.images_bucket)
+            .field("images_prefix", &self.images_prefix)
+            .field("buckets", &self.buckets)
+            .finish()
+    }
+}
+
+impl ExternalStore {
+    /// The endpoint users' links name.
+    pub fn shown_endpoint(&self) -> &str {
+        self.public_endpoint.as_deref().unwrap_or(&self.endpoint)
+    }
+
+    /// The key prefix of imported images, ending in `/`.
+    pub fn images_prefix(&self) -> String {
+        let p = self
+            .images_prefix
+            .clone()
+            .unwrap_or_else(|| "imgport/images/".into());
+        let p = p.trim_start_matches('/').to_string();
+        if p.is_empty() || p.ends_with('/') {
+            p
+        } else {
+            format!("{p}/")
+        }
+    }
+
+    /// What is missing or wrong, said so that the operator can fix it.
+    pub fn validate(&self) -> Result<(), String> {
+        let need = |v: &str, what: &str| {
+            if v.trim().is_empty() {
+                Err(format!(
+                    "object_store = \"s3\" needs {what} ([s3] {what} or IMGPORT_S3_{})",
+                    what.to_ascii_uppercase()
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        need(&self.endpoint, "endpoint")?;
+        need(&self.signing_region, "signing_region")?;
+        need(&self.access_key_id, "access_key_id")?;
+        need(&self.secret_access_key, "secret_access_key")?;
+        need(&self.images_bucket, "images_bucket")?;
+        for e in std::iter::once(&self.endpoint).chain(self.public_endpoint.iter()) {
+            let u = url::Url::parse(e).map_err(|err| format!("endpoint {e:?}: {err}"))?;
+            if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                return Err(format!("endpoint {e:?}: an http(s)://HOST[:PORT] URL"));
+            }
+        }
+        if self.buckets.is_empty() {
+            return Err("object_store = \"s3\" needs the buckets users import from ([s3.buckets] BUCKET = \"REGION\", or IMGPORT_S3_BUCKETS=BUCKET=REGION,…)".into());
+        }
+        Ok(())
+    }
+
+    /// `IMGPORT_S3_*` variables over the file's values.
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        for (k, field) in [
+            ("S3_ENDPOINT", &mut self.endpoint),
+            ("S3_SIGNING_REGION", &mut self.signing_region),
+            ("S3_ACCESS_KEY_ID", &mut self.access_key_id),
+            ("S3_SECRET_ACCESS_KEY", &mut self.secret_access_key),
+            ("S3_IMAGES_BUCKET", &mut self.images_bucket),
+        ] {
+            if let Some(v) = env(k) {
+                *field = v;
+            }
+        }
+        if let Some(v) = env("S3_PUBLIC_ENDPOINT") {
+            self.public_endpoint = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("S3_IMAGES_PREFIX") {
+            self.images_prefix = Some(v);
+        }
+        if let Some(v) = env("S3_VIRTUAL_HOST") {
+            self.virtual_host = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("S3_BUCKETS") {
+            // BUCKET=REGION, comma- or space-separated (replace the file's).
+            self.buckets.clear();
+            for item in v.split([',', ' ']).filter(|s| !s.is_empty()) {
+                let (b, r) = item.split_once('=').ok_or_else(|| {
+                    anyhow::anyhow!("IMGPORT_S3_BUCKETS: {item:?} is not BUCKET=REGION")
+                })?;
+                self.buckets.insert(b.trim().into(), r.trim().into());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Like a derived `Debug`, with the database password hidden.
@@ -102,6 +280,9 @@ impl std::fmt::Debug for Config {
             .field("boot_qemu", &self.boot_qemu)
             .field("boot_timeout_secs", &self.boot_timeout_secs)
             .field("boot_max_concurrent", &self.boot_max_concurrent)
+            .field("role", &self.role)
+            .field("object_store", &self.object_store)
+            .field("s3", &self.s3)
             .finish()
     }
 }
@@ -139,6 +320,9 @@ impl Default for Config {
             boot_qemu: PathBuf::from("qemu-system-x86_64"),
             boot_timeout_secs: imgport_check::boot::DEFAULT_TIMEOUT.as_secs(),
             boot_max_concurrent: 1,
+            role: Role::All,
+            object_store: StoreKind::Embedded,
+            s3: ExternalStore::default(),
         }
     }
 }
@@ -187,6 +371,20 @@ impl Config {
         }
         if let Some(v) = env("BOOT_QEMU") {
             c.boot_qemu = v.into();
+        }
+        if let Some(v) = env("ROLE") {
+            c.role = Role::parse(&v)?;
+        }
+        if let Some(v) = env("OBJECT_STORE") {
+            c.object_store = match v.trim() {
+                "embedded" | "" => StoreKind::Embedded,
+                "s3" => StoreKind::S3,
+                other => anyhow::bail!("IMGPORT_OBJECT_STORE={other}: embedded or s3"),
+            };
+        }
+        c.s3.apply_env(&env)?;
+        if c.object_store == StoreKind::S3 {
+            c.s3.validate().map_err(anyhow::Error::msg)?;
         }
         Ok(c)
     }

@@ -39,6 +39,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: db::Db,
     pub objects: Arc<dyn objects::ObjectStore>,
+    /// The operator's S3 store, with `object_store = "s3"` (issue 13): uploads and
+    /// imported images live there, not under `data_dir`.
+    pub external: Option<Arc<objects::s3::S3Store>>,
     /// Wakes idle job workers when a job is queued.
     wake: Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
 }
@@ -57,10 +60,19 @@ impl AppState {
             config.data_dir.join("objects"),
         )?);
         perms::create_private_dir(&config.data_dir.join("images"))?;
+        let external = match config.object_store {
+            config::StoreKind::Embedded => None,
+            config::StoreKind::S3 => {
+                let s = objects::s3::S3Store::new(config.s3.clone())?;
+                tracing::info!(endpoint = %config.s3.endpoint, images_bucket = %config.s3.images_bucket, "external object store");
+                Some(s)
+            }
+        };
         Ok(AppState {
             config: Arc::new(config),
             db,
             objects,
+            external,
             wake: Arc::default(),
         })
     }
@@ -75,6 +87,34 @@ impl AppState {
             .data_dir
             .join("images")
             .join(format!("{safe}.qcow2"))
+    }
+
+    /// A reader of an import's source (`images.source_blob`): a blob of the embedded
+    /// store, or the external store's object exactly as it was when the import was
+    /// requested (deleted or replaced since: an error saying so).
+    pub fn open_source(&self, source_blob: &str) -> Result<Arc<dyn imgport_disk::ReadAt>, String> {
+        match objects::SourceRef::parse(source_blob)? {
+            objects::SourceRef::Blob(b) => self.objects.open(&b).map_err(|e| e.to_string()),
+            objects::SourceRef::External {
+                bucket,
+                key,
+                etag,
+                size,
+            } => {
+                let store = self
+                    .external
+                    .as_ref()
+                    .ok_or("the import names an object of an external store, which this server is not configured with")?;
+                let head = store.head(&bucket, &key).map_err(|e| e.to_string())?;
+                if head.etag != etag || head.size != size {
+                    return Err(format!(
+                        "the object {key} in bucket {bucket} was replaced after the import was requested (ETag {etag}, {size} bytes; now {}, {} bytes)",
+                        head.etag, head.size
+                    ));
+                }
+                store.open(&bucket, &key, &head).map_err(|e| e.to_string())
+            }
+        }
     }
 
     /// Wake the job workers (a job was queued).

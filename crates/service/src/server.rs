@@ -25,10 +25,23 @@ pub struct NewAdmin {
     pub secret_key: String,
 }
 
+/// Where a started server's objects are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageShown {
+    /// This process serves the embedded store at this address.
+    Embedded(SocketAddr),
+    /// The operator's S3 store, as users' links name it.
+    External(String),
+    /// The embedded store, served by another process (role worker).
+    NotServed,
+}
+
 /// What a started server tells its operator.
 pub struct Started {
-    pub api: SocketAddr,
-    pub storage: SocketAddr,
+    /// The API and console address (none for role `worker`).
+    pub api: Option<SocketAddr>,
+    pub storage: StorageShown,
+    pub role: crate::config::Role,
     pub region: String,
     pub data_dir: std::path::PathBuf,
     pub workers: usize,
@@ -39,17 +52,35 @@ pub struct Started {
 /// Open the state, bind both listeners, start the workers; call `ready` once
 /// listening, then serve until a shutdown signal.
 pub async fn run(mut config: Config, ready: impl FnOnce(&Started)) -> anyhow::Result<()> {
-    let api_l = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("binding the API address {}: {e}", config.listen))?;
-    let st_l = tokio::net::TcpListener::bind(config.storage_listen)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!("binding the storage address {}: {e}", config.storage_listen)
-        })?;
+    // Issue 13: a worker binds nothing; the embedded store is served only when it is
+    // the store, by a process that serves the API.
+    let role = config.role;
+    let embedded = config.object_store == crate::config::StoreKind::Embedded;
+    let api_l = match role.serves_api() {
+        true => Some(
+            tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("binding the API address {}: {e}", config.listen))?,
+        ),
+        false => None,
+    };
+    let st_l = match role.serves_api() && embedded {
+        true => Some(
+            tokio::net::TcpListener::bind(config.storage_listen)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("binding the storage address {}: {e}", config.storage_listen)
+                })?,
+        ),
+        false => None,
+    };
     // Ephemeral ports (":0") are resolved before the state is shared.
-    config.listen = api_l.local_addr()?;
-    config.storage_listen = st_l.local_addr()?;
+    if let Some(l) = &api_l {
+        config.listen = l.local_addr()?;
+    }
+    if let Some(l) = &st_l {
+        config.storage_listen = l.local_addr()?;
+    }
     let state = AppState::open(config)?;
     let new_admin = if state.db.account_count()? == 0 {
         let a = state.db.create_account("admin", true)?;
@@ -63,43 +94,60 @@ pub async fn run(mut config: Config, ready: impl FnOnce(&Started)) -> anyhow::Re
         None
     };
     let workers = jobs::start(&state, state.config.workers);
+    let job_workers = if role.runs_jobs() {
+        state.config.workers.max(1)
+    } else {
+        0
+    };
     ready(&Started {
-        api: state.config.listen,
-        storage: state.config.storage_listen,
+        api: api_l.as_ref().map(|_| state.config.listen),
+        storage: match &state.external {
+            Some(s) => StorageShown::External(s.config().shown_endpoint().to_string()),
+            None if st_l.is_some() => StorageShown::Embedded(state.config.storage_listen),
+            None => StorageShown::NotServed,
+        },
         region: state.config.region.clone(),
         data_dir: state.config.data_dir.clone(),
-        workers: state.config.workers.max(1),
+        workers: job_workers,
+        role,
         new_admin,
     });
     tracing::info!(
-        api = %state.config.listen,
-        storage = %state.config.storage_listen,
-        workers = state.config.workers.max(1),
+        role = ?role,
+        api = ?api_l.as_ref().map(|_| state.config.listen),
+        storage = ?st_l.as_ref().map(|_| state.config.storage_listen),
+        workers = job_workers,
         "serving"
     );
     let limits = net::Limits::from_config(&state.config);
     let (stop, stopping) = net::shutdown_channel();
-    let stopping2 = stopping.clone();
-    let api_router =
-        api::router(state.clone()).merge(crate::console::router().with_state(state.clone()));
-    let api_srv = tokio::spawn(async move {
-        net::serve(api_l, api_router, limits, stopping.clone())
-            .await
-            .map_err(anyhow::Error::from)
-    });
-    let storage = tokio::spawn(s3::serve_storage_until(
-        state.clone(),
-        st_l,
-        limits,
-        stopping2,
-    ));
+    let mut listeners = Vec::new();
+    if let Some(l) = api_l {
+        let api_router =
+            api::router(state.clone()).merge(crate::console::router().with_state(state.clone()));
+        let stopping = stopping.clone();
+        listeners.push((
+            "API",
+            tokio::spawn(async move {
+                net::serve(l, api_router, limits, stopping)
+                    .await
+                    .map_err(anyhow::Error::from)
+            }),
+        ));
+    }
+    if let Some(l) = st_l {
+        listeners.push((
+            "storage",
+            tokio::spawn(s3::serve_storage_until(state.clone(), l, limits, stopping)),
+        ));
+    }
     shutdown_signal().await;
     let _ = stop.send(true);
     tracing::info!("stopping: no new connections; running imports are given back");
     let deadline = tokio::time::Instant::now() + SHUTDOWN_BOUND;
     let jobs_done = tokio::task::spawn_blocking(move || workers.shutdown(SHUTDOWN_BOUND));
     let mut result = Ok(());
-    for (name, task) in [("API", api_srv), ("storage", storage)] {
+    for (name, task) in listeners {
         match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => result = Err(anyhow::anyhow!("the {name} listener: {e}")),

@@ -60,13 +60,8 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
         }
     }
     for id in &ids {
-        match std::fs::remove_file(ctx.state.image_path(id)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                // The row is gone; the start-up sweep removes the file later.
-                tracing::warn!(image_id = %id, "removing the stored image: {e}");
-            }
-            _ => {}
-        }
+        // The row is gone; what cannot be removed now, the start-up sweep removes.
+        crate::jobs::files::remove_image(ctx.state, id);
         tracing::info!(image_id = %id, "image deleted");
     }
     Ok(json!({}))

@@ -247,7 +247,7 @@ pub fn duplicate_name(name: &str, other: &str, region: &str) -> ApiError {
 
 /// The pre-flight check of `DryRun`: the `imgport check` engine over the object.
 fn dry_run_check(ctx: &Ctx<'_>, blob: &str, form: &ImportForm) -> Result<Value, ApiError> {
-    let reader = ctx.state.objects.open(blob).map_err(|e| {
+    let reader = ctx.state.open_source(blob).map_err(|e| {
         ApiError::new(
             "InvalidUrl",
             format!("InvalidUrl: the object behind ImageUrl could not be opened: {e}"),

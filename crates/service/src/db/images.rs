@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS images (
     tags         TEXT NOT NULL DEFAULT '[]',
     request_id   TEXT NOT NULL DEFAULT '',
     boot_test    INTEGER NOT NULL DEFAULT 0,
-    boot_result  TEXT
+    boot_result  TEXT,
+    output_upload TEXT
 );
 CREATE INDEX IF NOT EXISTS images_by_app ON images(app_id, created_at);
 CREATE INDEX IF NOT EXISTS images_by_state ON images(state, lease_until);
@@ -55,6 +56,7 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("request_id", "TEXT NOT NULL DEFAULT ''"),
     ("boot_test", "INTEGER NOT NULL DEFAULT 0"),
     ("boot_result", "TEXT"),
+    ("output_upload", "TEXT"),
 ];
 
 /// Add the columns an older `images` table lacks (idempotent).
@@ -273,6 +275,45 @@ impl Db {
     }
 
     /// An image by id, whatever the account (job workers).
+    /// Record (or, with `None`, forget) the multipart upload an attempt writes image
+    /// `id`'s qcow2 with (external store, issue 13): whoever takes the job over, or the
+    /// start-up sweep, aborts it so no parts are left behind.
+    pub fn set_output_upload(&self, id: &str, upload: Option<&str>) -> Result<(), DbError> {
+        self.with(|c| {
+            c.exec(
+                "UPDATE images SET output_upload = ?2 WHERE image_id = ?1",
+                args![id, upload],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Images that recorded a multipart upload (for the start-up sweep).
+    pub fn images_with_upload(&self) -> Result<Vec<String>, DbError> {
+        self.with(|c| {
+            c.rows(
+                "SELECT image_id FROM images WHERE output_upload IS NOT NULL LIMIT 10000",
+                args![],
+            )?
+            .iter()
+            .map(|r| r.text(0))
+            .collect()
+        })
+    }
+
+    /// The multipart upload recorded for image `id`, if any.
+    pub fn output_upload(&self, id: &str) -> Result<Option<String>, DbError> {
+        self.with(|c| {
+            c.opt_row(
+                "SELECT output_upload FROM images WHERE image_id = ?1",
+                args![id],
+            )?
+            .map(|r| r.opt_text(0))
+            .transpose()
+            .map(Option::flatten)
+        })
+    }
+
     pub fn image_any(&self, id: &str) -> Result<Option<Image>, DbError> {
         self.with(|c| {
             c.opt_row(
@@ -604,11 +645,11 @@ pub(crate) mod tests {
                 .replace("    bytes_total  INTEGER NOT NULL DEFAULT 0,\n", "")
                 .replace("    tags         TEXT NOT NULL DEFAULT '[]',\n", "")
                 .replace(
-                    "    finished_at  INTEGER,\n    request_id   TEXT NOT NULL DEFAULT '',\n    boot_test    INTEGER NOT NULL DEFAULT 0,\n    boot_result  TEXT\n",
+                    "    finished_at  INTEGER,\n    request_id   TEXT NOT NULL DEFAULT '',\n    boot_test    INTEGER NOT NULL DEFAULT 0,\n    boot_result  TEXT,\n    output_upload TEXT\n",
                     "    finished_at  INTEGER\n",
                 );
             assert!(
-                !old.contains("request_id") && !old.contains("boot_"),
+                !old.contains("request_id") && !old.contains("boot_") && !old.contains("output_"),
                 "{old}"
             );
             t.with(|c| {

@@ -139,11 +139,16 @@ pub struct Workers {
 /// Start `n` workers (at least one) and the webhook delivery thread. Leftover files
 /// of earlier runs are swept first.
 pub fn start(st: &AppState, n: usize) -> Workers {
-    let swept = files::sweep(st);
-    if swept > 0 {
-        tracing::info!(files = swept, "removed leftovers of interrupted imports");
-    }
-    let n = n.max(1);
+    // Role `api` (issue 13): no import workers; the workers own the stored images.
+    let n = if st.config.role.runs_jobs() {
+        let swept = files::sweep(st);
+        if swept > 0 {
+            tracing::info!(files = swept, "removed leftovers of interrupted imports");
+        }
+        n.max(1)
+    } else {
+        0
+    };
     let cores = std::thread::available_parallelism()
         .map(|c| c.get())
         .unwrap_or(1);

@@ -12,7 +12,7 @@ use super::Phase;
 use crate::db::images::Image;
 use crate::AppState;
 use imgport_disk::convert::{ConvertOptions, OutputFormat};
-use imgport_disk::{FileSource, ReadAt};
+use imgport_disk::ReadAt;
 use imgport_policy::{BootFacts, Finding, ImportForm, Severity};
 use std::sync::Arc;
 
@@ -88,17 +88,16 @@ fn refusal_message(findings: &[Finding], code: Option<imgport_policy::Code>) -> 
 /// Run the attempt.
 pub fn run(a: &Attempt<'_>) -> Outcome {
     let (st, job, progress) = (a.st, a.job, a.progress);
-    let path = st.image_path(&job.image_id);
 
     progress.enter(Phase::Fetch);
     files::clean_for_attempt(st, &job.image_id);
-    let object = match st.objects.open(&job.source_blob) {
+    let object = match st.open_source(&job.source_blob) {
         Ok(o) => o,
         Err(e) => {
             return failed(
                 "InvalidUrl",
                 format!(
-                    "InvalidUrl: the object behind ImageUrl no longer exists (it was deleted before the import read it: {e}). Upload the image again and import it with a new URL."
+                    "InvalidUrl: the object behind ImageUrl can no longer be read as it was when the import was requested ({e}). Upload the image again and import it with a new URL."
                 ),
             )
         }
@@ -167,11 +166,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
         threads: a.threads.max(1),
         ..ConvertOptions::default()
     };
-    let converted =
-        imgport_disk::convert::convert_to_path(&*disk, &path, &opts, true, &|done, total| {
-            progress.bytes(done, total)
-        });
-    let stats = match converted {
+    let stored = match store_converted(a, &*disk, &opts) {
         Ok(s) => s,
         Err(e) => {
             return a.read_error(|| {
@@ -182,25 +177,14 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
             })
         }
     };
+    let stats = stored.stats().clone();
     progress.bytes(stats.virtual_size, stats.virtual_size);
-    // Stored images are private whatever the umask (issue 18 item 4).
-    if let Err(e) = crate::perms::make_private(&path) {
-        let _ = std::fs::remove_file(&path);
-        return failed("InternalError", format!("storing the image: {e}"));
-    }
-    // The rename is durable only once the directory is.
-    if let Some(dir) = path.parent() {
-        if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
-            let _ = std::fs::remove_file(&path);
-            return failed("InternalError", format!("storing the image: {e}"));
-        }
-    }
     crate::metrics::bytes_read(src.read_bytes());
     crate::metrics::converted(stats.virtual_size, stats.output_size);
 
     progress.enter(Phase::Register);
-    if let Err(why) = verify_stored(&path, virtual_size) {
-        let _ = std::fs::remove_file(&path);
+    if let Err(why) = stored.verify(st, virtual_size) {
+        files::remove_image(st, &job.image_id);
         return failed(
             "InternalError",
             format!("the stored qcow2 is not sound: {why}"),
@@ -221,10 +205,10 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
     // the result joins the verdict's findings and is kept whole (BootTest in
     // DescribeImages, the message).
     progress.enter(Phase::Boot);
-    let (verdict, boot) = boot_stored(a, &path, report, &form);
+    let (verdict, boot) = boot_stored(a, &stored, report, &form);
     if let Some(i) = a.stop.interrupted() {
         // Shutdown or a lost lease: QEMU was killed; the next attempt boots again.
-        let _ = std::fs::remove_file(&path);
+        files::remove_image(st, &job.image_id);
         return Outcome::Interrupted(i);
     }
     if verdict.importable {
@@ -235,7 +219,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
             boot: Some(boot),
         };
     }
-    let _ = std::fs::remove_file(&path);
+    files::remove_image(st, &job.image_id);
     let code = verdict.first_code();
     Outcome::Failed {
         code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
@@ -249,7 +233,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
 /// boot stops (QEMU killed) as soon as the job must stop.
 fn boot_stored(
     a: &Attempt<'_>,
-    path: &std::path::Path,
+    stored: &files::Stored,
     mut report: imgport_check::CheckReport,
     form: &ImportForm,
 ) -> (imgport_policy::Verdict, BootFacts) {
@@ -263,9 +247,12 @@ fn boot_stored(
         cancel: boot::Cancel::when(move || stop.interrupted().is_some()),
         ..boot::BootOptions::default()
     };
-    let facts = boot::boot_file(path, "qcow2", &report, &opts);
+    let facts = match stored.local_copy(a.st) {
+        Ok(copy) => boot::boot_file(copy.path(), "qcow2", &report, &opts),
+        Err(why) => imgport_policy::BootFacts::not_run(why),
+    };
     tracing::info!(
-        image = %path.display(),
+        image = %stored.describe(),
         outcome = facts.outcome.as_str(),
         elapsed_ms = facts.elapsed_ms,
         "boot test"
@@ -274,11 +261,52 @@ fn boot_stored(
     (report.verdict, facts)
 }
 
-/// The stored file opens as a qcow2 of `virtual_size` bytes, and all of its mapping
+/// Convert into the image store: a file under `data_dir/images` (embedded store), or a
+/// multipart upload into the external store's images bucket (issue 13).
+fn store_converted(
+    a: &Attempt<'_>,
+    disk: &dyn imgport_disk::VirtualDisk,
+    opts: &ConvertOptions,
+) -> Result<files::Stored, String> {
+    let (st, id) = (a.st, &a.job.image_id);
+    let progress = |done, total| a.progress.bytes(done, total);
+    let Some(store) = &st.external else {
+        let path = st.image_path(id);
+        let stats = imgport_disk::convert::convert_to_path(disk, &path, opts, true, &progress)
+            .map_err(|e| e.to_string())?;
+        let stored = files::Stored::File { path, stats };
+        // Stored images are private whatever the umask (issue 18 item 4); the rename
+        // is durable only once the directory is.
+        stored
+            .make_durable()
+            .inspect_err(|_| files::remove_image(st, id))?;
+        return Ok(stored);
+    };
+    let key = store.image_key(id);
+    let sink = crate::objects::s3_upload::MultipartSink::begin(store, &key, |upload| {
+        if let Err(e) = st.db.set_output_upload(id, Some(upload)) {
+            tracing::warn!("recording the upload id: {e}");
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    let upload = sink.upload_id().to_string();
+    let abort = |e: String| {
+        if let Err(x) = store.abort_upload(&key, &upload) {
+            tracing::warn!(key = %key, "aborting the upload: {x}");
+        }
+        e
+    };
+    let (sink, stats) = imgport_disk::convert::convert(disk, sink, opts, &progress)
+        .map_err(|e| abort(e.to_string()))?;
+    sink.complete().map_err(|e| abort(e.to_string()))?;
+    let _ = st.db.set_output_upload(id, None);
+    Ok(files::Stored::Object { key, stats })
+}
+
+/// The stored image opens as a qcow2 of `virtual_size` bytes, and all of its mapping
 /// tables are valid (the disk core's metadata walk).
-fn verify_stored(path: &std::path::Path, virtual_size: u64) -> Result<(), String> {
-    let f = FileSource::open(path).map_err(|e| e.to_string())?;
-    let d = imgport_disk::open(Arc::new(f)).map_err(|e| e.to_string())?;
+pub(super) fn verify_image(reader: Arc<dyn ReadAt>, virtual_size: u64) -> Result<(), String> {
+    let d = imgport_disk::open(reader).map_err(|e| e.to_string())?;
     let info = d.info();
     if info.format.to_string() != "qcow2" {
         return Err(format!("it is {}, not qcow2", info.format));

@@ -80,7 +80,7 @@ impl Worker {
             };
             if let Ok(true) = self.st.db.finish_job(&job.image_id, lease, &end, &notice) {
                 tracing::warn!(image_id = %job.image_id, attempts = job.attempts, "import given up");
-                let _ = std::fs::remove_file(self.st.image_path(&job.image_id));
+                super::files::remove_image(&self.st, &job.image_id);
                 crate::metrics::job_finished("InternalError", age(&job));
             }
         }
@@ -108,7 +108,6 @@ impl Worker {
             threads: self.threads_per_job,
             read_rate: self.read_rate,
         });
-        let path = self.st.image_path(&job.image_id);
         let lease = Lease::Owner(&self.owner);
         let (ended, outcome_label) = match outcome {
             Outcome::Interrupted(why) => {
@@ -147,7 +146,7 @@ impl Worker {
                     job.phase = p.as_str().to_string();
                 }
                 progress.end("failed");
-                let _ = std::fs::remove_file(&path);
+                super::files::remove_image(&self.st, &job.image_id);
                 let notice =
                     crate::messages::failure(&job, &code, &message, &findings, boot.as_ref());
                 let fj = findings_json(&findings);
@@ -188,7 +187,7 @@ impl Worker {
     fn interrupted(&self, job: &Image, why: Interrupt) {
         match why {
             Interrupt::Shutdown => {
-                let _ = std::fs::remove_file(self.st.image_path(&job.image_id));
+                super::files::remove_image(&self.st, &job.image_id);
                 match self.st.db.release_job(&job.image_id, &self.owner) {
                     Ok(true) => tracing::info!("import given back for the next start"),
                     Ok(false) => {}
@@ -201,7 +200,7 @@ impl Worker {
                 tracing::warn!("lease lost; this attempt's result is discarded");
                 if let Ok(Some(img)) = self.st.db.image_any(&job.image_id) {
                     if img.state != IMPORTING && img.state != NORMAL {
-                        let _ = std::fs::remove_file(self.st.image_path(&job.image_id));
+                        super::files::remove_image(&self.st, &job.image_id);
                     }
                 }
             }

@@ -3,6 +3,8 @@
 //! Object metadata (bucket, key, size, ETag, ACL) lives in the database.
 
 mod fs;
+pub mod s3;
+pub mod s3_upload;
 pub mod sparse;
 
 pub use fs::FsObjectStore;
@@ -11,6 +13,47 @@ use imgport_disk::ReadAt;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Where an import's source object is: the images row's `source_blob`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SourceRef {
+    /// A blob of the embedded store ([`ObjectStore`]).
+    Blob(String),
+    /// An object of the external store ([`s3::S3Store`]) as it was when the import
+    /// was requested: the job reads exactly that version (`If-Match`).
+    External {
+        bucket: String,
+        key: String,
+        etag: String,
+        size: u64,
+    },
+}
+
+impl SourceRef {
+    const EXTERNAL: &'static str = "s3:";
+
+    /// The stored form (a blob id stays as it is: rows written before issue 13 read
+    /// back unchanged).
+    pub fn encode(&self) -> String {
+        match self {
+            SourceRef::Blob(b) => b.clone(),
+            e => format!(
+                "{}{}",
+                Self::EXTERNAL,
+                serde_json::to_string(e).unwrap_or_default()
+            ),
+        }
+    }
+
+    /// Read the stored form back.
+    pub fn parse(stored: &str) -> Result<SourceRef, String> {
+        match stored.strip_prefix(Self::EXTERNAL) {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| format!("a stored source reference that does not parse: {e}")),
+            None => Ok(SourceRef::Blob(stored.to_string())),
+        }
+    }
+}
 
 /// Stores object bodies by an opaque blob id chosen by the caller.
 pub trait ObjectStore: Send + Sync {
@@ -54,5 +97,30 @@ pub trait ObjectStore: Send + Sync {
         out.flush()?;
         out.get_ref().sync_all()?;
         Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceRef;
+
+    #[test]
+    fn source_refs_round_trip_and_old_blob_ids_stay_blobs() {
+        for r in [
+            SourceRef::Blob("0a1b2c3d".into()),
+            SourceRef::External {
+                bucket: "user-gz".into(),
+                key: "dir/disk \"1\".qcow2".into(),
+                etag: "\"abc\"".into(),
+                size: 42,
+            },
+        ] {
+            assert_eq!(SourceRef::parse(&r.encode()).unwrap(), r);
+        }
+        assert_eq!(
+            SourceRef::parse("ffeeddccbbaa").unwrap(),
+            SourceRef::Blob("ffeeddccbbaa".into())
+        );
+        assert!(SourceRef::parse("s3:{").is_err());
     }
 }

@@ -96,7 +96,7 @@ impl UrlError {
 }
 
 /// Show at most this much of a URL, and never its signature.
-fn shown(u: &url::Url) -> String {
+pub(super) fn shown(u: &url::Url) -> String {
     let mut s = format!(
         "{}://{}{}",
         u.scheme(),
@@ -180,7 +180,7 @@ fn auth_error(e: AuthError, shown: &str) -> UrlError {
 }
 
 /// Longest URL considered.
-const MAX_URL: usize = 16 * 1024;
+pub(super) const MAX_URL: usize = 16 * 1024;
 
 /// R-ERR InvalidUrl, R-REGION: resolve `url` for an import in `request_region`. With
 /// `consume`, a signed URL's signature is recorded as used, so a second import with it
@@ -192,6 +192,9 @@ pub fn resolve_import_url(
     consume: bool,
 ) -> Result<ImportSource, UrlError> {
     let st = state;
+    if let Some(store) = &st.external {
+        return super::external_url::resolve(st, store, url, request_region, consume);
+    }
     if url.len() > MAX_URL {
         return Err(UrlError::NotOurStore(format!(
             "a link of {} bytes",

@@ -23,6 +23,7 @@ pub mod create_bucket;
 pub mod delete_bucket;
 pub mod delete_object;
 pub mod errors;
+pub mod external_url;
 pub mod get_object;
 pub mod head_bucket;
 pub mod header_case;
