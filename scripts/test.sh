@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 scripts/install-deps.sh
 scripts/install-py.sh   # boto3, tencentcloud-sdk-python for the service tests
+# Garage for the scale-out test (crates/service/tests/scale_garage.rs): built once into
+# ~/.cache/imgport/tools (cold ~10 min on 2 cores, then instant).
+scripts/install-garage.sh >/dev/null
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"

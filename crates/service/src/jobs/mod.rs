@@ -152,7 +152,7 @@ pub fn start(st: &AppState, n: usize) -> Workers {
     let cores = std::thread::available_parallelism()
         .map(|c| c.get())
         .unwrap_or(1);
-    let threads_per_job = (cores / n).max(1);
+    let threads_per_job = (cores / n.max(1)).max(1);
     let read_rate = read_rate();
     if let Some(r) = read_rate {
         tracing::info!(
