@@ -180,15 +180,20 @@ elif cmd == "wait":
     assert keys == {f"imgport/images/{i}.qcow2" for i in normal}, (sorted(keys), sorted(normal))
     uploads = s3.list_multipart_uploads(Bucket="imgport-images").get("Uploads", [])
     assert uploads == [], uploads
-    step("a stored image is a sound qcow2, equal to its source (qemu-img)")
-    good = sorted(i for i in normal if got[i]["ImageName"].endswith("-good"))[0]
+    step("the same object imported again is copied, not converted; every copy is sound (qemu-img)")
+    goods = sorted(i for i in normal if got[i]["ImageName"] != "replaced")
+    converted = lambda i: max(t["Bytes"] for t in got[i]["ImportTimings"] if t["Phase"] == "convert")
+    copies = [i for i in goods if converted(i) == 0]
+    assert copies and len(copies) < len(goods), [(i, converted(i)) for i in goods]
     with tempfile.TemporaryDirectory() as d:
-        p = os.path.join(d, "stored.qcow2")
-        s3.download_file("imgport-images", f"imgport/images/{good}.qcow2", p)
-        subprocess.run(["qemu-img", "check", p], check=True, capture_output=True)
-        subprocess.run(["qemu-img", "compare", cfg["images"]["good"], p], check=True, capture_output=True)
+        for good in goods:
+            p = os.path.join(d, f"{good}.qcow2")
+            s3.download_file("imgport-images", f"imgport/images/{good}.qcow2", p)
+            subprocess.run(["qemu-img", "check", p], check=True, capture_output=True)
+            subprocess.run(["qemu-img", "compare", cfg["images"]["good"], p], check=True, capture_output=True)
+            os.remove(p)
     retaken = [i for i in ids if any(t["Attempt"] > 1 for t in got[i].get("ImportTimings", []))]
-    print(json.dumps({"done": len(ids), "normal": len(normal), "retaken": retaken}))
+    print(json.dumps({"done": len(ids), "normal": len(normal), "copies": len(copies), "retaken": retaken}))
 
 else:
     sys.exit(f"unknown command {cmd}")

@@ -288,6 +288,24 @@ impl Db {
         })
     }
 
+    /// A NORMAL image other than `not_id` imported from exactly `source_blob` (the same
+    /// object version: bucket, key, ETag, size), with its stored and virtual sizes —
+    /// its qcow2 can be copied instead of converting again (issue 13 item 5).
+    pub fn normal_image_from(
+        &self,
+        source_blob: &str,
+        not_id: &str,
+    ) -> Result<Option<(String, i64, i64)>, DbError> {
+        self.with(|c| {
+            c.opt_row(
+                "SELECT image_id, size_bytes, virtual_size FROM images WHERE source_blob = ?1 AND state = 'NORMAL' AND image_id <> ?2 ORDER BY finished_at LIMIT 1",
+                args![source_blob, not_id],
+            )?
+            .map(|r| Ok((r.text(0)?, r.int(1)?, r.int(2)?)))
+            .transpose()
+        })
+    }
+
     /// Images that recorded a multipart upload (for the start-up sweep).
     pub fn images_with_upload(&self) -> Result<Vec<String>, DbError> {
         self.with(|c| {

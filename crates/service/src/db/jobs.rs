@@ -144,7 +144,9 @@ impl Db {
         self.with(|c| {
             let t = now();
             Ok(c.exec(
-                "UPDATE images SET lease_until = ?3, phase = ?4, progress = ?5, bytes_done = ?6, bytes_total = ?7, updated_at = ?8 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
+                // The percent never goes back (issue 13 item 5): a retaken job shows
+                // its phase again from the start, but not less progress than before.
+                "UPDATE images SET lease_until = ?3, phase = ?4, progress = CASE WHEN ?5 > progress THEN ?5 ELSE progress END, bytes_done = ?6, bytes_total = ?7, updated_at = ?8 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
                 args![id, owner, t + secs, phase, progress, bytes_done, bytes_total, t],
             )? > 0)
         })
@@ -155,7 +157,7 @@ impl Db {
     pub fn release_job(&self, id: &str, owner: &str) -> Result<bool, DbError> {
         self.with(|c| {
             Ok(c.exec(
-                "UPDATE images SET lease_owner = NULL, lease_until = 0, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, phase = 'queued', progress = 0, bytes_done = 0, updated_at = ?3 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
+                "UPDATE images SET lease_owner = NULL, lease_until = 0, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, phase = 'queued', bytes_done = 0, updated_at = ?3 WHERE image_id = ?1 AND lease_owner = ?2 AND state = 'IMPORTING'",
                 args![id, owner, now()],
             )? > 0)
         })
@@ -305,6 +307,27 @@ mod tests {
             )
         })
         .unwrap();
+    }
+
+    /// Issue 13 item 5: a retaken job starts its phases again, its percent does not
+    /// go back; a job given back on shutdown keeps its percent too.
+    #[test]
+    fn progress_never_goes_back() {
+        each_backend(|db| {
+            let (_, id) = setup(db);
+            db.lease_job("w1", 30, 3).unwrap().unwrap();
+            assert!(db
+                .job_progress(&id, "w1", 30, "convert", 60, 5, 10)
+                .unwrap());
+            expire(db, &id);
+            db.lease_job("w2", 30, 3).unwrap().unwrap();
+            assert!(db.job_progress(&id, "w2", 30, "fetch", 1, 0, 0).unwrap());
+            let img = db.image_any(&id).unwrap().unwrap();
+            assert_eq!((img.phase.as_str(), img.progress), ("fetch", 60));
+            assert!(db.job_progress(&id, "w2", 30, "convert", 70, 0, 0).unwrap());
+            assert!(db.release_job(&id, "w2").unwrap());
+            assert_eq!(db.image_any(&id).unwrap().unwrap().progress, 70);
+        });
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub enum Stored {
     Object {
         key: String,
         stats: ConvertStats,
+        /// The NORMAL image whose qcow2 was copied instead of converting (issue 13).
+        copied_from: Option<String>,
     },
 }
 

@@ -11,7 +11,7 @@ use super::source::{Interrupt, JobSource, StopFlags};
 use super::Phase;
 use crate::db::images::Image;
 use crate::AppState;
-use imgport_disk::convert::{ConvertOptions, OutputFormat};
+use imgport_disk::convert::{ConvertOptions, ConvertStats, OutputFormat};
 use imgport_disk::ReadAt;
 use imgport_policy::{BootFacts, Finding, ImportForm, Severity};
 use std::sync::Arc;
@@ -178,7 +178,16 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
         }
     };
     let stats = stored.stats().clone();
-    progress.bytes(stats.virtual_size, stats.virtual_size);
+    // A copy converted nothing: its convert phase shows no bytes.
+    if !matches!(
+        &stored,
+        files::Stored::Object {
+            copied_from: Some(_),
+            ..
+        }
+    ) {
+        progress.bytes(stats.virtual_size, stats.virtual_size);
+    }
     crate::metrics::bytes_read(src.read_bytes());
     crate::metrics::converted(stats.virtual_size, stats.output_size);
 
@@ -283,6 +292,30 @@ fn store_converted(
         return Ok(stored);
     };
     let key = store.image_key(id);
+    // Content-addressed (issue 13 item 5): the same object version, already imported
+    // and NORMAL, is copied on the store's side instead of converted again; the copy
+    // is verified like a conversion. Imports of it racing each other both convert.
+    if let Ok(Some((other, size, vsize))) = st.db.normal_image_from(&a.job.source_blob, id) {
+        let bucket = &store.config().images_bucket;
+        match store.copy(bucket, &store.image_key(&other), &key) {
+            Ok(()) => {
+                tracing::info!(from = %other, "same source as a NORMAL image: its qcow2 copied, not converted");
+                let stats = ConvertStats {
+                    virtual_size: vsize as u64,
+                    output_size: size as u64,
+                    ..ConvertStats::default()
+                };
+                return Ok(files::Stored::Object {
+                    key,
+                    stats,
+                    copied_from: Some(other),
+                });
+            }
+            Err(e) => {
+                tracing::warn!(from = %other, "copying its qcow2 failed, converting instead: {e}")
+            }
+        }
+    }
     let sink = crate::objects::s3_upload::MultipartSink::begin(store, &key, |upload| {
         if let Err(e) = st.db.set_output_upload(id, Some(upload)) {
             tracing::warn!("recording the upload id: {e}");
@@ -300,7 +333,11 @@ fn store_converted(
         .map_err(|e| abort(e.to_string()))?;
     sink.complete().map_err(|e| abort(e.to_string()))?;
     let _ = st.db.set_output_upload(id, None);
-    Ok(files::Stored::Object { key, stats })
+    Ok(files::Stored::Object {
+        key,
+        stats,
+        copied_from: None,
+    })
 }
 
 /// The stored image opens as a qcow2 of `virtual_size` bytes, and all of its mapping

@@ -237,6 +237,14 @@ impl S3Store {
         }
     }
 
+    /// Copy `from` to `to` within `bucket`, on the store's side (no bytes through us).
+    pub fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), S3Error> {
+        let client = self.client(bucket)?;
+        self.count_request();
+        self.block_on(client.copy(&KeyPath::from(from), &KeyPath::from(to)))
+            .map_err(|e| self.map_err(bucket, from, e))
+    }
+
     /// Every object under `prefix` of `bucket`, with its last modification (Unix s).
     pub fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, i64)>, S3Error> {
         let client = self.client(bucket)?;
