@@ -28,6 +28,8 @@ struct Server {
     admin_db: String,
     /// `?…` parameters of `IMGPORT_TEST_PG_URL` (e.g. `?sslmode=disable`), or empty.
     query: String,
+    /// The throwaway cluster's directory (none for `IMGPORT_TEST_PG_URL`).
+    dir: Option<PathBuf>,
 }
 
 /// A database of its own for one test, dropped when this is.
@@ -79,6 +81,43 @@ pub fn temp_db() -> Option<TempDb> {
     })
 }
 
+/// Restart the test cluster (issue 13: servers must reconnect): a fast shutdown,
+/// `down` of downtime, then started again on the same port; returns once it accepts
+/// connections. False (nothing done) for a server named by `IMGPORT_TEST_PG_URL`.
+pub fn restart(down: Duration) -> bool {
+    let Some(s) = server() else { return false };
+    let Some(dir) = &s.dir else { return false };
+    std::fs::write(dir.join("down"), b"").unwrap();
+    let pid = std::fs::read_to_string(dir.join("data/postmaster.pid"))
+        .ok()
+        .and_then(|p| p.lines().next().map(str::to_string))
+        .expect("the test cluster's postmaster.pid");
+    let _ = Command::new("kill").args(["-INT", pid.trim()]).status();
+    let t = Instant::now();
+    while Path::new(&format!("/proc/{}", pid.trim())).exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "postgres did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(down);
+    std::fs::remove_file(dir.join("down")).unwrap();
+    let url = format!("{}/{}{}", s.base, s.admin_db, s.query);
+    let t = Instant::now();
+    loop {
+        let u = url.clone();
+        if off_runtime(move || postgres::Client::connect(&u, postgres::NoTls)).is_ok() {
+            return true;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "postgres did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn server() -> Option<&'static Server> {
     static S: OnceLock<Option<Server>> = OnceLock::new();
     S.get_or_init(|| {
@@ -115,6 +154,7 @@ fn from_url(url: &str) -> Server {
         base: format!("{scheme}://{auth}"),
         admin_db: if db.is_empty() { "postgres" } else { db }.to_string(),
         query,
+        dir: None,
     }
 }
 
@@ -210,15 +250,23 @@ fn start_cluster() -> Result<Server, String> {
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
-        // The watchdog: runs postgres, stops it when this process is gone, and then
-        // deletes the directory. /proc, not `kill -0`: the cluster
-        // user may not signal a root process.
+        // The watchdog: runs postgres — again after [`restart`] stopped it (while the
+        // file `down` exists it waits) — stops it when this process is gone, and then
+        // deletes the directory. A first run that ends at once (port taken) ends the
+        // watchdog. /proc, not `kill -0`: the cluster user may not signal a root process.
         let script = format!(
-            r#"{pg} -D {data} -p {port} -h 127.0.0.1 -k {dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off >{dir}/log 2>&1 &
-pg=$!
-while [ -d /proc/{me} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done
-kill -INT $pg 2>/dev/null
-wait $pg
+            r#"first=1
+while [ -d /proc/{me} ]; do
+  if [ -e {dir}/down ]; then sleep 0.2; continue; fi
+  t0=$(date +%s)
+  {pg} -D {data} -p {port} -h 127.0.0.1 -k {dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off >>{dir}/log 2>&1 &
+  pg=$!
+  while [ -d /proc/{me} ] && kill -0 $pg 2>/dev/null; do sleep 0.2; done
+  kill -INT $pg 2>/dev/null
+  wait $pg
+  if [ $first = 1 ] && [ $(( $(date +%s) - t0 )) -lt 3 ] && [ ! -e {dir}/down ]; then break; fi
+  first=0
+done
 while [ -d /proc/{me} ]; do sleep 1; done
 rm -rf {dir}"#,
             pg = bin.join("postgres").display(),
@@ -244,6 +292,7 @@ rm -rf {dir}"#,
                         base,
                         admin_db: "postgres".into(),
                         query: String::new(),
+                        dir: Some(dir),
                     })
                 }
                 Err(e) => last = e.to_string(),
