@@ -242,12 +242,7 @@ pub fn sweep(st: &AppState) -> usize {
     let Ok(dir) = std::fs::read_dir(st.config.data_dir.join("images")) else {
         return 0;
     };
-    let state = |id: &str| {
-        st.db
-            .image_any(id)
-            .ok()
-            .map(|i| i.map(|i| i.state).unwrap_or_default())
-    };
+    let state = |id: &str| image_state(st, id);
     let mut removed = 0;
     for e in dir.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -270,16 +265,20 @@ pub fn sweep(st: &AppState) -> usize {
     removed
 }
 
+/// Image `id`'s state ("" when there is no such image), or `None` when the database
+/// cannot say (then nothing of it is removed).
+fn image_state(st: &AppState, id: &str) -> Option<String> {
+    st.db
+        .image_any(id)
+        .ok()
+        .map(|i| i.map(|i| i.state).unwrap_or_default())
+}
+
 /// [`sweep`] of the external store: objects of ended or unknown images, and the
 /// uploads ended images recorded.
 fn sweep_external(st: &AppState) -> usize {
     let Some(store) = &st.external else { return 0 };
-    let state = |id: &str| {
-        st.db
-            .image_any(id)
-            .ok()
-            .map(|i| i.map(|i| i.state).unwrap_or_default())
-    };
+    let state = |id: &str| image_state(st, id);
     let mut removed = 0;
     if let Ok(with_uploads) = st.db.images_with_upload() {
         for id in with_uploads {

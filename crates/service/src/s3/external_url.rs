@@ -15,7 +15,7 @@
 //! - the object's size and ETag are read with the service's own credentials, and the
 //!   job reads exactly that version.
 
-use super::import_url::{shown, ImportSource, UrlError, MAX_URL};
+use super::import_url::{parse_link, shown, use_once, ImportSource, UrlError};
 use super::router::split_host_port;
 use super::sigv4;
 use crate::objects::s3::{S3Error, S3Store};
@@ -105,26 +105,7 @@ pub fn resolve(
     request_region: &str,
     consume: bool,
 ) -> Result<ImportSource, UrlError> {
-    if url.len() > MAX_URL {
-        return Err(UrlError::NotOurStore(format!(
-            "a link of {} bytes",
-            url.len()
-        )));
-    }
-    let u = url::Url::parse(url.trim()).map_err(|e| {
-        UrlError::NotOurStore(format!(
-            "{:?} is not a URL: {e}",
-            imgport_policy::text::clip(url, 100)
-        ))
-    })?;
-    let shown = shown(&u);
-    if !matches!(u.scheme(), "http" | "https")
-        || u.host_str().is_none()
-        || !u.username().is_empty()
-        || u.password().is_some()
-    {
-        return Err(UrlError::NotOurStore(shown));
-    }
+    let (u, shown) = parse_link(url)?;
     let cfg = store.config();
     let mut endpoints = vec![cfg.endpoint.as_str()];
     if let Some(p) = &cfg.public_endpoint {
@@ -180,16 +161,8 @@ pub fn resolve(
         S3Error::NotFound { .. } => UrlError::NoSuchObject(format!("{shown}: {e}")),
         e => UrlError::NoSuchObject(format!("{shown}: the object could not be read ({e})")),
     })?;
-    let db_err = |e: crate::db::DbError| UrlError::NoSuchObject(format!("{shown}: {e}"));
     if let Some((k, expires_at)) = signed {
-        let fresh = if consume {
-            st.db.use_signature(&k, expires_at).map_err(db_err)?
-        } else {
-            !st.db.signature_used(&k).map_err(db_err)?
-        };
-        if !fresh {
-            return Err(UrlError::AlreadyUsed(shown));
-        }
+        use_once(st, &k, expires_at, consume, &shown)?;
     }
     let blob = SourceRef::External {
         bucket: named.bucket.clone(),

@@ -179,8 +179,56 @@ fn auth_error(e: AuthError, shown: &str) -> UrlError {
     }
 }
 
+/// The link as a URL, and as messages show it: at most [`MAX_URL`] bytes, `http(s)`
+/// with a host and no user information.
+pub(super) fn parse_link(url: &str) -> Result<(url::Url, String), UrlError> {
+    if url.len() > MAX_URL {
+        return Err(UrlError::NotOurStore(format!(
+            "a link of {} bytes",
+            url.len()
+        )));
+    }
+    let u = url::Url::parse(url.trim()).map_err(|e| {
+        UrlError::NotOurStore(format!(
+            "{:?} is not a URL: {e}",
+            imgport_policy::text::clip(url, 100)
+        ))
+    })?;
+    let shown = shown(&u);
+    if !matches!(u.scheme(), "http" | "https")
+        || u.host_str().is_none()
+        || !u.username().is_empty()
+        || u.password().is_some()
+    {
+        return Err(UrlError::NotOurStore(shown));
+    }
+    Ok((u, shown))
+}
+
+/// A signed link imports once (across all servers of the database): with `consume`
+/// its signature `key` is recorded as used now; without (DryRun) only checked.
+pub(super) fn use_once(
+    st: &AppState,
+    key: &str,
+    expires_at: i64,
+    consume: bool,
+    shown: &str,
+) -> Result<(), UrlError> {
+    let db_err = |e: crate::db::DbError| UrlError::NoSuchObject(format!("{shown}: {e}"));
+    let fresh = if consume {
+        st.db.use_signature(key, expires_at).map_err(db_err)?
+    } else {
+        !st.db.signature_used(key).map_err(db_err)?
+    };
+    if fresh {
+        Ok(())
+    } else {
+        Err(UrlError::AlreadyUsed(shown.to_string()))
+    }
+}
+
 /// Longest URL considered.
-pub(super) const MAX_URL: usize = 16 * 1024;
+const MAX_URL: usize = 16 * 1024;
 
 /// R-ERR InvalidUrl, R-REGION: resolve `url` for an import in `request_region`. With
 /// `consume`, a signed URL's signature is recorded as used, so a second import with it
@@ -195,27 +243,8 @@ pub fn resolve_import_url(
     if let Some(store) = &st.external {
         return super::external_url::resolve(st, store, url, request_region, consume);
     }
-    if url.len() > MAX_URL {
-        return Err(UrlError::NotOurStore(format!(
-            "a link of {} bytes",
-            url.len()
-        )));
-    }
-    let u = url::Url::parse(url.trim()).map_err(|e| {
-        UrlError::NotOurStore(format!(
-            "{:?} is not a URL: {e}",
-            imgport_policy::text::clip(url, 100)
-        ))
-    })?;
-    let shown = shown(&u);
+    let (u, shown) = parse_link(url)?;
     let scheme = u.scheme();
-    if !matches!(scheme, "http" | "https")
-        || u.host_str().is_none()
-        || !u.username().is_empty()
-        || u.password().is_some()
-    {
-        return Err(UrlError::NotOurStore(shown));
-    }
     let (host, _) = split_host_port(u.host_str().unwrap_or(""));
     let port = u.port_or_known_default().unwrap_or(0);
     let direct = direct_address(st, scheme, &host, port);
@@ -385,14 +414,7 @@ pub fn resolve_import_url(
         });
     }
     if let Some((k, expires_at)) = used_key {
-        let fresh = if consume {
-            st.db.use_signature(&k, expires_at).map_err(db_err)?
-        } else {
-            !st.db.signature_used(&k).map_err(db_err)?
-        };
-        if !fresh {
-            return Err(UrlError::AlreadyUsed(shown));
-        }
+        use_once(st, &k, expires_at, consume, &shown)?;
     }
     Ok(ImportSource {
         bucket,
