@@ -192,7 +192,8 @@ elif cmd == "wait":
             subprocess.run(["qemu-img", "check", p], check=True, capture_output=True)
             subprocess.run(["qemu-img", "compare", cfg["images"]["good"], p], check=True, capture_output=True)
             os.remove(p)
-    retaken = [i for i in ids if any(t["Attempt"] > 1 for t in got[i].get("ImportTimings", []))]
+    retaken = {i: [t["Phase"] for t in got[i]["ImportTimings"] if t["Attempt"] > 1]
+               for i in ids if any(t["Attempt"] > 1 for t in got[i].get("ImportTimings", []))}
     print(json.dumps({"done": len(ids), "normal": len(normal), "copies": len(copies), "retaken": retaken}))
 
 else:

@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS images (
     request_id   TEXT NOT NULL DEFAULT '',
     boot_test    INTEGER NOT NULL DEFAULT 0,
     boot_result  TEXT,
-    output_upload TEXT
+    output_upload TEXT,
+    kept_findings TEXT
 );
 CREATE INDEX IF NOT EXISTS images_by_app ON images(app_id, created_at);
 CREATE INDEX IF NOT EXISTS images_by_state ON images(state, lease_until);
@@ -57,6 +58,7 @@ const ADDED_COLUMNS: &[(&str, &str)] = &[
     ("boot_test", "INTEGER NOT NULL DEFAULT 0"),
     ("boot_result", "TEXT"),
     ("output_upload", "TEXT"),
+    ("kept_findings", "TEXT"),
 ];
 
 /// Add the columns an older `images` table lacks (idempotent).
@@ -303,6 +305,31 @@ impl Db {
             )?
             .map(|r| Ok((r.text(0)?, r.int(1)?, r.int(2)?)))
             .transpose()
+        })
+    }
+
+    /// Keep the findings of an import whose check passed (JSON), so that a retake does
+    /// not check again (issue 13 item 5).
+    pub fn keep_findings(&self, id: &str, findings_json: &str) -> Result<(), DbError> {
+        self.with(|c| {
+            c.exec(
+                "UPDATE images SET kept_findings = ?2 WHERE image_id = ?1",
+                args![id, findings_json],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The findings [`Db::keep_findings`] kept for image `id`.
+    pub fn kept_findings(&self, id: &str) -> Result<Option<String>, DbError> {
+        self.with(|c| {
+            c.opt_row(
+                "SELECT kept_findings FROM images WHERE image_id = ?1",
+                args![id],
+            )?
+            .map(|r| r.opt_text(0))
+            .transpose()
+            .map(Option::flatten)
         })
     }
 
@@ -663,7 +690,7 @@ pub(crate) mod tests {
                 .replace("    bytes_total  INTEGER NOT NULL DEFAULT 0,\n", "")
                 .replace("    tags         TEXT NOT NULL DEFAULT '[]',\n", "")
                 .replace(
-                    "    finished_at  INTEGER,\n    request_id   TEXT NOT NULL DEFAULT '',\n    boot_test    INTEGER NOT NULL DEFAULT 0,\n    boot_result  TEXT,\n    output_upload TEXT\n",
+                    "    finished_at  INTEGER,\n    request_id   TEXT NOT NULL DEFAULT '',\n    boot_test    INTEGER NOT NULL DEFAULT 0,\n    boot_result  TEXT,\n    output_upload TEXT,\n    kept_findings TEXT\n",
                     "    finished_at  INTEGER\n",
                 );
             assert!(

@@ -113,39 +113,33 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
         // The URL was checked against the request's region when the job was queued.
         source_region: Some(job.region.clone()),
     };
-    let checked =
-        imgport_check::check_with_progress(src.clone() as Arc<dyn ReadAt>, &form, &mut |p| {
-            progress.enter(match p {
-                imgport_check::Phase::Format => Phase::Format,
-                imgport_check::Phase::Measure => Phase::Size,
-                imgport_check::Phase::Inspect => Phase::Inspect,
-                imgport_check::Phase::Policy => Phase::Policy,
-            })
-        });
-    let report = match checked {
-        Ok(r) => r,
-        Err(e) => {
-            return a.read_error(|| {
-                failed(
-                    "InternalError",
-                    format!("the stored image could not be read: {e}"),
-                )
-            })
-        }
+    // Issue 13 item 5: a retaken job keeps the verdict an earlier attempt reached (the
+    // check passed; a refusal ends the job at once) and goes straight to the conversion —
+    // unless it boots, which needs the whole report.
+    let kept = match (
+        job.attempts > 1 && !job.boot_test,
+        st.db.kept_findings(&job.image_id),
+    ) {
+        (true, Ok(Some(json))) => serde_json::from_str::<Vec<Finding>>(&json).ok(),
+        _ => None,
     };
-    if let Some(i) = a.stop.interrupted() {
-        return Outcome::Interrupted(i);
-    }
-    let verdict = report.verdict.clone();
-    if !verdict.importable {
-        let code = verdict.first_code();
-        return Outcome::Failed {
-            code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
-            message: refusal_message(&verdict.findings, code),
-            findings: verdict.findings,
-            boot: None,
-        };
-    }
+    let (findings, report) = match kept {
+        Some(findings) => {
+            progress.enter(Phase::Policy);
+            tracing::info!("the verdict of an earlier attempt is kept: no second check");
+            (findings, None)
+        }
+        None => match check(a, &src, &form) {
+            Ok(report) => {
+                let json = serde_json::to_string(&report.verdict.findings).unwrap_or_default();
+                if let Err(e) = st.db.keep_findings(&job.image_id, &json) {
+                    tracing::warn!("keeping the verdict: {e}");
+                }
+                (report.verdict.findings.clone(), Some(report))
+            }
+            Err(end) => return *end,
+        },
+    };
 
     progress.enter(Phase::Convert);
     let disk = match imgport_disk::open(src.clone() as Arc<dyn ReadAt>) {
@@ -202,14 +196,14 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
     if let Some(i) = a.stop.interrupted() {
         return Outcome::Interrupted(i);
     }
-    if !job.boot_test {
+    let (true, Some(report)) = (job.boot_test, report) else {
         return Outcome::Normal {
             stored_size: stats.output_size,
             virtual_size,
-            findings: verdict.findings,
+            findings,
             boot: None,
         };
-    }
+    };
     // R-BOOT (issue 17): boot the stored qcow2 (our own conversion) as the cloud would;
     // the result joins the verdict's findings and is kept whole (BootTest in
     // DescribeImages, the message).
@@ -236,6 +230,47 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
         findings: verdict.findings,
         boot: Some(boot),
     }
+}
+
+/// The `imgport check` engine over the job's source: the report of an importable image,
+/// or how the attempt ends (refused, unreadable, interrupted).
+fn check(
+    a: &Attempt<'_>,
+    src: &Arc<JobSource>,
+    form: &ImportForm,
+) -> Result<imgport_check::CheckReport, Box<Outcome>> {
+    let progress = a.progress;
+    let checked =
+        imgport_check::check_with_progress(src.clone() as Arc<dyn ReadAt>, form, &mut |p| {
+            progress.enter(match p {
+                imgport_check::Phase::Format => Phase::Format,
+                imgport_check::Phase::Measure => Phase::Size,
+                imgport_check::Phase::Inspect => Phase::Inspect,
+                imgport_check::Phase::Policy => Phase::Policy,
+            })
+        });
+    let report = checked.map_err(|e| {
+        Box::new(a.read_error(|| {
+            failed(
+                "InternalError",
+                format!("the stored image could not be read: {e}"),
+            )
+        }))
+    })?;
+    if let Some(i) = a.stop.interrupted() {
+        return Err(Box::new(Outcome::Interrupted(i)));
+    }
+    let verdict = &report.verdict;
+    if !verdict.importable {
+        let code = verdict.first_code();
+        return Err(Box::new(Outcome::Failed {
+            code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
+            message: refusal_message(&verdict.findings, code),
+            findings: verdict.findings.clone(),
+            boot: None,
+        }));
+    }
+    Ok(report)
 }
 
 /// Boots the stored image and re-decides the verdict with what the boot showed; the
