@@ -118,6 +118,13 @@ elif cmd == "replaced":
     json.dump({iid: "InvalidUrl"}, open(sys.argv[3], "w"))
     print("replaced ok")
 
+elif cmd == "big":
+    step("a larger import (its conversion uploads parts before it ends)")
+    s3.upload_file(cfg["big"], "user-gz", "big.img")
+    iid = call(cfg["apis"][0], "ImportImage", import_params(presign("user-gz", "big.img"), "big"))["ImageId"]
+    json.dump({iid: None}, open(sys.argv[3], "w"))
+    print(f"big {iid}")
+
 elif cmd == "submit":
     n, out = int(sys.argv[3]), sys.argv[4]
     upload_all()
@@ -181,7 +188,7 @@ elif cmd == "wait":
     uploads = s3.list_multipart_uploads(Bucket="imgport-images").get("Uploads", [])
     assert uploads == [], uploads
     step("the same object imported again is copied, not converted; every copy is sound (qemu-img)")
-    goods = sorted(i for i in normal if got[i]["ImageName"] != "replaced")
+    goods = sorted(i for i in normal if got[i]["ImageName"] not in ("replaced", "big"))
     converted = lambda i: max(t["Bytes"] for t in got[i]["ImportTimings"] if t["Phase"] == "convert")
     copies = [i for i in goods if converted(i) == 0]
     assert copies and len(copies) < len(goods), [(i, converted(i)) for i in goods]
@@ -191,6 +198,12 @@ elif cmd == "wait":
             s3.download_file("imgport-images", f"imgport/images/{good}.qcow2", p)
             subprocess.run(["qemu-img", "check", p], check=True, capture_output=True)
             subprocess.run(["qemu-img", "compare", cfg["images"]["good"], p], check=True, capture_output=True)
+            os.remove(p)
+        for big in (i for i in normal if got[i]["ImageName"] == "big"):
+            p = os.path.join(d, "big.qcow2")
+            s3.download_file("imgport-images", f"imgport/images/{big}.qcow2", p)
+            subprocess.run(["qemu-img", "check", p], check=True, capture_output=True)
+            subprocess.run(["qemu-img", "compare", cfg["big"], p], check=True, capture_output=True)
             os.remove(p)
     retaken = {i: [t["Phase"] for t in got[i]["ImportTimings"] if t["Attempt"] > 1]
                for i in ids if any(t["Attempt"] > 1 for t in got[i].get("ImportTimings", []))}

@@ -10,7 +10,8 @@
 //! - a batch of 30 imports with the right NORMAL / IMPORTFAILED + code each, while one
 //!   worker is SIGKILLed in the middle of a conversion (another finishes its job), one
 //!   Garage node is stopped and started again, and PostgreSQL is restarted (3 s down);
-//! - the killed worker's job is retaken with its verdict kept (no second check);
+//! - the killed worker's job is retaken with its verdict kept (no second check) and its
+//!   multipart upload resumed (the parts already in the store are not sent again);
 //! - afterwards: exactly one message per import, the images bucket holds exactly the
 //!   NORMAL images, no multipart upload is left, a stored image equals its source.
 //!
@@ -186,11 +187,11 @@ fn py(cfg: &Path, args: &[&str], cwd: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The jobs a worker process (by PID) holds in phase `convert` with its multipart
-/// upload of the qcow2 started.
+/// The jobs a worker process (by PID) holds in phase `convert` whose multipart upload
+/// of the qcow2 has parts in the store already.
 fn converting(db: &imgport_service::db::Db, pid: u32) -> Vec<String> {
     let sql = format!(
-        "SELECT image_id FROM images WHERE state = 'IMPORTING' AND phase = 'convert' AND output_upload IS NOT NULL AND lease_owner LIKE '{pid}-%'"
+        "SELECT image_id FROM images WHERE state = 'IMPORTING' AND phase = 'convert' AND lease_owner LIKE '{pid}-%' AND output_upload IN (SELECT upload_id FROM upload_parts)"
     );
     db.with(|c| {
         c.rows(&sql, &[])?
@@ -234,6 +235,9 @@ fn two_api_servers_and_three_workers_on_garage_and_postgresql() {
             "good": imgs.good, "nocloud": imgs.nocloud, "datadisk": imgs.datadisk,
             "gpt": imgs.gpt, "gzip": imgs.gzip,
         },
+        // The good system with 56 MiB of random data after its partition: its qcow2
+        // is about 60 MiB, so parts 2 and 3 are uploaded while it converts.
+        "big": raw_disk(&work, "big", true, true, "dos", 160, 56),
     });
     let cfg_path = work.join("cfg.json");
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
@@ -244,24 +248,23 @@ fn two_api_servers_and_three_workers_on_garage_and_postgresql() {
     let out = py(&cfg_path, &["replaced", "replaced.json"], &work);
     assert!(out.contains("replaced ok"), "{out}");
 
-    // Worker 1 reads slowly (1 MB/s), so that it is caught in the middle of a conversion.
+    // Worker 1 reads slowly (8 MB/s), so that it is caught in the middle of a
+    // conversion, with parts of its upload in the store.
+    let out = py(&cfg_path, &["big", "big.json"], &work);
+    assert!(out.contains("big img-"), "{out}");
     let mut w1 = serve(
         "worker-1",
         &root,
         "worker",
         &pg.url,
         &garage,
-        &[("IMGPORT_JOB_READ_RATE", "1000000")],
+        &[("IMGPORT_JOB_READ_RATE", "8000000")],
     );
     assert!(
         w1.api.is_none() && w1.banner[0].contains("role worker"),
         "{:?}",
         w1.banner
     );
-    let submit = {
-        let (cfg_path, work) = (cfg_path.clone(), work.clone());
-        std::thread::spawn(move || py(&cfg_path, &["submit", "30", "batch.json"], &work))
-    };
     let db = {
         let url = pg.url.clone();
         std::thread::spawn(move || imgport_service::db::Db::open_postgres(&url, 1).unwrap())
@@ -283,6 +286,10 @@ fn two_api_servers_and_three_workers_on_garage_and_postgresql() {
     w1.child.kill().unwrap();
     w1.child.wait().unwrap();
     eprintln!("SIGKILLed worker 1 while it converted {victim}");
+    let submit = {
+        let (cfg_path, work) = (cfg_path.clone(), work.clone());
+        std::thread::spawn(move || py(&cfg_path, &["submit", "30", "batch.json"], &work))
+    };
     let _w2 = serve("worker-2", &root, "worker", &pg.url, &garage, &[]);
     let _w3 = serve("worker-3", &root, "worker", &pg.url, &garage, &[]);
     // One Garage node down mid-batch (2 of 3 replicas still answer), then back.
@@ -302,17 +309,35 @@ fn two_api_servers_and_three_workers_on_garage_and_postgresql() {
     garage.node("start-node", 3);
     let out = py(
         &cfg_path,
-        &["wait", "rules.json", "replaced.json", "batch.json"],
+        &[
+            "wait",
+            "rules.json",
+            "replaced.json",
+            "big.json",
+            "batch.json",
+        ],
         &work,
     );
     let summary: serde_json::Value =
         serde_json::from_str(out.lines().last().unwrap_or("{}")).unwrap();
-    assert_eq!(summary["done"], 32, "{out}");
+    assert_eq!(summary["done"], 33, "{out}");
     // The victim was retaken, and its verdict kept: the retake did not check again.
     let phases: Vec<String> = serde_json::from_value(summary["retaken"][&victim].clone())
         .unwrap_or_else(|_| panic!("{victim} was not retaken after the SIGKILL: {out}"));
     assert!(
         phases.contains(&"convert".to_string()) && !phases.contains(&"inspect".to_string()),
         "{victim}'s retake: {phases:?}"
+    );
+    // ... and it resumed the killed attempt's upload: the parts already in the store
+    // were not sent again.
+    let logs: String = ["worker-2.log", "worker-3.log"]
+        .iter()
+        .map(|f| std::fs::read_to_string(root.join(f)).unwrap_or_default())
+        .collect();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(victim.as_str())
+                && l.contains("resumed the earlier attempt's upload")),
+        "no resumed upload for {victim} in the workers' logs"
     );
 }

@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE INDEX IF NOT EXISTS images_by_app ON images(app_id, created_at);
 CREATE INDEX IF NOT EXISTS images_by_state ON images(state, lease_until);
+CREATE TABLE IF NOT EXISTS upload_parts (
+    upload_id  TEXT NOT NULL,
+    part_index INTEGER NOT NULL,
+    etag       TEXT NOT NULL,
+    md5        TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, part_index)
+);
 ";
 
 /// Columns added after the first release of the table: (name, definition). A database
@@ -330,6 +338,50 @@ impl Db {
             .map(|r| r.opt_text(0))
             .transpose()
             .map(Option::flatten)
+        })
+    }
+
+    /// Record a part of multipart upload `upload_id` the store confirmed (a later attempt
+    /// resumes the upload with it; issue 13 item 5): (0-based index, ETag, hex MD5, size).
+    pub fn record_part(
+        &self,
+        upload_id: &str,
+        part: (i64, &str, &str, i64),
+    ) -> Result<(), DbError> {
+        let (index, etag, md5, size) = part;
+        self.with(|c| {
+            c.exec(
+                "INSERT INTO upload_parts (upload_id, part_index, etag, md5, size) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (upload_id, part_index) DO UPDATE SET etag = excluded.etag, md5 = excluded.md5, size = excluded.size",
+                args![upload_id, index, etag, md5, size],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The parts recorded for `upload_id`: (index, ETag, hex MD5, size).
+    pub fn recorded_parts(
+        &self,
+        upload_id: &str,
+    ) -> Result<Vec<(i64, String, String, i64)>, DbError> {
+        self.with(|c| {
+            c.rows(
+                "SELECT part_index, etag, md5, size FROM upload_parts WHERE upload_id = ?1 ORDER BY part_index LIMIT 10000",
+                args![upload_id],
+            )?
+            .iter()
+            .map(|r| Ok((r.int(0)?, r.text(1)?, r.text(2)?, r.int(3)?)))
+            .collect()
+        })
+    }
+
+    /// Forget the parts of `upload_id` (completed or aborted).
+    pub fn forget_parts(&self, upload_id: &str) -> Result<(), DbError> {
+        self.with(|c| {
+            c.exec(
+                "DELETE FROM upload_parts WHERE upload_id = ?1",
+                args![upload_id],
+            )
+            .map(|_| ())
         })
     }
 

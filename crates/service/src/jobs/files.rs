@@ -7,8 +7,9 @@
 //! of all images at start-up (never a file an IMPORTING job of a live process owns).
 //!
 //! With the external store (issue 13) the image is the object `images_prefix/IMAGEID.qcow2`
-//! of the images bucket, written by one multipart upload whose id the job records:
-//! [`clean_for_attempt`] aborts a previous attempt's upload and deletes its object;
+//! of the images bucket, written by one multipart upload whose id and parts the job
+//! records: [`clean_for_attempt`] deletes an object a previous attempt completed without
+//! recording NORMAL and leaves its unfinished upload for this attempt to resume;
 //! [`sweep`] deletes objects of images that are neither NORMAL nor IMPORTING and
 //! aborts the uploads such images recorded. Nothing is written to local disk.
 
@@ -196,14 +197,16 @@ pub fn remove_image(st: &AppState, image_id: &str) {
     }
 }
 
-/// Abort the multipart upload image `image_id` recorded (external store).
-fn abort_recorded_upload(st: &AppState, image_id: &str) {
+/// Abort the multipart upload image `image_id` recorded (external store), and forget
+/// its parts.
+pub fn abort_recorded_upload(st: &AppState, image_id: &str) {
     let Some(store) = &st.external else { return };
     if let Ok(Some(upload)) = st.db.output_upload(image_id) {
         match store.abort_upload(&store.image_key(image_id), &upload) {
             Ok(()) => {
                 tracing::info!(image_id, "aborted a previous attempt's upload");
                 let _ = st.db.set_output_upload(image_id, None);
+                let _ = st.db.forget_parts(&upload);
             }
             Err(e) => tracing::warn!(image_id, "aborting a previous attempt's upload: {e}"),
         }
@@ -212,10 +215,11 @@ fn abort_recorded_upload(st: &AppState, image_id: &str) {
 
 /// Before an attempt at `image_id`: remove the final file a previous attempt may have
 /// linked without recording NORMAL, and its partial files (from any process: the
-/// lease says this attempt owns the image now).
+/// lease says this attempt owns the image now). With the external store, the object
+/// a previous attempt completed without recording NORMAL is deleted; its unfinished
+/// upload is kept for this attempt to resume (issue 13 item 5).
 pub fn clean_for_attempt(st: &AppState, image_id: &str) {
     if st.external.is_some() {
-        abort_recorded_upload(st, image_id);
         remove_image(st, image_id);
         return;
     }

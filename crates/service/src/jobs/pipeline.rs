@@ -10,6 +10,7 @@ use super::progress::Progress;
 use super::source::{Interrupt, JobSource, StopFlags};
 use super::Phase;
 use crate::db::images::Image;
+use crate::objects::s3_upload::{KeptPart, MultipartSink};
 use crate::AppState;
 use imgport_disk::convert::{ConvertOptions, ConvertStats, OutputFormat};
 use imgport_disk::ReadAt;
@@ -313,8 +314,8 @@ fn store_converted(
     opts: &ConvertOptions,
 ) -> Result<files::Stored, String> {
     let (st, id) = (a.st, &a.job.image_id);
-    let progress = |done, total| a.progress.bytes(done, total);
     let Some(store) = &st.external else {
+        let progress = |done, total| a.progress.bytes(done, total);
         let path = st.image_path(id);
         let stats = imgport_disk::convert::convert_to_path(disk, &path, opts, true, &progress)
             .map_err(|e| e.to_string())?;
@@ -335,6 +336,7 @@ fn store_converted(
         match store.copy(bucket, &store.image_key(&other), &key) {
             Ok(()) => {
                 tracing::info!(from = %other, "same source as a NORMAL image: its qcow2 copied, not converted");
+                files::abort_recorded_upload(st, id);
                 let stats = ConvertStats {
                     virtual_size: vsize as u64,
                     output_size: size as u64,
@@ -351,28 +353,101 @@ fn store_converted(
             }
         }
     }
-    let sink = crate::objects::s3_upload::MultipartSink::begin(store, &key, |upload| {
+    // Resume the upload a crashed or stopped attempt recorded (its parts are kept);
+    // if the store no longer has it, start afresh.
+    if let Ok(Some(upload)) = st.db.output_upload(id) {
+        let kept: Vec<KeptPart> = st
+            .db
+            .recorded_parts(&upload)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(index, etag, md5, size)| KeptPart {
+                index: index as usize,
+                etag,
+                md5,
+                size: size as u64,
+            })
+            .collect();
+        let sink = MultipartSink::resume(store, &key, &upload, kept, record_parts(st, &upload));
+        match upload_converted(a, store, disk, opts, sink) {
+            Ok(stats) => {
+                return Ok(files::Stored::Object {
+                    key,
+                    stats,
+                    copied_from: None,
+                })
+            }
+            Err(e) if a.stop.interrupted().is_some() => return Err(e),
+            Err(e) => {
+                tracing::warn!(upload = %upload, "resuming the earlier attempt's upload failed, starting afresh: {e}");
+                files::abort_recorded_upload(st, id);
+            }
+        }
+    }
+    let sink = MultipartSink::begin(store, &key, |upload| {
         if let Err(e) = st.db.set_output_upload(id, Some(upload)) {
             tracing::warn!("recording the upload id: {e}");
         }
     })
     .map_err(|e| e.to_string())?;
     let upload = sink.upload_id().to_string();
-    let abort = |e: String| {
-        if let Err(x) = store.abort_upload(&key, &upload) {
-            tracing::warn!(key = %key, "aborting the upload: {x}");
-        }
-        e
-    };
-    let (sink, stats) = imgport_disk::convert::convert(disk, sink, opts, &progress)
-        .map_err(|e| abort(e.to_string()))?;
-    sink.complete().map_err(|e| abort(e.to_string()))?;
-    let _ = st.db.set_output_upload(id, None);
+    let sink = sink.on_part(record_parts(st, &upload));
+    let stats = upload_converted(a, store, disk, opts, sink)?;
     Ok(files::Stored::Object {
         key,
         stats,
         copied_from: None,
     })
+}
+
+/// Each part the store confirms is recorded for a later attempt to resume with.
+fn record_parts(st: &crate::AppState, upload: &str) -> crate::objects::s3_upload::OnPart {
+    let (db, upload) = (st.db.clone(), upload.to_string());
+    Box::new(move |p: &KeptPart| {
+        let part = (
+            p.index as i64,
+            p.etag.as_str(),
+            p.md5.as_str(),
+            p.size as i64,
+        );
+        if let Err(e) = db.record_part(&upload, part) {
+            tracing::warn!("recording an uploaded part: {e}");
+        }
+    })
+}
+
+/// Convert into `sink` and complete the upload. On failure the upload is aborted —
+/// unless the job was stopped (shutdown, lost lease): then whoever takes it over
+/// resumes it.
+fn upload_converted(
+    a: &Attempt<'_>,
+    store: &crate::objects::s3::S3Store,
+    disk: &dyn imgport_disk::VirtualDisk,
+    opts: &ConvertOptions,
+    sink: MultipartSink,
+) -> Result<ConvertStats, String> {
+    let (st, id) = (a.st, &a.job.image_id);
+    let progress = |done, total| a.progress.bytes(done, total);
+    let (key, upload) = (store.image_key(id), sink.upload_id().to_string());
+    let abort = |e: String| {
+        if a.stop.interrupted().is_none() {
+            if let Err(x) = store.abort_upload(&key, &upload) {
+                tracing::warn!(key = %key, "aborting the upload: {x}");
+            }
+            let _ = st.db.forget_parts(&upload);
+            let _ = st.db.set_output_upload(id, None);
+        }
+        e
+    };
+    let (sink, stats) = imgport_disk::convert::convert(disk, sink, opts, &progress)
+        .map_err(|e| abort(e.to_string()))?;
+    if sink.reused_parts() > 0 {
+        tracing::info!(upload = %upload, parts = sink.reused_parts(), "resumed the earlier attempt's upload: its parts were kept, not sent again");
+    }
+    sink.complete().map_err(|e| abort(e.to_string()))?;
+    let _ = st.db.set_output_upload(id, None);
+    let _ = st.db.forget_parts(&upload);
+    Ok(stats)
 }
 
 /// The stored image opens as a qcow2 of `virtual_size` bytes, and all of its mapping

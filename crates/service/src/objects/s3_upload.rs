@@ -10,6 +10,12 @@
 //! Parts after the 1000th double in size every 1000 parts (S3: at most 10 000 parts,
 //! all but the last at least 5 MiB): 16 MiB parts cover 16 GB, and the 10 000 parts
 //! of a full upload about 16 TB.
+//!
+//! Resumable (issue 13 item 5): each uploaded part is reported (index, ETag, MD5, size)
+//! and recorded by the job. An attempt that takes over a crashed one continues its
+//! upload ([`MultipartSink::resume`]): the conversion runs again (its output is the same
+//! bytes: same source version, same settings, written in guest order), and a part whose
+//! MD5 and size equal a recorded one is not sent again — the store keeps it.
 
 use super::s3::{S3Error, S3Store};
 use bytes::Bytes;
@@ -27,6 +33,20 @@ const PARTS_PER_SIZE: usize = 1000;
 /// S3's bound on the parts of one upload.
 const MAX_PARTS: usize = 10_000;
 
+/// A part the store already holds (from an earlier attempt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptPart {
+    /// 0-based part index.
+    pub index: usize,
+    pub etag: String,
+    /// Hex MD5 of the part's bytes.
+    pub md5: String,
+    pub size: u64,
+}
+
+/// Called with each part the store confirmed.
+pub type OnPart = Box<dyn Fn(&KeptPart) + Send>;
+
 /// A [`ConvertTarget`] that is a multipart upload of `key` in the images bucket.
 pub struct MultipartSink {
     store: Arc<S3Store>,
@@ -43,8 +63,13 @@ pub struct MultipartSink {
     pos: u64,
     end: u64,
     /// The upload in flight (one at a time: memory stays at three parts).
-    inflight: Option<tokio::task::JoinHandle<Result<(usize, PartId), object_store::Error>>>,
+    inflight: Option<tokio::task::JoinHandle<Result<(KeptPart, PartId), object_store::Error>>>,
     parts: Vec<(usize, PartId)>,
+    /// Parts an earlier attempt uploaded (resume), by index.
+    kept: std::collections::HashMap<usize, KeptPart>,
+    /// Parts reused from `kept`.
+    reused: usize,
+    on_part: OnPart,
 }
 
 fn io(e: impl std::fmt::Display) -> std::io::Error {
@@ -69,7 +94,41 @@ impl MultipartSink {
                 detail: format!("starting the upload of {key}: {e}"),
             })?;
         on_created(&id);
-        Ok(MultipartSink {
+        Ok(Self::with_upload(
+            store,
+            key,
+            id,
+            Vec::new(),
+            Box::new(|_| {}),
+        ))
+    }
+
+    /// Continue the upload `upload_id` of `key`, whose parts `kept` an earlier attempt
+    /// uploaded; `on_part` learns each part this attempt uploads.
+    pub fn resume(
+        store: &Arc<S3Store>,
+        key: &str,
+        upload_id: &str,
+        kept: Vec<KeptPart>,
+        on_part: OnPart,
+    ) -> MultipartSink {
+        Self::with_upload(store, key, upload_id.to_string(), kept, on_part)
+    }
+
+    /// Report each uploaded part to `on_part` (the job records them).
+    pub fn on_part(mut self, on_part: OnPart) -> Self {
+        self.on_part = on_part;
+        self
+    }
+
+    fn with_upload(
+        store: &Arc<S3Store>,
+        key: &str,
+        id: String,
+        kept: Vec<KeptPart>,
+        on_part: OnPart,
+    ) -> MultipartSink {
+        MultipartSink {
             store: store.clone(),
             key: key.into(),
             upload_id: id,
@@ -81,7 +140,15 @@ impl MultipartSink {
             end: 0,
             inflight: None,
             parts: Vec::new(),
-        })
+            kept: kept.into_iter().map(|p| (p.index, p)).collect(),
+            reused: 0,
+            on_part,
+        }
+    }
+
+    /// Parts of an earlier attempt this one did not send again.
+    pub fn reused_parts(&self) -> usize {
+        self.reused
     }
 
     /// The upload's id.
@@ -95,12 +162,18 @@ impl MultipartSink {
 
     fn wait_inflight(&mut self) -> std::io::Result<()> {
         if let Some(h) = self.inflight.take() {
-            let part = self
+            let (kept, part) = self
                 .store
                 .block_on(h)
                 .map_err(io)?
                 .map_err(|e| io(format!("uploading a part of {}: {e}", self.key)))?;
-            self.parts.push(part);
+            if kept.index > 0 {
+                (self.on_part)(&KeptPart {
+                    etag: part.content_id.clone(),
+                    ..kept
+                });
+            }
+            self.parts.push((kept.index, part));
         }
         Ok(())
     }
@@ -113,18 +186,38 @@ impl MultipartSink {
             )));
         }
         self.wait_inflight()?;
+        let md5 = hex::encode(<md5::Md5 as md5::Digest>::digest(&data));
+        let size = data.len() as u64;
+        if let Some(k) = self.kept.get(&index) {
+            if index > 0 && k.md5 == md5 && k.size == size {
+                self.parts.push((
+                    index,
+                    PartId {
+                        content_id: k.etag.clone(),
+                    },
+                ));
+                self.reused += 1;
+                return Ok(());
+            }
+        }
         let client = self
             .store
             .client(&self.store.config().images_bucket)
             .map_err(io)?;
         let (path, id) = (KeyPath::from(self.key.as_str()), self.upload_id.clone());
         self.store.count_request();
+        let kept = KeptPart {
+            index,
+            etag: String::new(),
+            md5,
+            size,
+        };
         self.inflight = Some(self.store.spawn(async move {
             let payload = PutPayload::from(Bytes::from(data));
             client
                 .put_part(&path, &id, index, payload)
                 .await
-                .map(|p| (index, p))
+                .map(|p| (kept, p))
         }));
         Ok(())
     }
