@@ -23,12 +23,13 @@ py=${IMGPORT_VENV:-$HOME/.cache/imgport/venv}/bin/python
 bash tests/fixtures/boot-images.sh "$fixtures" >/dev/null 2>&1 || true
 base_img="$fixtures/boot/debian12-cloud-boot.qcow2"
 [ -f "$base_img" ] || { echo "missing $base_img (tests/fixtures/boot-images.sh)" >&2; exit 1; }
+keep=${1:-}
 work=${1:-$(mktemp -d)}
 mkdir -p "$work"
 cleanup() {
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null || true
   scripts/garage-cluster.sh stop "$work/garage" 2>/dev/null || true
-  [ -n "${1:-}" ] || rm -rf "$work"
+  [ -n "$keep" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
