@@ -102,7 +102,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 qemu_s, upload_s, src, rss_kib, scratch = float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 assert r["state"] == "NORMAL", r
-conv = sum(t["ElapsedMs"] for t in r["timings"] if t["Phase"] == "convert") / 1000
+conv = sum(t["DurationMs"] for t in r["timings"] if t["Phase"] == "convert") / 1000
 mb = src / 1e6
 print(f"\n| step | time | MB/s of the {mb:.0f} MB qcow2 |\n|---|---|---|")
 print(f"| aws s3 cp to Garage (3 nodes, rf 3) | {upload_s:.1f} s | {mb / upload_s:.0f} |")
@@ -110,5 +110,5 @@ print(f"| imgport import from Garage, ImportImage → NORMAL | {r['wall_s']:.1f}
 print(f"| of which convert (ranged GETs → multipart upload) | {conv:.1f} s | {mb / conv:.0f} |")
 print(f"| qemu-img convert -O qcow2, local disk | {qemu_s:.1f} s | {mb / qemu_s:.0f} |")
 print(f"\nserver peak RSS {rss_kib / 1024:.0f} MiB (VmHWM, API + 2 workers); data directory at most {scratch / 2**20:.1f} MiB (scratch)")
-print("phases:", ", ".join(f"{t['Phase']} {t['ElapsedMs'] / 1000:.1f}s" for t in r["timings"]))
+print("phases:", ", ".join(f"{t['Phase']} {t['DurationMs'] / 1000:.1f}s" for t in r["timings"]))
 EOF

@@ -20,9 +20,9 @@ For PostgreSQL give --database-url postgres://USER:PASSWORD@HOST:PORT/DB (or
 sets the pool, default 4). The tables are created on the first start; `imgport account`
 takes the same --database-url. With the embedded object store, objects and images stay
 under --data-dir: servers that share one database (import jobs are leased, so each runs
-once) need that directory shared too. With an external S3 store (object_store = "s3",
+once) need that directory shared too. With an external S3 store (object_store = \"s3\",
 IMGPORT_S3_*) nothing is shared but the database and the store, and --role api|worker
-splits the API from the import workers (README, "Run at scale"). The password is never logged. TLS is not supported: use sslmode=disable
+splits the API from the import workers (README, \"Run at scale\"). The password is never logged. TLS is not supported: use sslmode=disable
 (the default falls back to plain connections) on a trusted network.
 
 Secrets: SecretKeys are sealed in the database with a master key kept outside it:
