@@ -61,6 +61,7 @@ upload_s=$(python3 -c "print($t1 - $t0)")
 
 echo "== imgport serve (role all, SQLite, S3 store = the cluster)"
 mkdir -p "$work/data"
+export IMGPORT_MASTER_KEY=${IMGPORT_MASTER_KEY:-$(openssl rand -hex 32)}
 "$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" --workers 2 >"$work/serve.out" 2>"$work/serve.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -q SecretKey "$work/serve.out" 2>/dev/null && break; sleep 0.2; done

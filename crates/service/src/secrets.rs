@@ -36,6 +36,8 @@ pub enum SecretError {
     WrongKey,
     #[error("a SecretKey in the database is sealed but no master key was given")]
     NoKey,
+    #[error("with an external object store every server of the database needs the same master key, and a key file made beside each server's data directory would differ per server: set IMGPORT_MASTER_KEY (64 hex digits, e.g. `openssl rand -hex 32`) or secret_key_file to the same key on every server (README, \"Run at scale\")")]
+    SharedKeyNeeded,
 }
 
 /// The master key.
@@ -115,6 +117,11 @@ impl MasterKey {
     pub fn load(config: &crate::Config) -> Result<MasterKey, SecretError> {
         if let Ok(v) = std::env::var(MASTER_KEY_ENV) {
             return MasterKey::from_hex(&v, MASTER_KEY_ENV);
+        }
+        // Issue 13: servers that share nothing but the database and the store cannot
+        // share a key file they each make.
+        if config.object_store == crate::config::StoreKind::S3 && config.secret_key_file.is_none() {
+            return Err(SecretError::SharedKeyNeeded);
         }
         let path = key_file_path(config)?;
         MasterKey::from_file(&path)
@@ -225,6 +232,26 @@ mod tests {
         }
         assert!(MasterKey::from_hex("abcd", "x").is_err());
         assert!(MasterKey::from_hex(&"ab".repeat(32), "x").is_ok());
+    }
+
+    /// Issue 13: with an external store no server makes a key file of its own.
+    #[test]
+    fn scale_out_needs_a_shared_key() {
+        if std::env::var(MASTER_KEY_ENV).is_ok() {
+            return; // the environment decides; nothing to test here
+        }
+        let d = tempfile::tempdir().unwrap();
+        let mut config = crate::Config {
+            data_dir: d.path().join("data"),
+            object_store: crate::config::StoreKind::S3,
+            ..crate::Config::default()
+        };
+        let e = MasterKey::load(&config).unwrap_err();
+        assert!(matches!(e, SecretError::SharedKeyNeeded), "{e}");
+        assert!(e.to_string().contains("IMGPORT_MASTER_KEY"), "{e}");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+        config.secret_key_file = Some(d.path().join("shared.key"));
+        assert!(MasterKey::load(&config).is_ok());
     }
 
     #[test]
