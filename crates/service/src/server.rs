@@ -83,13 +83,18 @@ pub async fn run(mut config: Config, ready: impl FnOnce(&Started)) -> anyhow::Re
     }
     let state = AppState::open(config)?;
     let new_admin = if state.db.account_count()? == 0 {
-        let a = state.db.create_account("admin", true)?;
-        Some(NewAdmin {
-            name: a.name,
-            app_id: a.app_id,
-            secret_id: a.secret_id,
-            secret_key: a.secret_key,
-        })
+        match state.db.create_account("admin", true) {
+            Ok(a) => Some(NewAdmin {
+                name: a.name,
+                app_id: a.app_id,
+                secret_id: a.secret_id,
+                secret_key: a.secret_key,
+            }),
+            // Servers starting at once on an empty database (issue 13): one of them made
+            // the admin account first; this one prints no credentials.
+            Err(_) if state.db.account_count()? > 0 => None,
+            Err(e) => return Err(e.into()),
+        }
     } else {
         None
     };
