@@ -291,7 +291,6 @@ mod tests {
         let mut s = Started {
             api: Some("127.0.0.1:9000".parse().unwrap()),
             storage: StorageShown::Embedded("127.0.0.1:9001".parse().unwrap()),
-            role: imgport_service::config::Role::All,
             region: "ap-guangzhou".into(),
             data_dir: "./data".into(),
             workers: 2,

@@ -41,7 +41,6 @@ pub struct Started {
     /// The API and console address (none for role `worker`).
     pub api: Option<SocketAddr>,
     pub storage: StorageShown,
-    pub role: crate::config::Role,
     pub region: String,
     pub data_dir: std::path::PathBuf,
     pub workers: usize,
@@ -56,24 +55,13 @@ pub async fn run(mut config: Config, ready: impl FnOnce(&Started)) -> anyhow::Re
     // the store, by a process that serves the API.
     let role = config.role;
     let embedded = config.object_store == crate::config::StoreKind::Embedded;
-    let api_l = match role.serves_api() {
-        true => Some(
-            tokio::net::TcpListener::bind(config.listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("binding the API address {}: {e}", config.listen))?,
-        ),
-        false => None,
-    };
-    let st_l = match role.serves_api() && embedded {
-        true => Some(
-            tokio::net::TcpListener::bind(config.storage_listen)
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("binding the storage address {}: {e}", config.storage_listen)
-                })?,
-        ),
-        false => None,
-    };
+    let api_l = bind(role.serves_api(), config.listen, "API").await?;
+    let st_l = bind(
+        role.serves_api() && embedded,
+        config.storage_listen,
+        "storage",
+    )
+    .await?;
     // Ephemeral ports (":0") are resolved before the state is shared.
     if let Some(l) = &api_l {
         config.listen = l.local_addr()?;
@@ -99,11 +87,7 @@ pub async fn run(mut config: Config, ready: impl FnOnce(&Started)) -> anyhow::Re
         None
     };
     let workers = jobs::start(&state, state.config.workers);
-    let job_workers = if role.runs_jobs() {
-        state.config.workers.max(1)
-    } else {
-        0
-    };
+    let job_workers = workers.count();
     ready(&Started {
         api: api_l.as_ref().map(|_| state.config.listen),
         storage: match &state.external {
@@ -114,7 +98,6 @@ pub async fn run(mut config: Config, ready: impl FnOnce(&Started)) -> anyhow::Re
         region: state.config.region.clone(),
         data_dir: state.config.data_dir.clone(),
         workers: job_workers,
-        role,
         new_admin,
     });
     tracing::info!(
@@ -166,6 +149,21 @@ pub async fn run(mut config: Config, ready: impl FnOnce(&Started)) -> anyhow::Re
         );
     }
     result
+}
+
+/// A listener on `addr` when `wanted`.
+async fn bind(
+    wanted: bool,
+    addr: SocketAddr,
+    what: &str,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding the {what} address {addr}: {e}"))?;
+    Ok(Some(l))
 }
 
 /// Resolves on SIGTERM or ctrl-c.

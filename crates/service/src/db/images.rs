@@ -81,6 +81,24 @@ pub fn migrate(c: &mut dyn Conn) -> Result<(), DbError> {
     Ok(())
 }
 
+/// What an attempt keeps on its image's row for the next one (issue 13 item 5).
+#[derive(Clone, Copy)]
+enum JobText {
+    /// The multipart upload the qcow2 is being written with.
+    OutputUpload,
+    /// The findings of a check that passed (JSON).
+    KeptFindings,
+}
+
+impl JobText {
+    fn column(self) -> &'static str {
+        match self {
+            JobText::OutputUpload => "output_upload",
+            JobText::KeptFindings => "kept_findings",
+        }
+    }
+}
+
 /// Image states as DescribeImages spells them.
 pub const IMPORTING: &str = "IMPORTING";
 pub const NORMAL: &str = "NORMAL";
@@ -289,13 +307,7 @@ impl Db {
     /// `id`'s qcow2 with (external store, issue 13): whoever takes the job over, or the
     /// start-up sweep, aborts it so no parts are left behind.
     pub fn set_output_upload(&self, id: &str, upload: Option<&str>) -> Result<(), DbError> {
-        self.with(|c| {
-            c.exec(
-                "UPDATE images SET output_upload = ?2 WHERE image_id = ?1",
-                args![id, upload],
-            )
-            .map(|_| ())
-        })
+        self.set_job_text(id, JobText::OutputUpload, upload)
     }
 
     /// A NORMAL image other than `not_id` imported from exactly `source_blob` (the same
@@ -319,26 +331,12 @@ impl Db {
     /// Keep the findings of an import whose check passed (JSON), so that a retake does
     /// not check again (issue 13 item 5).
     pub fn keep_findings(&self, id: &str, findings_json: &str) -> Result<(), DbError> {
-        self.with(|c| {
-            c.exec(
-                "UPDATE images SET kept_findings = ?2 WHERE image_id = ?1",
-                args![id, findings_json],
-            )
-            .map(|_| ())
-        })
+        self.set_job_text(id, JobText::KeptFindings, Some(findings_json))
     }
 
     /// The findings [`Db::keep_findings`] kept for image `id`.
     pub fn kept_findings(&self, id: &str) -> Result<Option<String>, DbError> {
-        self.with(|c| {
-            c.opt_row(
-                "SELECT kept_findings FROM images WHERE image_id = ?1",
-                args![id],
-            )?
-            .map(|r| r.opt_text(0))
-            .transpose()
-            .map(Option::flatten)
-        })
+        self.job_text(id, JobText::KeptFindings)
     }
 
     /// Record a part of multipart upload `upload_id` the store confirmed (a later attempt
@@ -400,14 +398,24 @@ impl Db {
 
     /// The multipart upload recorded for image `id`, if any.
     pub fn output_upload(&self, id: &str) -> Result<Option<String>, DbError> {
+        self.job_text(id, JobText::OutputUpload)
+    }
+
+    fn set_job_text(&self, id: &str, col: JobText, v: Option<&str>) -> Result<(), DbError> {
+        let sql = format!(
+            "UPDATE images SET {} = ?2 WHERE image_id = ?1",
+            col.column()
+        );
+        self.with(|c| c.exec(&sql, args![id, v]).map(|_| ()))
+    }
+
+    fn job_text(&self, id: &str, col: JobText) -> Result<Option<String>, DbError> {
+        let sql = format!("SELECT {} FROM images WHERE image_id = ?1", col.column());
         self.with(|c| {
-            c.opt_row(
-                "SELECT output_upload FROM images WHERE image_id = ?1",
-                args![id],
-            )?
-            .map(|r| r.opt_text(0))
-            .transpose()
-            .map(Option::flatten)
+            c.opt_row(&sql, args![id])?
+                .map(|r| r.opt_text(0))
+                .transpose()
+                .map(Option::flatten)
         })
     }
 

@@ -147,14 +147,14 @@ impl Stored {
     /// The image as a local file: itself, or a copy on the scratch disk (an object of
     /// at most [`SCRATCH_LIMIT`] bytes).
     pub fn local_copy(&self, st: &AppState) -> Result<LocalCopy, String> {
-        let Stored::Object { stats, .. } = self else {
-            let Stored::File { path, .. } = self else {
-                unreachable!()
-            };
-            return Ok(LocalCopy {
-                path: path.clone(),
-                temporary: false,
-            });
+        let stats = match self {
+            Stored::File { path, .. } => {
+                return Ok(LocalCopy {
+                    path: path.clone(),
+                    temporary: false,
+                })
+            }
+            Stored::Object { stats, .. } => stats,
         };
         if stats.output_size > SCRATCH_LIMIT {
             return Err(format!(
@@ -170,16 +170,8 @@ impl Stored {
             temporary: true,
         };
         let mut f = crate::perms::create_private_file(&copy.path).map_err(|e| e.to_string())?;
-        let mut buf = vec![0u8; 8 << 20];
-        let mut pos = 0;
-        while pos < reader.size() {
-            let n = (reader.size() - pos).min(buf.len() as u64) as usize;
-            reader
-                .read_exact_at(&mut buf[..n], pos)
-                .map_err(|e| e.to_string())?;
-            std::io::Write::write_all(&mut f, &buf[..n]).map_err(|e| e.to_string())?;
-            pos += n as u64;
-        }
+        crate::objects::copy_to(&*reader, reader.size(), &mut f, &mut vec![0u8; 8 << 20])
+            .map_err(|e| e.to_string())?;
         Ok(copy)
     }
 }
@@ -200,16 +192,22 @@ pub fn remove_image(st: &AppState, image_id: &str) {
 /// Abort the multipart upload image `image_id` recorded (external store), and forget
 /// its parts.
 pub fn abort_recorded_upload(st: &AppState, image_id: &str) {
-    let Some(store) = &st.external else { return };
     if let Ok(Some(upload)) = st.db.output_upload(image_id) {
-        match store.abort_upload(&store.image_key(image_id), &upload) {
-            Ok(()) => {
-                tracing::info!(image_id, "aborted a previous attempt's upload");
-                let _ = st.db.set_output_upload(image_id, None);
-                let _ = st.db.forget_parts(&upload);
-            }
-            Err(e) => tracing::warn!(image_id, "aborting a previous attempt's upload: {e}"),
+        abort_upload(st, image_id, &upload);
+    }
+}
+
+/// Abort `upload` of image `image_id`'s qcow2; once the store has dropped it, forget it
+/// and its parts (while it has not, the record stays for the start-up sweep).
+pub fn abort_upload(st: &AppState, image_id: &str, upload: &str) {
+    let Some(store) = &st.external else { return };
+    match store.abort_upload(&store.image_key(image_id), upload) {
+        Ok(()) => {
+            tracing::info!(image_id, upload, "aborted an unfinished upload");
+            let _ = st.db.set_output_upload(image_id, None);
+            let _ = st.db.forget_parts(upload);
         }
+        Err(e) => tracing::warn!(image_id, upload, "aborting an unfinished upload: {e}"),
     }
 }
 

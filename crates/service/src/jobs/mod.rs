@@ -191,6 +191,11 @@ pub fn start(st: &AppState, n: usize) -> Workers {
 }
 
 impl Workers {
+    /// Import workers running (0 for role `api`).
+    pub fn count(&self) -> usize {
+        self.threads.len()
+    }
+
     /// Stop (issue 18 item 6): take no new jobs and interrupt running ones at once —
     /// each stops at its next read of the stored object (inside the check engine, or
     /// between two batches of the conversion), removes its partial file and releases

@@ -369,7 +369,7 @@ fn store_converted(
             })
             .collect();
         let sink = MultipartSink::resume(store, &key, &upload, kept, record_parts(st, &upload));
-        match upload_converted(a, store, disk, opts, sink) {
+        match upload_converted(a, disk, opts, sink) {
             Ok(stats) => {
                 return Ok(files::Stored::Object {
                     key,
@@ -392,7 +392,7 @@ fn store_converted(
     .map_err(|e| e.to_string())?;
     let upload = sink.upload_id().to_string();
     let sink = sink.on_part(record_parts(st, &upload));
-    let stats = upload_converted(a, store, disk, opts, sink)?;
+    let stats = upload_converted(a, disk, opts, sink)?;
     Ok(files::Stored::Object {
         key,
         stats,
@@ -421,21 +421,16 @@ fn record_parts(st: &crate::AppState, upload: &str) -> crate::objects::s3_upload
 /// resumes it.
 fn upload_converted(
     a: &Attempt<'_>,
-    store: &crate::objects::s3::S3Store,
     disk: &dyn imgport_disk::VirtualDisk,
     opts: &ConvertOptions,
     sink: MultipartSink,
 ) -> Result<ConvertStats, String> {
     let (st, id) = (a.st, &a.job.image_id);
     let progress = |done, total| a.progress.bytes(done, total);
-    let (key, upload) = (store.image_key(id), sink.upload_id().to_string());
+    let upload = sink.upload_id().to_string();
     let abort = |e: String| {
         if a.stop.interrupted().is_none() {
-            if let Err(x) = store.abort_upload(&key, &upload) {
-                tracing::warn!(key = %key, "aborting the upload: {x}");
-            }
-            let _ = st.db.forget_parts(&upload);
-            let _ = st.db.set_output_upload(id, None);
+            files::abort_upload(st, id, &upload);
         }
         e
     };

@@ -55,6 +55,24 @@ impl SourceRef {
     }
 }
 
+/// Write the first `len` bytes of `src` to `out`, through `buf` (the only memory used).
+pub fn copy_to(
+    src: &dyn ReadAt,
+    len: u64,
+    out: &mut dyn Write,
+    buf: &mut [u8],
+) -> std::io::Result<()> {
+    let mut pos = 0u64;
+    while pos < len {
+        let n = (len - pos).min(buf.len() as u64) as usize;
+        src.read_exact_at(&mut buf[..n], pos)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        out.write_all(&buf[..n])?;
+        pos += n as u64;
+    }
+    Ok(())
+}
+
 /// Stores object bodies by an opaque blob id chosen by the caller.
 pub trait ObjectStore: Send + Sync {
     /// Move a fully written temporary file (from [`ObjectStore::temp_path`]) into
@@ -82,16 +100,8 @@ pub trait ObjectStore: Send + Sync {
         let mut buf = vec![0u8; 1 << 20];
         let mut total = 0u64;
         for blob in blobs {
-            let src = self.open(blob)?;
             let len = self.size(blob)?;
-            let mut pos = 0u64;
-            while pos < len {
-                let n = (len - pos).min(buf.len() as u64) as usize;
-                src.read_exact_at(&mut buf[..n], pos)
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
-                out.write_all(&buf[..n])?;
-                pos += n as u64;
-            }
+            copy_to(&*self.open(blob)?, len, &mut out, &mut buf)?;
             total += len;
         }
         out.flush()?;

@@ -54,9 +54,8 @@ pub struct MultipartSink {
     upload_id: String,
     /// Bytes `[0, PART_SIZE)`: part 1, uploaded by [`MultipartSink::complete`].
     first: Vec<u8>,
-    /// The part being filled, starting at `current_start`.
+    /// The part being filled, ending at `end` (once part 1 is full).
     current: Vec<u8>,
-    current_start: u64,
     /// 0-based index of the part `current` becomes.
     current_index: usize,
     /// The write position, and the end of what was written.
@@ -134,7 +133,6 @@ impl MultipartSink {
             upload_id: id,
             first: Vec::with_capacity(PART_SIZE),
             current: Vec::new(),
-            current_start: PART_SIZE as u64,
             current_index: 1,
             pos: 0,
             end: 0,
@@ -255,14 +253,6 @@ impl MultipartSink {
             .map_err(|e| err(&e))?;
         Ok(self.end)
     }
-
-    /// Abort the upload (its parts are deleted by the store).
-    pub fn abort(mut self) {
-        let _ = self.wait_inflight();
-        if let Err(e) = self.store.abort_upload(&self.key, &self.upload_id) {
-            tracing::warn!(key = %self.key, "aborting the upload: {e}");
-        }
-    }
 }
 
 impl Write for MultipartSink {
@@ -286,7 +276,7 @@ impl Write for MultipartSink {
             self.end = self.end.max(self.pos);
             return Ok(n);
         }
-        if self.pos != self.end || self.pos != self.current_start + self.current.len() as u64 {
+        if self.pos != self.end {
             return Err(io(format!(
                 "the upload is written front to back: a write at {} after {} bytes",
                 self.pos, self.end
@@ -304,7 +294,6 @@ impl Write for MultipartSink {
             let (i, data) = (self.current_index, std::mem::take(&mut self.current));
             self.send(i, data)?;
             self.current_index += 1;
-            self.current_start = self.end;
         }
         Ok(n)
     }
