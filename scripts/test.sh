@@ -7,6 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# A one-off build gains nothing from incremental caches; they double target/'s size.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# The last CI run that failed did so on a full disk: say up front how much there is.
+free_gib=$(df -Pk . | awk 'NR==2 {print int($4 / 1048576)}')
+echo "== disk: ${free_gib} GiB free here (a cold run needs ~15 GiB: target/ ~8, fixtures ~13 cached)"
 scripts/install-deps.sh
 scripts/install-py.sh   # boto3, tencentcloud-sdk-python for the service tests
 # Garage for the scale-out test (crates/service/tests/scale_garage.rs): built once into
