@@ -79,7 +79,7 @@ pub fn run(a: Args) -> ExitCode {
         .verdict
         .findings
         .iter()
-        .filter(|f| f.rule == imgport_policy::rules::R_BOOT)
+        .filter(|f| f.rule == imgport_policy::rules::RuleId::Boot)
         .collect();
     let codes: Vec<&str> = boot_findings
         .iter()

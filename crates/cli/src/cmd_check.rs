@@ -316,7 +316,8 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
         }
     }
     if !r.verdict.passed.is_empty() {
-        println!("\n  passed: {}", r.verdict.passed.join(", "));
+        let passed: Vec<&str> = r.verdict.passed.iter().map(|id| id.as_str()).collect();
+        println!("\n  passed: {}", passed.join(", "));
     }
     println!(
         "\n  read {} of {} ({:.2} %) in {:.2} s\n",

@@ -22,17 +22,17 @@ pub const MAX_VALUE: usize = 160;
 pub fn decide(format: &FormatFacts, guest: Option<&GuestFacts>, form: &ImportForm) -> Verdict {
     let mut cx = Cx::new(form.force);
     if nonempty(&form.region).is_some() && nonempty(&form.source_region).is_some() {
-        cx.check(R_REGION);
+        cx.check(RuleId::Region);
     }
     // Region and form errors come first in the list; `Verdict` sorts by code anyway.
     cx.findings.extend(check_form(form));
     let format_ok = check_format(&mut cx, format);
     check_sizes(&mut cx, format, format_ok);
     if nonempty(&form.os_type).is_some() {
-        cx.check(R_OS);
+        cx.check(RuleId::Os);
     }
     if nonempty(&form.architecture).is_some() {
-        cx.check(R_ARCH);
+        cx.check(RuleId::Arch);
     }
     match guest {
         None => {
@@ -41,17 +41,14 @@ pub fn decide(format: &FormatFacts, guest: Option<&GuestFacts>, form: &ImportFor
             } else {
                 (Severity::Info, "the image could not be read")
             };
-            cx.push(Finding {
-                severity: sev,
-                code: None,
-                rule: R_PART.into(),
-                message: format!(
-                    "{why}: partition, root, OS, virtio and cloud-init checks were not run"
-                ),
-                evidence: vec![],
-                fix: vec!["Run `imgport check` on the image file to inspect the guest".into()],
-                waived: false,
-            });
+            cx.push(finding(
+                sev,
+                None,
+                RuleId::Partitions,
+                format!("{why}: partition, root, OS, virtio and cloud-init checks were not run"),
+                vec![],
+                vec!["Run `imgport check` on the image file to inspect the guest".into()],
+            ));
         }
         Some(g) => check_guest(&mut cx, g, format, form),
     }
@@ -69,11 +66,8 @@ pub fn check_form(form: &ImportForm) -> Vec<Finding> {
         match find_os(t) {
             None => out.push(error(
                 Code::InvalidImageOsTypeUnsupported,
-                R_OS,
-                format!(
-                    "declared OsType '{}' is not in the supported list (R-OS)",
-                    clip(t)
-                ),
+                RuleId::Os,
+                format!("declared OsType '{}' is not in the supported list", clip(t)),
                 vec![format!("import form: OsType={}", clip(t))],
                 vec![format!(
                     "Declare one of the supported OsType values: {}",
@@ -85,9 +79,9 @@ pub fn check_form(form: &ImportForm) -> Vec<Finding> {
                     if !version_supported(os, v) {
                         out.push(error(
                             Code::InvalidImageOsVersionUnsupported,
-                            R_OS,
+                            RuleId::Os,
                             format!(
-                                "declared OsVersion '{}' is not supported for {} (R-OS)",
+                                "declared OsVersion '{}' is not supported for {}",
                                 clip(v),
                                 os.name
                             ),
@@ -111,9 +105,9 @@ pub fn check_form(form: &ImportForm) -> Vec<Finding> {
         if normalize_arch(a).is_none() {
             out.push(error(
                 Code::InvalidImageArchitectureUnsupported,
-                R_ARCH,
+                RuleId::Arch,
                 format!(
-                    "declared Architecture '{}' is not supported: only x86_64 and i386 (R-ARCH)",
+                    "declared Architecture '{}' is not supported: only x86_64 and i386",
                     clip(a)
                 ),
                 vec![format!("import form: Architecture={}", clip(a))],
@@ -131,7 +125,7 @@ pub fn check_form(form: &ImportForm) -> Vec<Finding> {
 struct Cx {
     force: bool,
     findings: Vec<Finding>,
-    checked: Vec<&'static str>,
+    checked: Vec<RuleId>,
 }
 
 impl Cx {
@@ -143,7 +137,7 @@ impl Cx {
         }
     }
 
-    fn check(&mut self, rule: &'static str) {
+    fn check(&mut self, rule: RuleId) {
         if !self.checked.contains(&rule) {
             self.checked.push(rule);
         }
@@ -157,19 +151,14 @@ impl Cx {
     fn fail(
         &mut self,
         code: Code,
-        rule: &'static str,
+        rule: RuleId,
         message: String,
         evidence: Vec<String>,
         fix: Vec<String>,
     ) {
         self.check(rule);
-        // The rule table is the truth: a code the rule does not list is a bug here.
-        debug_assert!(
-            crate::rules::rule(rule).is_some_and(|r| r.codes.contains(&code)),
-            "{rule} yields {code:?}, which RULES does not list for it"
-        );
         let mut f = error(code, rule, message, evidence, fix);
-        if self.force && force_waives(rule) {
+        if self.force && rule.force_waives() {
             f.severity = Severity::Warning;
             f.waived = true;
             f.message = format!("waived by Force: {}", f.message);
@@ -177,40 +166,25 @@ impl Cx {
         self.push(f);
     }
 
-    fn warn(
-        &mut self,
-        rule: &'static str,
-        message: String,
-        evidence: Vec<String>,
-        fix: Vec<String>,
-    ) {
+    fn warn(&mut self, rule: RuleId, message: String, evidence: Vec<String>, fix: Vec<String>) {
         self.check(rule);
-        self.push(Finding {
-            severity: Severity::Warning,
-            code: None,
-            rule: rule.into(),
+        self.push(finding(
+            Severity::Warning,
+            None,
+            rule,
             message,
-            evidence: cap(evidence),
+            evidence,
             fix,
-            waived: false,
-        });
+        ));
     }
 
-    fn info(&mut self, rule: &'static str, message: String, fix: Vec<String>) {
+    fn info(&mut self, rule: RuleId, message: String, fix: Vec<String>) {
         self.check(rule);
-        self.push(Finding {
-            severity: Severity::Info,
-            code: None,
-            rule: rule.into(),
-            message,
-            evidence: vec![],
-            fix,
-            waived: false,
-        });
+        self.push(finding(Severity::Info, None, rule, message, vec![], fix));
     }
 
     fn finish(self) -> Verdict {
-        let bad = |id: &str| {
+        let bad = |id: RuleId| {
             self.findings
                 .iter()
                 .any(|f| f.rule == id && f.severity != Severity::Info)
@@ -218,8 +192,7 @@ impl Cx {
         let passed = RULES
             .iter()
             .map(|r| r.id)
-            .filter(|id| self.checked.contains(id) && !bad(id))
-            .map(str::to_string)
+            .filter(|id| self.checked.contains(id) && !bad(*id))
             .collect();
         Verdict::from_findings(self.findings, passed)
     }
@@ -227,15 +200,41 @@ impl Cx {
 
 fn error(
     code: Code,
-    rule: &'static str,
+    rule: RuleId,
     message: String,
     evidence: Vec<String>,
     fix: Vec<String>,
 ) -> Finding {
+    finding(Severity::Error, Some(code), rule, message, evidence, fix)
+}
+
+/// The one place a finding is made: its evidence capped, its code checked against the
+/// rule table (a code its rule does not list is a bug here), and its message tagged.
+fn finding(
+    severity: Severity,
+    code: Option<Code>,
+    rule: RuleId,
+    message: String,
+    evidence: Vec<String>,
+    fix: Vec<String>,
+) -> Finding {
+    if let Some(code) = code {
+        assert!(
+            rule.rule().codes.contains(&code),
+            "{rule} yields {code:?}, which RULES does not list for it"
+        );
+    }
+    // The rule's tag ends the message, unless the message cites the rule already, with
+    // more: "… (R-BOOT, R-VIRTIO)", "… (R-PART: no software RAID …)".
+    let message = if message.contains(rule.as_str()) {
+        message
+    } else {
+        format!("{message} ({rule})")
+    };
     Finding {
-        severity: Severity::Error,
-        code: Some(code),
-        rule: rule.into(),
+        severity,
+        code,
+        rule,
         message,
         evidence: cap(evidence),
         fix,
@@ -266,17 +265,17 @@ fn check_region(form: &ImportForm) -> Option<Finding> {
     {
         format!(
             "the image URL is in {source}'s object storage, but the finance region {region} \
-             cannot import from object storage of another region (R-REGION)"
+             cannot import from object storage of another region"
         )
     } else {
         format!(
             "the image URL is in {source}'s object storage, but the import service in {region} \
-             reads only its own region's storage over the internal network (R-REGION)"
+             reads only its own region's storage over the internal network"
         )
     };
     Some(error(
         Code::InvalidUrl,
-        R_REGION,
+        RuleId::Region,
         message,
         evidence,
         fixes::region(&region),
@@ -289,7 +288,7 @@ fn check_region(form: &ImportForm) -> Option<Finding> {
 
 /// True when the format is accepted and readable.
 fn check_format(cx: &mut Cx, f: &FormatFacts) -> bool {
-    cx.check(R_FMT);
+    cx.check(RuleId::Format);
     let detected = nonempty(&f.detected_format);
     let accepted = detected.and_then(normalize_format);
     let mut evidence = Vec::new();
@@ -307,7 +306,7 @@ fn check_format(cx: &mut Cx, f: &FormatFacts) -> bool {
         };
         cx.fail(
             Code::InvalidFormatSize,
-            R_FMT,
+            RuleId::Format,
             format!(
                 "the image was refused: {} (R-FMT: only sound raw, qcow2, vhd and vmdk images \
                  are accepted)",
@@ -321,9 +320,8 @@ fn check_format(cx: &mut Cx, f: &FormatFacts) -> bool {
     match (detected, accepted) {
         (None, _) => {
             cx.warn(
-                R_FMT,
-                "the image format was not determined; it must be raw, qcow2, vhd or vmdk (R-FMT)"
-                    .into(),
+                RuleId::Format,
+                "the image format was not determined; it must be raw, qcow2, vhd or vmdk".into(),
                 evidence,
                 vec!["Check it with `qemu-img info SRC | grep 'file format'`".into()],
             );
@@ -332,9 +330,9 @@ fn check_format(cx: &mut Cx, f: &FormatFacts) -> bool {
         (Some(d), None) => {
             cx.fail(
                 Code::InvalidFormatSize,
-                R_FMT,
+                RuleId::Format,
                 format!(
-                    "image format '{}' is not accepted: only raw, qcow2, vhd and vmdk (R-FMT)",
+                    "image format '{}' is not accepted: only raw, qcow2, vhd and vmdk",
                     clip(d)
                 ),
                 evidence,
@@ -348,8 +346,8 @@ fn check_format(cx: &mut Cx, f: &FormatFacts) -> bool {
             fix.extend(fixes::format());
             cx.fail(
                 Code::InvalidFormatSize,
-                R_FMT,
-                format!("this {a} image's variant or features cannot be read (R-FMT)"),
+                RuleId::Format,
+                format!("this {a} image's variant or features cannot be read"),
                 evidence,
                 fix,
             );
@@ -362,13 +360,13 @@ fn check_format(cx: &mut Cx, f: &FormatFacts) -> bool {
 fn check_sizes(cx: &mut Cx, f: &FormatFacts, format_ok: bool) {
     match f.virtual_size {
         Some(v) => {
-            cx.check(R_SIZE_VIRTUAL);
+            cx.check(RuleId::SizeVirtual);
             if v > MAX_VIRTUAL_BYTES {
                 cx.fail(
                     Code::InvalidFormatSize,
-                    R_SIZE_VIRTUAL,
+                    RuleId::SizeVirtual,
                     format!(
-                        "virtual size {} exceeds the {} limit (R-SIZE-VIRTUAL)",
+                        "virtual size {} exceeds the {} limit",
                         size(v),
                         size(MAX_VIRTUAL_BYTES)
                     ),
@@ -378,8 +376,8 @@ fn check_sizes(cx: &mut Cx, f: &FormatFacts, format_ok: bool) {
             }
         }
         None if format_ok => cx.warn(
-            R_SIZE_VIRTUAL,
-            "the virtual size is unknown; it must be at most 500 GiB (R-SIZE-VIRTUAL)".into(),
+            RuleId::SizeVirtual,
+            "the virtual size is unknown; it must be at most 500 GiB".into(),
             vec![],
             vec!["Check it with `qemu-img info SRC | grep 'virtual size'`".into()],
         ),
@@ -397,18 +395,17 @@ fn check_sizes(cx: &mut Cx, f: &FormatFacts, format_ok: bool) {
     };
     match actual {
         Some((a, ev)) => {
-            cx.check(R_SIZE_ACTUAL);
+            cx.check(RuleId::SizeActual);
             if a > MAX_ACTUAL_BYTES && f.qcow2_required_counts_zeros {
                 // Only an upper bound: not established, so a warning (the import
                 // measures its stored copy, whose holes it sees).
                 cx.warn(
-                    R_SIZE_ACTUAL,
+                    RuleId::SizeActual,
                     format!(
                         "the size as qcow2 is at most {}, over the {} limit, but that counts \
                          every byte this {} image maps straight onto its file: its zero \
                          regions could not be seen (read over HTTP, which does not show a \
-                         file's holes); the import may fail with InvalidFormatSize \
-                         (R-SIZE-ACTUAL)",
+                         file's holes); the import may fail with InvalidFormatSize",
                         size(a),
                         size(MAX_ACTUAL_BYTES),
                         if is_qcow2 {
@@ -437,9 +434,9 @@ fn check_sizes(cx: &mut Cx, f: &FormatFacts, format_ok: bool) {
                 }
                 cx.fail(
                     Code::InvalidFormatSize,
-                    R_SIZE_ACTUAL,
+                    RuleId::SizeActual,
                     format!(
-                        "actual size as qcow2 {} exceeds the {} limit (R-SIZE-ACTUAL)",
+                        "actual size as qcow2 {} exceeds the {} limit",
                         size(a),
                         size(MAX_ACTUAL_BYTES)
                     ),
@@ -449,8 +446,8 @@ fn check_sizes(cx: &mut Cx, f: &FormatFacts, format_ok: bool) {
             }
         }
         None if format_ok => cx.warn(
-            R_SIZE_ACTUAL,
-            "the size as qcow2 was not measured; it must be at most 50 GiB (R-SIZE-ACTUAL)".into(),
+            RuleId::SizeActual,
+            "the size as qcow2 was not measured; it must be at most 50 GiB".into(),
             vec![],
             vec!["Measure it with `imgport measure -O qcow2 SRC` \
                   (or `qemu-img measure -O qcow2 SRC`, \"required size\")"
@@ -564,7 +561,7 @@ fn check_guest(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts, form: &ImportF
 fn check_boot(cx: &mut Cx, g: &GuestFacts, family: Family, major: Option<&str>) {
     use crate::boot::{BootFailure, BootOutcome};
     let Some(b) = &g.boot else { return };
-    cx.check(R_BOOT);
+    cx.check(RuleId::Boot);
     let secs = b.elapsed_ms / 1000;
     let accel = b.accel.as_deref().unwrap_or("qemu");
     let mut evidence = vec![clip(&b.reason)];
@@ -578,19 +575,17 @@ fn check_boot(cx: &mut Cx, g: &GuestFacts, family: Family, major: Option<&str>) 
     );
     match (b.outcome, b.failure) {
         (BootOutcome::Booted, _) => cx.info(
-            R_BOOT,
-            format!(
-                "boot test ({accel}): booted in {secs} s, cloud-init's final stage ran (R-BOOT)"
-            ),
+            RuleId::Boot,
+            format!("boot test ({accel}): booted in {secs} s, cloud-init's final stage ran"),
             vec![],
         ),
         (BootOutcome::NotRun, _) => cx.info(
-            R_BOOT,
-            format!("boot test not run: {} (R-BOOT)", clip(&b.reason)),
+            RuleId::Boot,
+            format!("boot test not run: {}", clip(&b.reason)),
             vec![],
         ),
         (BootOutcome::NoAgent, _) => cx.warn(
-            R_BOOT,
+            RuleId::Boot,
             format!(
                 "boot test ({accel}): the system came up but cloud-init's final stage did not \
                  run within {secs} s: the instance would get no network configuration, \
@@ -601,7 +596,7 @@ fn check_boot(cx: &mut Cx, g: &GuestFacts, family: Family, major: Option<&str>) 
         ),
         (BootOutcome::Failed, Some(BootFailure::RootNotFound)) => cx.fail(
             Code::VirtioNotInstall,
-            R_BOOT,
+            RuleId::Boot,
             format!(
                 "boot test ({accel}): the kernel booted but did not find its root filesystem \
                  on the virtio disk: the initramfs lacks the virtio drivers (or root= names \
@@ -617,7 +612,7 @@ fn check_boot(cx: &mut Cx, g: &GuestFacts, family: Family, major: Option<&str>) 
         ),
         (BootOutcome::Failed, Some(BootFailure::BootLoader)) => cx.fail(
             Code::PartitionNotPresent,
-            R_BOOT,
+            RuleId::Boot,
             format!(
                 "boot test ({accel}): the firmware or boot loader found nothing to boot: no \
                  boot loader in the MBR, or the boot partition it needs is not in the image \
@@ -632,10 +627,9 @@ fn check_boot(cx: &mut Cx, g: &GuestFacts, family: Family, major: Option<&str>) 
             ],
         ),
         (BootOutcome::Failed, failure) => cx.warn(
-            R_BOOT,
+            RuleId::Boot,
             format!(
-                "boot test ({accel}): the boot did not reach a usable system ({}) after {secs} s \
-                 (R-BOOT)",
+                "boot test ({accel}): the boot did not reach a usable system ({}) after {secs} s",
                 failure.map_or("failed", BootFailure::as_str)
             ),
             evidence,
@@ -650,13 +644,13 @@ fn check_boot(cx: &mut Cx, g: &GuestFacts, family: Family, major: Option<&str>) 
 
 /// R-PART. True when the disk has no usable partition information at all (no root check).
 fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
-    cx.check(R_PART);
+    cx.check(RuleId::Partitions);
     if g.all_zero {
         cx.fail(
             Code::PartitionNotPresent,
-            R_PART,
+            RuleId::Partitions,
             "every byte of the disk is zero: no partition table and no filesystem; the image \
-             is incomplete (R-PART)"
+             is incomplete"
                 .into(),
             vec!["all sectors read as zero".into()],
             fixes::no_partitions(),
@@ -666,9 +660,9 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
     if g.classification.as_deref() == Some("truncated") {
         cx.fail(
             Code::PartitionNotPresent,
-            R_PART,
+            RuleId::Partitions,
             "the image is incomplete: its partitions run past the end of the disk, so the \
-             partition contents are missing (R-PART)"
+             partition contents are missing"
                 .into(),
             g.classification_evidence.clone(),
             fixes::truncated(),
@@ -696,9 +690,8 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
             }
             cx.fail(
                 Code::PartitionNotPresent,
-                R_PART,
-                "the disk uses a GPT partition table; GPT is not supported, only MBR (R-PART)"
-                    .into(),
+                RuleId::Partitions,
+                "the disk uses a GPT partition table; GPT is not supported, only MBR".into(),
                 evidence,
                 fixes::gpt(g.hybrid_gpt, format.virtual_size, g.partition_count),
             );
@@ -713,9 +706,9 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
             } else if g.filesystems.is_empty() {
                 cx.fail(
                     Code::PartitionNotPresent,
-                    R_PART,
+                    RuleId::Partitions,
                     "no partition table and no filesystem found: the image is incomplete; was \
-                     the boot partition included? (R-PART)"
+                     the boot partition included?"
                         .into(),
                     vec!["partition table: none".into(), "filesystems: none".into()],
                     fixes::no_partitions(),
@@ -731,11 +724,11 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
                 // "the image is incomplete; was the boot partition included?" (R-PART).
                 cx.fail(
                     Code::PartitionNotPresent,
-                    R_PART,
+                    RuleId::Partitions,
                     format!(
                         "no partition table: the system's root filesystem ({}) spans the whole \
                          disk, so this is an image of one partition, not of the disk; there \
-                         is no partition table or boot sector to start it from (R-PART)",
+                         is no partition table or boot sector to start it from",
                         list(&g.filesystems)
                     ),
                     vec![
@@ -747,11 +740,10 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
             } else {
                 // No OS either: the root check names what the disk is (data disk …).
                 cx.warn(
-                    R_PART,
+                    RuleId::Partitions,
                     format!(
                         "no partition table: a filesystem ({}) spans the whole disk, so there \
-                         is no boot sector; the import expects an MBR-partitioned system disk \
-                         (R-PART)",
+                         is no boot sector; the import expects an MBR-partitioned system disk",
                         list(&g.filesystems)
                     ),
                     vec!["partition table: none".into()],
@@ -760,17 +752,17 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
             }
         }
         Some(other) => cx.warn(
-            R_PART,
+            RuleId::Partitions,
             format!(
-                "partition table '{}' is not MBR; only MBR is supported (R-PART)",
+                "partition table '{}' is not MBR; only MBR is supported",
                 clip(other)
             ),
             vec![format!("partition table: {}", clip(other))],
             fixes::no_partitions(),
         ),
         None => cx.warn(
-            R_PART,
-            "the partition table was not read; it must be MBR (R-PART)".into(),
+            RuleId::Partitions,
+            "the partition table was not read; it must be MBR".into(),
             vec![],
             vec!["Check it with `fdisk -l` on a raw copy of the image".into()],
         ),
@@ -778,9 +770,9 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
     if g.dynamic_disk {
         cx.fail(
             Code::RootPartitionNotFound,
-            R_PART,
+            RuleId::Partitions,
             "the disk is a Windows dynamic disk (LDM): only basic MBR disks are supported, no \
-             logical volume management (R-PART)"
+             logical volume management"
                 .into(),
             vec!["LDM (dynamic disk) metadata found".into()],
             fixes::no_root("dynamic-disk"),
@@ -792,7 +784,7 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
 
 /// R-ERR (RootPartitionNotFound) and Windows-on-NTFS (R-PART).
 fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
-    cx.check(R_ERR);
+    cx.check(RuleId::RootPartition);
     let class = g
         .classification
         .as_deref()
@@ -802,8 +794,8 @@ fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
         if let Some((_, what)) = NO_ROOT_CLASSES.iter().find(|(k, _)| *k == c) {
             cx.fail(
                 Code::RootPartitionNotFound,
-                R_ERR,
-                format!("no root partition found: the image is {what} (R-ERR)"),
+                RuleId::RootPartition,
+                format!("no root partition found: the image is {what}"),
                 evidence(),
                 fixes::no_root(c),
             );
@@ -811,10 +803,10 @@ fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
         }
         if !ROOT_CLASSES.contains(&c) && os.is_none() {
             cx.warn(
-                R_ERR,
+                RuleId::RootPartition,
                 format!(
                     "could not establish whether the image has a root partition ({}); the \
-                     import may fail with RootPartitionNotFound (R-ERR)",
+                     import may fail with RootPartitionNotFound",
                     clip(c)
                 ),
                 evidence(),
@@ -825,9 +817,9 @@ fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
     }
     let Some(os) = os else {
         cx.warn(
-            R_ERR,
+            RuleId::RootPartition,
             "no operating system was identified on any filesystem; the import may fail with \
-             RootPartitionNotFound (R-ERR)"
+             RootPartitionNotFound"
                 .into(),
             evidence(),
             fixes::no_root(""),
@@ -840,9 +832,9 @@ fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
             if !fs.eq_ignore_ascii_case("ntfs") {
                 cx.fail(
                     Code::RootPartitionNotFound,
-                    R_PART,
+                    RuleId::Partitions,
                     format!(
-                        "Windows is installed on {}, not NTFS: only NTFS is supported (R-PART)",
+                        "Windows is installed on {}, not NTFS: only NTFS is supported",
                         clip(fs)
                     ),
                     vec![format!("Windows root filesystem: {}", clip(fs))],
@@ -897,11 +889,11 @@ fn check_windows_container(cx: &mut Cx, g: &GuestFacts) {
     }
     cx.fail(
         Code::RootPartitionNotFound,
-        R_PART,
+        RuleId::Partitions,
         format!(
             "Windows is installed in {what}, not on a partition: the system volume must be an \
              NTFS partition of a basic MBR disk — no LVM, dynamic disks, Storage Spaces or \
-             software RAID (R-PART)"
+             software RAID"
         ),
         evidence,
         fixes::no_root(fix),
@@ -910,7 +902,7 @@ fn check_windows_container(cx: &mut Cx, g: &GuestFacts) {
 
 /// R-OS. Returns the supported family the detected OS belongs to.
 fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static SupportedOs> {
-    cx.check(R_OS);
+    cx.check(RuleId::Os);
     let shown = os
         .product_name
         .as_deref()
@@ -944,11 +936,11 @@ fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static Sup
                 if f.is_none() {
                     cx.fail(
                         Code::InvalidImageOsTypeUnsupported,
-                        R_OS,
+                        RuleId::Os,
                         format!(
-                            "the image contains {}, which is not Windows Server 2008, 2012 or \
-                             2016 (R-OS)",
-                            clip(p)
+                            "the image contains {}, which is not {}",
+                            clip(p),
+                            os_names(OsType::Windows)
                         ),
                         evidence.clone(),
                         supported_fix(),
@@ -958,10 +950,12 @@ fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static Sup
             }
             None => {
                 cx.warn(
-                    R_OS,
-                    "a Windows installation was found but its edition was not identified; \
-                     only Windows Server 2008, 2012 and 2016 are supported (R-OS)"
-                        .into(),
+                    RuleId::Os,
+                    format!(
+                        "a Windows installation was found but its edition was not identified; \
+                         it must be {}",
+                        os_names(OsType::Windows)
+                    ),
                     evidence.clone(),
                     vec![WINDOWS_PRODUCT_CHECK.into()],
                 );
@@ -971,11 +965,12 @@ fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static Sup
     } else if is_linux(os) {
         if nonempty(&os.distro).is_none() && os.id_like.is_empty() {
             cx.warn(
-                R_OS,
-                "a Linux root was found but its distribution was not identified (no \
-                 /etc/os-release or release file); it must be based on CentOS, Ubuntu, \
-                 Debian, CoreOS, openSUSE or SUSE (R-OS)"
-                    .into(),
+                RuleId::Os,
+                format!(
+                    "a Linux root was found but its distribution was not identified (no \
+                     /etc/os-release or release file); it must be based on {}",
+                    os_names(OsType::Linux)
+                ),
                 evidence.clone(),
                 vec![OS_RELEASE_FIX.into()],
             );
@@ -985,10 +980,10 @@ fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static Sup
             match f {
                 None => cx.fail(
                     Code::InvalidImageOsTypeUnsupported,
-                    R_OS,
+                    RuleId::Os,
                     format!(
-                        "the image contains {shown}, which is not based on CentOS, Ubuntu, \
-                         Debian, CoreOS, openSUSE or SUSE (R-OS)"
+                        "the image contains {shown}, which is not based on {}",
+                        os_names(OsType::Linux)
                     ),
                     evidence.clone(),
                     supported_fix(),
@@ -997,10 +992,10 @@ fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static Sup
                     if let Some(v) = nonempty(&os.version) {
                         if !version_supported(f, v) {
                             cx.warn(
-                                R_OS,
+                                RuleId::Os,
                                 format!(
                                     "{} {} is not among the {} versions the import lists ({}); \
-                                     the import form accepts only those (R-OS)",
+                                     the import form accepts only those",
                                     f.name,
                                     clip(v),
                                     f.name,
@@ -1017,10 +1012,10 @@ fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static Sup
         }
     } else {
         cx.warn(
-            R_OS,
+            RuleId::Os,
             format!(
                 "the operating system type '{}' was not recognised; only Linux and Windows \
-                 are supported (R-OS)",
+                 are supported",
                 clip(&os.os_type)
             ),
             evidence.clone(),
@@ -1042,9 +1037,9 @@ fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static Sup
         let family_differs = detected.is_some_and(|f| f.name != d.name);
         if type_differs || family_differs {
             cx.warn(
-                R_OS,
+                RuleId::Os,
                 format!(
-                    "declared OsType '{}' but the image contains {}{} (R-OS)",
+                    "declared OsType '{}' but the image contains {}{}",
                     clip(t),
                     shown,
                     detected
@@ -1062,9 +1057,9 @@ fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static Sup
                 && major_version(dv) != major_version(v)
             {
                 cx.warn(
-                    R_OS,
+                    RuleId::Os,
                     format!(
-                        "declared OsVersion '{}' but the image contains {} {} (R-OS)",
+                        "declared OsVersion '{}' but the image contains {} {}",
                         clip(dv),
                         f.name,
                         clip(v)
@@ -1080,16 +1075,16 @@ fn check_os(cx: &mut Cx, os: &OsFacts, form: &ImportForm) -> Option<&'static Sup
 
 /// R-ARCH: the detected architecture (declared one is checked by [`check_form`]).
 fn check_arch(cx: &mut Cx, os: &OsFacts, form: &ImportForm) {
-    cx.check(R_ARCH);
+    cx.check(RuleId::Arch);
     let declared = nonempty(&form.architecture);
     match nonempty(&os.arch) {
         Some(a) => match normalize_arch(a) {
             None => cx.fail(
                 Code::InvalidImageArchitectureUnsupported,
-                R_ARCH,
+                RuleId::Arch,
                 format!(
                     "the image's binaries are {}: only 32-bit and 64-bit x86 (i386, x86_64) are \
-                     supported (R-ARCH)",
+                     supported",
                     clip(a)
                 ),
                 vec![format!(
@@ -1102,10 +1097,9 @@ fn check_arch(cx: &mut Cx, os: &OsFacts, form: &ImportForm) {
                 if let Some(d) = declared {
                     if normalize_arch(d).is_some_and(|dn| dn != n) {
                         cx.warn(
-                            R_ARCH,
+                            RuleId::Arch,
                             format!(
-                                "declared Architecture '{}' but the image's binaries are {} \
-                                 (R-ARCH)",
+                                "declared Architecture '{}' but the image's binaries are {}",
                                 clip(d),
                                 clip(a)
                             ),
@@ -1120,16 +1114,16 @@ fn check_arch(cx: &mut Cx, os: &OsFacts, form: &ImportForm) {
             }
         },
         None => cx.warn(
-            R_ARCH,
+            RuleId::Arch,
             match declared {
                 Some(d) => format!(
                     "the image's architecture was not detected, so the declared '{}' could \
-                     not be confirmed (R-ARCH)",
+                     not be confirmed",
                     clip(d)
                 ),
-                None => "the image's architecture was not detected; it must be i386 or x86_64 \
-                         (R-ARCH)"
-                    .into(),
+                None => {
+                    "the image's architecture was not detected; it must be i386 or x86_64".into()
+                }
             },
             vec![],
             vec![ARCH_CHECK.into()],
@@ -1139,7 +1133,7 @@ fn check_arch(cx: &mut Cx, os: &OsFacts, form: &ImportForm) {
 
 /// R-VIRTIO.
 fn check_virtio(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool, major: Option<&str>) {
-    cx.check(R_VIRTIO);
+    cx.check(RuleId::Virtio);
     match g.virtio {
         Some(true) => {}
         Some(false) => {
@@ -1151,17 +1145,17 @@ fn check_virtio(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool, majo
             let message = if windows {
                 format!(
                     "the KVM virtio drivers are not installed{missing}; Windows does not ship \
-                     them (R-VIRTIO)"
+                     them"
                 )
             } else {
                 format!(
                     "the KVM virtio drivers are not available at boot in the kernel or \
-                     initramfs{missing} (R-VIRTIO)"
+                     initramfs{missing}"
                 )
             };
             cx.fail(
                 Code::VirtioNotInstall,
-                R_VIRTIO,
+                RuleId::Virtio,
                 message,
                 g.virtio_evidence.clone(),
                 fixes::virtio(
@@ -1173,10 +1167,8 @@ fn check_virtio(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool, majo
             );
         }
         None => cx.warn(
-            R_VIRTIO,
-            "whether the virtio drivers are available at boot could not be established \
-             (R-VIRTIO)"
-                .into(),
+            RuleId::Virtio,
+            "whether the virtio drivers are available at boot could not be established".into(),
             g.virtio_evidence.clone(),
             if windows {
                 vec![
@@ -1198,10 +1190,10 @@ fn check_device_names(cx: &mut Cx, g: &GuestFacts) {
         return;
     }
     cx.warn(
-        R_VIRTIO,
+        RuleId::Virtio,
         "filesystems are mounted by disk device name (/dev/sd*, /dev/hd*, /dev/xvd*, \
          /dev/nvme*); on the instance the disk is a virtio disk, /dev/vda, so those names do \
-         not exist and the boot may stop (R-VIRTIO)"
+         not exist and the boot may stop"
             .into(),
         g.device_name_mounts.clone(),
         vec![
@@ -1217,7 +1209,7 @@ fn check_device_names(cx: &mut Cx, g: &GuestFacts) {
 
 /// R-CLOUDINIT.
 fn check_cloud_init(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) {
-    cx.check(R_CLOUDINIT);
+    cx.check(RuleId::CloudInit);
     let agent = if windows {
         "cloudbase-init"
     } else {
@@ -1227,17 +1219,17 @@ fn check_cloud_init(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) 
         Some(true) => {}
         Some(false) => cx.fail(
             Code::CloudInitNotInstalled,
-            R_CLOUDINIT,
+            RuleId::CloudInit,
             format!(
                 "{agent} is not installed, so the instance cannot be initialised at first \
-                 boot (R-CLOUDINIT)"
+                 boot"
             ),
             g.cloud_init_evidence.clone(),
             fixes::cloud_init(family),
         ),
         None => cx.warn(
-            R_CLOUDINIT,
-            format!("whether {agent} is installed could not be established (R-CLOUDINIT)"),
+            RuleId::CloudInit,
+            format!("whether {agent} is installed could not be established"),
             g.cloud_init_evidence.clone(),
             cloud_init_check(windows),
         ),
@@ -1248,18 +1240,18 @@ fn check_cloud_init(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) 
 /// kernel), which Force does not waive (`RULES`: R-KERNEL's `force_waives` is false); a
 /// modified kernel is a warning.
 fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
-    cx.check(R_KERNEL);
+    cx.check(RuleId::Kernel);
     if g.kernel_count == Some(0) {
         let mut evidence =
             vec!["kernels found: none (no /boot/vmlinuz-*, no /lib/modules/*)".into()];
         evidence.extend(g.virtio_evidence.iter().cloned());
         cx.fail(
             Code::VirtioNotInstall,
-            R_KERNEL,
+            RuleId::Kernel,
             "no Linux kernel was found in the image (/boot/vmlinuz-*, /lib/modules/*): an \
              instance cannot boot from it, and the virtio drivers, which ship with the kernel, \
              are missing too; was a container or chroot tree imaged? Force does not waive \
-             this (R-KERNEL)"
+             this"
                 .into(),
             evidence,
             fixes::no_kernel(family, g.os.as_ref().and_then(|o| o.arch.as_deref())),
@@ -1267,9 +1259,9 @@ fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
     }
     if !g.kernel_hints.is_empty() {
         cx.warn(
-            R_KERNEL,
+            RuleId::Kernel,
             "the kernel looks modified (not the distribution's stock kernel); the import may \
-             fail (R-KERNEL)"
+             fail"
                 .into(),
             g.kernel_hints.clone(),
             fixes::kernel(family, g.os.as_ref().and_then(|o| o.arch.as_deref())),
@@ -1279,7 +1271,7 @@ fn check_kernel(cx: &mut Cx, g: &GuestFacts, family: Family) {
 
 /// R-NET (warnings only).
 fn check_net(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) {
-    cx.check(R_NET);
+    cx.check(RuleId::Net);
     let nics: Vec<_> = g
         .nics
         .iter()
@@ -1292,9 +1284,9 @@ fn check_net(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) {
     let fix = || fixes::network(family);
     if nics.len() > 1 {
         cx.warn(
-            R_NET,
+            RuleId::Net,
             format!(
-                "{} network interfaces are configured; the instance gets one NIC, {} (R-NET)",
+                "{} network interfaces are configured; the instance gets one NIC, {}",
                 nics.len(),
                 if windows {
                     "Local Area Connection"
@@ -1313,9 +1305,9 @@ fn check_net(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) {
         .collect();
     if !statics.is_empty() {
         cx.warn(
-            R_NET,
+            RuleId::Net,
             "a static IP address is configured; the instance's network configuration comes \
-             from DHCP and the metadata service (R-NET)"
+             from DHCP and the metadata service"
                 .into(),
             statics,
             fix(),
@@ -1323,10 +1315,10 @@ fn check_net(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) {
     }
     if !windows && !g.nic_renames.is_empty() {
         cx.warn(
-            R_NET,
+            RuleId::Net,
             "a rule names network interfaces by MAC address (or gives one a name other than \
              eth0): the instance's NIC has a new MAC address, so it would not come up as eth0 \
-             and its configuration would not apply (R-NET)"
+             and its configuration would not apply"
                 .into(),
             g.nic_renames.clone(),
             vec!["Remove the MAC-bound naming before exporting: delete \
@@ -1343,9 +1335,8 @@ fn check_net(cx: &mut Cx, g: &GuestFacts, family: Family, windows: bool) {
             .collect();
         if !renamed.is_empty() {
             cx.warn(
-                R_NET,
-                "a network interface other than eth0 is configured; the instance's NIC is eth0 \
-                 (R-NET)"
+                RuleId::Net,
+                "a network interface other than eth0 is configured; the instance's NIC is eth0"
                     .into(),
                 renamed,
                 fix(),
@@ -1381,13 +1372,13 @@ fn cloud_init_check(windows: bool) -> Vec<String> {
 
 /// R-ACTIVATION (information).
 fn activation(cx: &mut Cx) {
-    if cx.checked.contains(&R_ACTIVATION) {
+    if cx.checked.contains(&RuleId::Activation) {
         return;
     }
     cx.info(
-        R_ACTIVATION,
+        RuleId::Activation,
         "imported Windows images get no Windows activation service; activate with your own \
-         licence (R-ACTIVATION)"
+         licence"
             .into(),
         vec!["Activate Windows with your own key/KMS after creating the instance".into()],
     );
@@ -1412,6 +1403,26 @@ pub(crate) fn is_linux(os: &OsFacts) -> bool {
 
 fn nonempty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The supported systems of one type, from [`rules::SUPPORTED_OS`], as a message lists
+/// them: "CentOS, CoreOS, …, SUSE or Ubuntu"; "Windows Server 2008, 2012 or 2016".
+fn os_names(os_type: OsType) -> String {
+    const WINDOWS: &str = "Windows Server ";
+    let names: Vec<&str> = rules::SUPPORTED_OS
+        .iter()
+        .filter(|o| o.os_type == os_type)
+        .map(|o| o.name)
+        .collect();
+    let (prefix, names): (&str, Vec<&str>) = if names.iter().all(|n| n.starts_with(WINDOWS)) {
+        (WINDOWS, names.iter().map(|n| &n[WINDOWS.len()..]).collect())
+    } else {
+        ("", names)
+    };
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{prefix}{} or {last}", rest.join(", ")),
+        _ => format!("{prefix}{}", names.join("")),
+    }
 }
 
 fn all_os_names() -> String {
@@ -1483,5 +1494,51 @@ mod tests {
     #[test]
     fn size_shows_gib() {
         assert_eq!(size(GIB), "1073741824 bytes (1.0 GiB)");
+    }
+
+    #[test]
+    fn os_names_come_from_the_supported_list() {
+        assert_eq!(
+            os_names(OsType::Windows),
+            "Windows Server 2008, 2012 or 2016"
+        );
+        assert_eq!(
+            os_names(OsType::Linux),
+            "CentOS, CoreOS, Debian, OpenSUSE, SUSE or Ubuntu"
+        );
+    }
+
+    #[test]
+    fn a_finding_gets_its_rule_tag_once() {
+        let f = finding(
+            Severity::Warning,
+            None,
+            RuleId::Net,
+            "two NICs".into(),
+            vec![],
+            vec![],
+        );
+        assert_eq!(f.message, "two NICs (R-NET)");
+        let f = finding(
+            Severity::Warning,
+            None,
+            RuleId::Boot,
+            "no marker (R-BOOT, R-CLOUDINIT)".into(),
+            vec![],
+            vec![],
+        );
+        assert_eq!(f.message, "no marker (R-BOOT, R-CLOUDINIT)");
+    }
+
+    #[test]
+    #[should_panic(expected = "which RULES does not list")]
+    fn a_code_outside_its_rule_is_refused() {
+        error(
+            Code::CloudInitNotInstalled,
+            RuleId::Net,
+            "x".into(),
+            vec![],
+            vec![],
+        );
     }
 }

@@ -13,36 +13,113 @@ use serde::{Deserialize, Serialize};
 // lists only in its error table (RootPartitionNotFound).
 // ---------------------------------------------------------------------------------------
 
-/// Finance regions cannot import from another region's object storage.
-pub const R_REGION: &str = "R-REGION";
-/// Image file format: raw, vhd, qcow2, vmdk.
-pub const R_FMT: &str = "R-FMT";
-/// Actual size as qcow2 at most [`MAX_ACTUAL_BYTES`].
-pub const R_SIZE_ACTUAL: &str = "R-SIZE-ACTUAL";
-/// Virtual size at most [`MAX_VIRTUAL_BYTES`].
-pub const R_SIZE_VIRTUAL: &str = "R-SIZE-VIRTUAL";
-/// Partitioning: MBR only (no GPT); Windows: NTFS only, no LVM, dynamic disks, Storage
-/// Spaces or software RAID holding the system or boot volume.
-pub const R_PART: &str = "R-PART";
-/// A root partition must be present (R-ERR `RootPartitionNotFound`).
-pub const R_ERR: &str = "R-ERR";
-/// Operating system family (and, for the import form, version) in the supported list.
-pub const R_OS: &str = "R-OS";
-/// Architecture: 32-bit or 64-bit x86.
-pub const R_ARCH: &str = "R-ARCH";
-/// KVM virtio drivers present (block and net, available at boot).
-pub const R_VIRTIO: &str = "R-VIRTIO";
-/// cloud-init (Linux) / cloudbase-init (Windows) installed.
-pub const R_CLOUDINIT: &str = "R-CLOUDINIT";
-/// A kernel must be present (error `VirtioNotInstall`, never waived); a stock
-/// distribution kernel is best (warning).
-pub const R_KERNEL: &str = "R-KERNEL";
-/// One NIC, `eth0`, configured from the metadata service (warning only).
-pub const R_NET: &str = "R-NET";
-/// Imported Windows images get no activation service (information).
-pub const R_ACTIVATION: &str = "R-ACTIVATION";
-/// Proof by booting (issue 17): a boot test that failed where the cloud would fail.
-pub const R_BOOT: &str = "R-BOOT";
+/// A rule id of SPEC.md. Serialises (and displays) as the id itself (`"R-PART"`); compares
+/// equal to that string, so callers holding JSON can match it directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RuleId {
+    /// Finance regions cannot import from another region's object storage.
+    #[serde(rename = "R-REGION")]
+    Region,
+    /// Image file format: raw, vhd, qcow2, vmdk.
+    #[serde(rename = "R-FMT")]
+    Format,
+    /// Actual size as qcow2 at most [`MAX_ACTUAL_BYTES`].
+    #[serde(rename = "R-SIZE-ACTUAL")]
+    SizeActual,
+    /// Virtual size at most [`MAX_VIRTUAL_BYTES`].
+    #[serde(rename = "R-SIZE-VIRTUAL")]
+    SizeVirtual,
+    /// Partitioning: MBR only (no GPT); Windows: NTFS only, no LVM, dynamic disks, Storage
+    /// Spaces or software RAID holding the system or boot volume.
+    #[serde(rename = "R-PART")]
+    Partitions,
+    /// A root partition must be present (R-ERR `RootPartitionNotFound`).
+    #[serde(rename = "R-ERR")]
+    RootPartition,
+    /// Operating system family (and, for the import form, version) in the supported list.
+    #[serde(rename = "R-OS")]
+    Os,
+    /// Architecture: 32-bit or 64-bit x86.
+    #[serde(rename = "R-ARCH")]
+    Arch,
+    /// KVM virtio drivers present (block and net, available at boot).
+    #[serde(rename = "R-VIRTIO")]
+    Virtio,
+    /// cloud-init (Linux) / cloudbase-init (Windows) installed.
+    #[serde(rename = "R-CLOUDINIT")]
+    CloudInit,
+    /// A kernel must be present (error `VirtioNotInstall`, never waived); a stock
+    /// distribution kernel is best (warning).
+    #[serde(rename = "R-KERNEL")]
+    Kernel,
+    /// One NIC, `eth0`, configured from the metadata service (warning only).
+    #[serde(rename = "R-NET")]
+    Net,
+    /// Imported Windows images get no activation service (information).
+    #[serde(rename = "R-ACTIVATION")]
+    Activation,
+    /// Proof by booting (issue 17): a boot test that failed where the cloud would fail.
+    #[serde(rename = "R-BOOT")]
+    Boot,
+}
+
+impl RuleId {
+    /// The id as SPEC.md writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RuleId::Region => "R-REGION",
+            RuleId::Format => "R-FMT",
+            RuleId::SizeActual => "R-SIZE-ACTUAL",
+            RuleId::SizeVirtual => "R-SIZE-VIRTUAL",
+            RuleId::Partitions => "R-PART",
+            RuleId::RootPartition => "R-ERR",
+            RuleId::Os => "R-OS",
+            RuleId::Arch => "R-ARCH",
+            RuleId::Virtio => "R-VIRTIO",
+            RuleId::CloudInit => "R-CLOUDINIT",
+            RuleId::Kernel => "R-KERNEL",
+            RuleId::Net => "R-NET",
+            RuleId::Activation => "R-ACTIVATION",
+            RuleId::Boot => "R-BOOT",
+        }
+    }
+
+    /// The rule spelled `s`, if any.
+    pub fn parse(s: &str) -> Option<RuleId> {
+        RULES.iter().map(|r| r.id).find(|id| id.as_str() == s)
+    }
+
+    /// This rule's row of [`RULES`] (every id has one: a unit test holds it).
+    pub fn rule(self) -> &'static Rule {
+        RULES
+            .iter()
+            .find(|r| r.id == self)
+            .expect("every RuleId has a row in RULES")
+    }
+
+    /// Whether `Force` waives this rule (its row's `force_waives`).
+    pub fn force_waives(self) -> bool {
+        self.rule().force_waives
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for RuleId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Limits. "GB" in the seed is what `qemu-img info` prints ("disk size: 50G"), and qemu-img
@@ -228,7 +305,7 @@ pub const DISTRO_FAMILIES: &[(&str, &[&str])] = &[
 /// are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Rule {
-    pub id: &'static str,
+    pub id: RuleId,
     /// Error codes this rule can yield (empty: warnings/information only).
     pub codes: &'static [Code],
     pub title: &'static str,
@@ -243,7 +320,7 @@ pub struct Rule {
 /// Every rule [`crate::decide()`] applies, in the import pipeline's order.
 pub const RULES: &[Rule] = &[
     Rule {
-        id: R_REGION,
+        id: RuleId::Region,
         codes: &[Code::InvalidUrl],
         title: "image URL must be in the import region's own object storage",
         seed_text: "The finance regions (Shanghai Finance, Shenzhen Finance) cannot import from \
@@ -253,7 +330,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "region or source region unknown: not checked (the service validates URLs)",
     },
     Rule {
-        id: R_FMT,
+        id: RuleId::Format,
         codes: &[Code::InvalidFormatSize],
         title: "image format must be raw, vhd, qcow2 or vmdk",
         seed_text: "RAW, VHD, QCOW2, VMDK (check with `qemu-img info`); a refused, corrupt or \
@@ -262,7 +339,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "format not determined and no refusal: warning",
     },
     Rule {
-        id: R_SIZE_ACTUAL,
+        id: RuleId::SizeActual,
         codes: &[Code::InvalidFormatSize],
         title: "actual size at most 50 GiB after conversion to qcow2",
         seed_text: "Actual size at most 50 GB, measured on the image after conversion to QCOW2.",
@@ -271,7 +348,7 @@ pub const RULES: &[Rule] = &[
                        otherwise warning",
     },
     Rule {
-        id: R_SIZE_VIRTUAL,
+        id: RuleId::SizeVirtual,
         codes: &[Code::InvalidFormatSize],
         title: "virtual size at most 500 GiB",
         seed_text: "Virtual size (vsize) at most 500 GB.",
@@ -279,7 +356,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "virtual size unknown: warning",
     },
     Rule {
-        id: R_PART,
+        id: RuleId::Partitions,
         codes: &[Code::PartitionNotPresent, Code::RootPartitionNotFound],
         title: "MBR partitioning; Windows on an NTFS partition of a basic disk",
         seed_text: "GPT is not supported. Windows: MBR only, NTFS only, no LVM (nor dynamic \
@@ -290,7 +367,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "partition table not read: warning",
     },
     Rule {
-        id: R_ERR,
+        id: RuleId::RootPartition,
         codes: &[Code::RootPartitionNotFound],
         title: "the image must contain a root partition",
         seed_text: "No root partition found: an installation package, a data-disk image, a \
@@ -299,7 +376,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "neither an OS nor a no-root classification established: warning",
     },
     Rule {
-        id: R_OS,
+        id: RuleId::Os,
         codes: &[
             Code::InvalidImageOsTypeUnsupported,
             Code::InvalidImageOsVersionUnsupported,
@@ -313,7 +390,7 @@ pub const RULES: &[Rule] = &[
                        constrains the form's OsVersion); declared vs detected mismatch: warning",
     },
     Rule {
-        id: R_ARCH,
+        id: RuleId::Arch,
         codes: &[Code::InvalidImageArchitectureUnsupported],
         title: "32-bit or 64-bit x86",
         seed_text: "32-bit and 64-bit are supported.",
@@ -321,7 +398,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "architecture not detected: warning; declared vs detected mismatch: warning",
     },
     Rule {
-        id: R_VIRTIO,
+        id: RuleId::Virtio,
         codes: &[Code::VirtioNotInstall],
         title: "KVM virtio drivers installed and available at boot",
         seed_text: "The image must have the KVM virtio drivers (block and net, available at \
@@ -330,7 +407,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "kernel/initramfs or registry not readable: warning, not VirtioNotInstall",
     },
     Rule {
-        id: R_CLOUDINIT,
+        id: RuleId::CloudInit,
         codes: &[Code::CloudInitNotInstalled],
         title: "cloud-init (Linux) / cloudbase-init (Windows) installed",
         seed_text: "cloud-init must be installed; if it cannot be, the user may force import \
@@ -339,7 +416,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "agent presence not established: warning, not CloudInitNotInstalled",
     },
     Rule {
-        id: R_KERNEL,
+        id: RuleId::Kernel,
         // No kernel at all: nothing can boot, and the virtio drivers ship with the
         // kernel, so the code is VirtioNotInstall — but under this rule, which Force
         // does not waive (Force waives R-VIRTIO's missing drivers only: those can be
@@ -354,7 +431,7 @@ pub const RULES: &[Rule] = &[
                        nothing reported",
     },
     Rule {
-        id: R_NET,
+        id: RuleId::Net,
         codes: &[],
         title: "one NIC, eth0, configured by DHCP/metadata",
         seed_text: "The instance gets one NIC, eth0 (Windows: Local Area Connection); network \
@@ -363,7 +440,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "no NIC configuration found: nothing reported",
     },
     Rule {
-        id: R_ACTIVATION,
+        id: RuleId::Activation,
         codes: &[],
         title: "imported Windows images get no activation service",
         seed_text: "Imported Windows images are not provided with the Windows activation service.",
@@ -371,7 +448,7 @@ pub const RULES: &[Rule] = &[
         when_unknown: "OS unknown: nothing reported",
     },
     Rule {
-        id: R_BOOT,
+        id: RuleId::Boot,
         // Not a seed rule: the boot test (issue 17) proves what R-VIRTIO and R-PART
         // predict. A root not found on the virtio disk is VirtioNotInstall, nothing to
         // boot is PartitionNotPresent; Force does not waive an observed failure (an
@@ -385,9 +462,9 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
-/// The rule with this id.
+/// The rule spelled `id` (`"R-PART"`), if any.
 pub fn rule(id: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.id == id)
+    RuleId::parse(id).map(RuleId::rule)
 }
 
 /// Whether `Force` waives rule `id` (the rule table's `force_waives`: R-VIRTIO and
@@ -395,8 +472,8 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 /// root, OS, architecture and a kernel (the seed's "force import" exists for images that
 /// cannot get cloud-init); a Linux image without any kernel yields `VirtioNotInstall`
 /// under R-KERNEL, which Force does not waive: Force cannot make it boot.
-pub fn force_waives(id: &str) -> bool {
-    rule(id).is_some_and(|r| r.force_waives)
+pub fn force_waives(id: RuleId) -> bool {
+    id.force_waives()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -550,12 +627,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_id_is_unique_and_waivers_are_rules() {
+    fn every_rule_id_has_one_row_and_spells_itself() {
         for (i, r) in RULES.iter().enumerate() {
             assert!(RULES[i + 1..].iter().all(|o| o.id != r.id), "{}", r.id);
             assert_eq!(r.force_waives, force_waives(r.id), "{}", r.id);
+            assert_eq!(RuleId::parse(r.id.as_str()), Some(r.id));
+            assert_eq!(r.id.rule(), r);
+            let json = serde_json::to_string(&r.id).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.id));
+            assert_eq!(serde_json::from_str::<RuleId>(&json).unwrap(), r.id);
         }
-        assert!(!force_waives("R-NO-SUCH-RULE"));
+        // Every variant has its row (the match in as_str lists them all).
+        assert_eq!(RULES.len(), 14);
+        assert!(rule("R-NO-SUCH-RULE").is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The outcome of [`crate::decide()`]: error codes (SPEC.md R-ERR) and findings.
 
+use crate::rules::RuleId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -111,7 +112,7 @@ pub struct Finding {
     /// The error code (also on a finding `Force` waived, to say what was waived).
     pub code: Option<Code>,
     /// The SPEC.md rule id (`R-…`).
-    pub rule: String,
+    pub rule: RuleId,
     /// One line: what was found, which rule it breaks.
     pub message: String,
     /// What was read, and where.
@@ -133,12 +134,12 @@ pub struct Verdict {
     /// Errors first (pipeline order), then warnings, then information.
     pub findings: Vec<Finding>,
     /// Rules that were checked and passed.
-    pub passed: Vec<String>,
+    pub passed: Vec<RuleId>,
 }
 
 impl Verdict {
     /// Builds a verdict from findings: sorts them and derives `codes` and `importable`.
-    pub fn from_findings(mut findings: Vec<Finding>, passed: Vec<String>) -> Verdict {
+    pub fn from_findings(mut findings: Vec<Finding>, passed: Vec<RuleId>) -> Verdict {
         // Stable: within a severity, findings keep the pipeline order they were made in;
         // errors are ordered by code.
         findings.sort_by_key(|f| {
@@ -187,8 +188,12 @@ impl Verdict {
             .filter(|f| f.severity == Severity::Warning)
     }
 
-    /// The findings about rule `id`.
-    pub fn for_rule<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
+    /// The findings about rule `id` (a [`RuleId`] or its spelling, `"R-PART"`).
+    pub fn for_rule<'a, R>(&'a self, id: R) -> impl Iterator<Item = &'a Finding> + 'a
+    where
+        RuleId: PartialEq<R>,
+        R: 'a,
+    {
         self.findings.iter().filter(move |f| f.rule == id)
     }
 }

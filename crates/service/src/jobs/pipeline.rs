@@ -473,7 +473,7 @@ mod tests {
         let f = |sev, code, msg: &str| Finding {
             severity: sev,
             code,
-            rule: "R-X".into(),
+            rule: imgport_policy::rules::RuleId::Virtio,
             message: msg.into(),
             evidence: vec![],
             fix: vec![format!("fix {msg}")],

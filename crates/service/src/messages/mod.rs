@@ -216,7 +216,7 @@ mod tests {
         let f = Finding {
             severity: Severity::Error,
             code: Some(Code::CloudInitNotInstalled),
-            rule: "R-CLOUDINIT".into(),
+            rule: imgport_policy::rules::RuleId::CloudInit,
             message: "cloud-init is not installed".into(),
             evidence: vec!["no /usr/bin/cloud-init".into()],
             fix: vec!["yum install -y cloud-init".into()],
@@ -249,7 +249,7 @@ mod tests {
         let w = Finding {
             severity: Severity::Warning,
             code: None,
-            rule: "R-NET".into(),
+            rule: imgport_policy::rules::RuleId::Net,
             message: "static IP on eth0".into(),
             evidence: vec![],
             fix: vec!["use DHCP".into()],
