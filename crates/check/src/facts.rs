@@ -2,10 +2,13 @@
 //! inspector's vocabulary is translated into the rules' (R-PART, R-ERR, R-OS, R-ARCH,
 //! R-VIRTIO, R-CLOUDINIT, R-KERNEL, R-NET).
 
+use imgport_inspect::container::ContainerKind;
 use imgport_inspect::fs::FsKind;
+use imgport_inspect::inspector::DiskKind;
 use imgport_inspect::linux::AddrMode;
+use imgport_inspect::partition::TableKind;
 use imgport_inspect::Report;
-use imgport_policy::{GuestFacts, NicFacts, OsFacts};
+use imgport_policy::{DiskRole, GuestFacts, NicFacts, OsFacts, PartitionScheme, RootContainer};
 
 /// The name of a filesystem kind as the report and the rules spell it (`ext4`, `ntfs`).
 fn fs_name(k: FsKind) -> String {
@@ -13,6 +16,42 @@ fn fs_name(k: FsKind) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| format!("{k:?}").to_ascii_lowercase())
+}
+
+/// What inspection's kind of disk is to the rules.
+fn disk_role(k: DiskKind) -> DiskRole {
+    match k {
+        DiskKind::Os => DiskRole::Os,
+        DiskKind::InstallIso => DiskRole::InstallIso,
+        DiskKind::Encrypted => DiskRole::Encrypted,
+        DiskKind::StorageSpaces => DiskRole::StorageSpaces,
+        DiskKind::SoftwareRaid => DiskRole::SoftwareRaid,
+        DiskKind::SwapOnly => DiskRole::SwapOnly,
+        DiskKind::BootOnly => DiskRole::BootOnly,
+        DiskKind::DataDisk => DiskRole::DataDisk,
+        DiskKind::Empty => DiskRole::Empty,
+        DiskKind::Blank => DiskRole::Blank,
+        DiskKind::Truncated => DiskRole::Truncated,
+        DiskKind::WrongFile => DiskRole::WrongFile,
+        DiskKind::Unreadable => DiskRole::Unreadable,
+    }
+}
+
+fn partition_scheme(k: TableKind) -> PartitionScheme {
+    match k {
+        TableKind::Mbr => PartitionScheme::Mbr,
+        TableKind::Gpt => PartitionScheme::Gpt,
+        TableKind::None => PartitionScheme::None,
+    }
+}
+
+fn root_container(k: ContainerKind) -> RootContainer {
+    match k {
+        ContainerKind::Lvm => RootContainer::Lvm,
+        ContainerKind::MdRaid => RootContainer::MdRaid,
+        ContainerKind::StorageSpaces => RootContainer::StorageSpaces,
+        ContainerKind::DynamicDisk => RootContainer::DynamicDisk,
+    }
 }
 
 /// Translate `r`; `all_zero` comes from the disk core's measure (no guest range counts as data).
@@ -52,7 +91,7 @@ pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
         })
         .unwrap_or_default();
     GuestFacts {
-        partition_table: Some(r.partition_table.to_string()),
+        partition_table: Some(partition_scheme(r.partition_table)),
         partition_count: Some(r.partitions.iter().filter(|p| !p.is_extended()).count() as u32),
         hybrid_gpt: r.hybrid_mbr,
         lvm_present: !r.lvm.is_empty() || r.filesystems.iter().any(|f| f.kind == FsKind::LvmPv),
@@ -64,7 +103,7 @@ pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
             .map(|f| fs_name(f.kind))
             .collect(),
         all_zero,
-        classification: Some(r.classification.kind.clone()),
+        classification: Some(disk_role(r.classification.kind)),
         classification_evidence,
         os,
         root_fs: r.root.as_ref().map(|root| fs_name(root.filesystem)),
@@ -72,7 +111,7 @@ pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
             .root
             .as_ref()
             .and_then(|root| root.container.as_ref())
-            .map(|c| c.kind.name().to_string()),
+            .map(|c| root_container(c.kind)),
         root_container_evidence: r
             .root
             .as_ref()

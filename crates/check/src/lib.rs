@@ -15,7 +15,7 @@ pub use facts::guest_facts;
 
 use imgport_disk::{Allocation, ImageInfo, Measure, ReadAt, VirtualDisk};
 use imgport_inspect::Report;
-use imgport_policy::{FormatFacts, GuestFacts, ImportForm, Verdict};
+use imgport_policy::{DiskRole, FormatFacts, GuestFacts, ImportForm, Verdict};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
@@ -107,7 +107,7 @@ pub fn check_with_progress(
         } else {
             let mut guest = guest_facts(&inspection, all_zero);
             if let Some(m) = &report.mistaken_upload {
-                guest.classification = Some(m.classification.clone());
+                guest.classification = Some(m.classification);
                 guest.classification_evidence.insert(
                     0,
                     format!(
@@ -131,8 +131,8 @@ pub fn check_with_progress(
 /// What [`CheckReport::mistaken_upload`] records.
 #[derive(Debug, Clone, Serialize)]
 pub struct MistakenUpload {
-    /// The policy classification it stands for (`install-iso`, `archive`, `encrypted`).
-    pub classification: String,
+    /// What it is to the rules (`install-iso`, `archive`, `encrypted`).
+    pub classification: DiskRole,
     /// The disk core's name for what the file is (`iso9660`, `tar`, `gzip` …).
     pub detected_format: String,
     /// What identified it (the disk core's detection: magic and offset).
@@ -146,14 +146,14 @@ pub struct MistakenUpload {
 /// file" (R-ERR). A real but unsupported image format (VHDX, VDI, QED, OVA …) and a
 /// compressed stream (gzip, xz, zstd, bzip2: most often a compressed disk image, to be
 /// decompressed before upload) stay InvalidFormatSize (R-FMT).
-fn mistaken_upload(e: &imgport_disk::Error) -> Option<&'static str> {
+fn mistaken_upload(e: &imgport_disk::Error) -> Option<DiskRole> {
     if !matches!(e, imgport_disk::Error::UnsupportedFormat { .. }) {
         return None;
     }
     Some(match e.detected_format()?.as_str() {
-        "iso9660" => "install-iso",
-        "tar" | "zip" | "7z" => "archive",
-        "luks" => "encrypted",
+        "iso9660" => DiskRole::InstallIso,
+        "tar" | "zip" | "7z" => DiskRole::Archive,
+        "luks" => DiskRole::Encrypted,
         _ => return None,
     })
 }
@@ -190,7 +190,7 @@ fn open_and_measure(
                     return refuse(report, e);
                 };
                 report.mistaken_upload = Some(MistakenUpload {
-                    classification: class.to_string(),
+                    classification: class,
                     detected_format: detected.clone(),
                     evidence: detail.clone(),
                 });

@@ -255,8 +255,8 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
         let kind = r
             .guest
             .as_ref()
-            .and_then(|g| g.classification.as_deref())
-            .unwrap_or(&ins.classification.kind);
+            .and_then(|g| g.classification)
+            .map_or(ins.classification.kind.name(), |c| c.name());
         println!(
             "  guest: {os}{root}; partition table {}; {kind}",
             ins.partition_table

@@ -362,7 +362,10 @@ fn btrfs_root_in_a_non_default_subvolume_is_found() {
     assert_eq!(root.volume, "whole disk");
     assert_eq!(root.subvolume.as_deref(), Some("root"), "{:#?}", r.evidence);
     assert_eq!(r.os.as_ref().unwrap().distro.as_deref(), Some("fedora"));
-    assert_eq!(r.classification.kind, "os");
+    assert_eq!(
+        r.classification.kind,
+        imgport_inspect::inspector::DiskKind::Os
+    );
     assert!(
         r.classification.reason.contains("subvolume root"),
         "{}",

@@ -5,8 +5,10 @@
 //! at once. A fact that could not be established gives a warning, never an error code
 //! (see [`crate::rules::RULES`]' `when_unknown`).
 
-use crate::facts::{FormatFacts, GuestFacts, ImportForm, OsFacts};
-use crate::fixes::{self, Family};
+use crate::facts::{
+    DiskRole, FormatFacts, GuestFacts, ImportForm, OsFacts, PartitionScheme, RootContainer,
+};
+use crate::fixes::{self, Family, NoRoot};
 use crate::rules::{self, *};
 use crate::verdict::{Code, Finding, Severity, Verdict};
 
@@ -461,50 +463,6 @@ fn check_sizes(cx: &mut Cx, f: &FormatFacts, format_ok: bool) {
 // Guest: R-PART, R-ERR, R-OS, R-ARCH, R-VIRTIO, R-CLOUDINIT, R-KERNEL, R-NET, R-ACTIVATION
 // ---------------------------------------------------------------------------------------
 
-/// Classifications that mean "no OS root on this disk" (RootPartitionNotFound).
-const NO_ROOT_CLASSES: &[(&str, &str)] = &[
-    (
-        "install-iso",
-        "an installation medium (install ISO), not a system disk",
-    ),
-    (
-        "archive",
-        "an archive or installation package, not a disk image",
-    ),
-    (
-        "data-disk",
-        "a data disk: filesystems without an operating system",
-    ),
-    (
-        "boot-only",
-        "a boot partition only (/boot without the root filesystem)",
-    ),
-    ("swap-only", "swap space only"),
-    (
-        "encrypted",
-        "an encrypted root filesystem that cannot be read",
-    ),
-    (
-        "storage-spaces",
-        "a Windows Storage Spaces pool, whose volumes cannot be read or started from (R-PART: \
-         Windows must be on a basic MBR disk)",
-    ),
-    (
-        "software-raid",
-        "a Linux md software RAID member, whose volume cannot be read or started from \
-         (R-PART: no software RAID holding the system or boot volume)",
-    ),
-    ("empty", "partitions without any filesystem"),
-    ("wrong-file", "not a system disk image"),
-];
-
-/// Classifications of a file that is no disk image but was uploaded as one: a missing
-/// partition table is then not the finding, what the file is is.
-const MISTAKEN_UPLOADS: &[&str] = &["install-iso", "archive", "encrypted"];
-
-/// Classifications that mean a root was found.
-const ROOT_CLASSES: &[&str] = &["os", "root", "linux", "windows"];
-
 fn check_guest(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts, form: &ImportForm) {
     let structural_fail = check_partitions(cx, g, format);
     let os =
@@ -657,7 +615,7 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
         );
         return true;
     }
-    if g.classification.as_deref() == Some("truncated") {
+    if g.classification == Some(DiskRole::Truncated) {
         cx.fail(
             Code::PartitionNotPresent,
             RuleId::Partitions,
@@ -669,14 +627,10 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
         );
         return true;
     }
-    let table = g
-        .partition_table
-        .as_deref()
-        .map(|t| t.trim().to_ascii_lowercase());
     let mut structural = false;
-    match table.as_deref() {
-        Some("mbr") | Some("dos") | Some("msdos") => {}
-        Some("gpt") => {
+    match g.partition_table {
+        Some(PartitionScheme::Mbr) => {}
+        Some(PartitionScheme::Gpt) => {
             let mut evidence = vec![format!(
                 "partition table: GPT{}",
                 if g.hybrid_gpt {
@@ -696,11 +650,8 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
                 fixes::gpt(g.hybrid_gpt, format.virtual_size, g.partition_count),
             );
         }
-        Some("none") | Some("") => {
-            let named = g.classification.as_deref().is_some_and(|c| {
-                MISTAKEN_UPLOADS.contains(&c.trim().to_ascii_lowercase().as_str())
-            });
-            if named {
+        Some(PartitionScheme::None) => {
+            if g.classification.is_some_and(DiskRole::is_mistaken_upload) {
                 // Not a disk at all (an installer ISO, an archive, an encrypted
                 // container): the root check names it (RootPartitionNotFound, R-ERR).
             } else if g.filesystems.is_empty() {
@@ -714,11 +665,7 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
                     fixes::no_partitions(),
                 );
                 structural = true;
-            } else if g
-                .classification
-                .as_deref()
-                .is_some_and(|c| ROOT_CLASSES.contains(&c.trim().to_ascii_lowercase().as_str()))
-            {
+            } else if g.classification == Some(DiskRole::Os) {
                 // A system in a bare filesystem is a partition image, not a disk image:
                 // no partition table and no boot sector to start it from — the seed's
                 // "the image is incomplete; was the boot partition included?" (R-PART).
@@ -751,15 +698,6 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
                 );
             }
         }
-        Some(other) => cx.warn(
-            RuleId::Partitions,
-            format!(
-                "partition table '{}' is not MBR; only MBR is supported",
-                clip(other)
-            ),
-            vec![format!("partition table: {}", clip(other))],
-            fixes::no_partitions(),
-        ),
         None => cx.warn(
             RuleId::Partitions,
             "the partition table was not read; it must be MBR".into(),
@@ -775,7 +713,7 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
              logical volume management"
                 .into(),
             vec!["LDM (dynamic disk) metadata found".into()],
-            fixes::no_root("dynamic-disk"),
+            fixes::no_root(NoRoot::WindowsIn(RootContainer::DynamicDisk)),
         );
         structural = true;
     }
@@ -785,32 +723,27 @@ fn check_partitions(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts) -> bool {
 /// R-ERR (RootPartitionNotFound) and Windows-on-NTFS (R-PART).
 fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
     cx.check(RuleId::RootPartition);
-    let class = g
-        .classification
-        .as_deref()
-        .map(|c| c.trim().to_ascii_lowercase());
     let evidence = || g.classification_evidence.clone();
-    if let Some(c) = class.as_deref() {
-        if let Some((_, what)) = NO_ROOT_CLASSES.iter().find(|(k, _)| *k == c) {
+    if let Some(role) = g.classification {
+        if let Some(what) = role.without_root() {
             cx.fail(
                 Code::RootPartitionNotFound,
                 RuleId::RootPartition,
                 format!("no root partition found: the image is {what}"),
                 evidence(),
-                fixes::no_root(c),
+                fixes::no_root(NoRoot::Disk(role)),
             );
             return;
         }
-        if !ROOT_CLASSES.contains(&c) && os.is_none() {
+        if role != DiskRole::Os && os.is_none() {
             cx.warn(
                 RuleId::RootPartition,
                 format!(
-                    "could not establish whether the image has a root partition ({}); the \
-                     import may fail with RootPartitionNotFound",
-                    clip(c)
+                    "could not establish whether the image has a root partition ({role}); the \
+                     import may fail with RootPartitionNotFound"
                 ),
                 evidence(),
-                fixes::no_root(""),
+                fixes::no_root(NoRoot::Unknown),
             );
             return;
         }
@@ -822,7 +755,7 @@ fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
              RootPartitionNotFound"
                 .into(),
             evidence(),
-            fixes::no_root(""),
+            fixes::no_root(NoRoot::Unknown),
         );
         return;
     };
@@ -838,54 +771,33 @@ fn check_root(cx: &mut Cx, g: &GuestFacts, os: Option<&OsFacts>) {
                         clip(fs)
                     ),
                     vec![format!("Windows root filesystem: {}", clip(fs))],
-                    fixes::no_root("windows-not-ntfs"),
+                    fixes::no_root(NoRoot::WindowsNotNtfs),
                 );
             }
         }
     }
 }
 
-/// Containers Windows cannot be imported from, by [`GuestFacts::root_container`]:
-/// (what R-PART says, the name for messages, the fix key).
-const WINDOWS_CONTAINERS: &[(&str, &str, &str)] = &[
-    ("lvm", "an LVM logical volume", "windows-lvm"),
-    (
-        "md-raid",
-        "a Linux md software RAID array",
-        "windows-software-raid",
-    ),
-    (
-        "storage-spaces",
-        "a Storage Spaces pool",
-        "windows-storage-spaces",
-    ),
-    (
-        "dynamic-disk",
-        "a dynamic disk (LDM) volume",
-        "dynamic-disk",
-    ),
-];
-
 /// R-PART, Windows: the system volume (C:, `Windows/System32/config`) must be an NTFS
 /// partition of a basic MBR disk — not in LVM, software RAID, Storage Spaces or a
 /// dynamic disk, which Windows cannot start from on the instance's single virtio disk.
 fn check_windows_container(cx: &mut Cx, g: &GuestFacts) {
-    let Some(kind) = nonempty(&g.root_container).map(str::to_ascii_lowercase) else {
+    let Some(kind) = g.root_container else {
         return;
     };
     // The dynamic disk itself is R-PART's structural finding already.
-    if kind == "dynamic-disk" && g.dynamic_disk {
+    if kind == RootContainer::DynamicDisk && g.dynamic_disk {
         return;
     }
-    let (what, fix) = WINDOWS_CONTAINERS
-        .iter()
-        .find(|(k, _, _)| *k == kind)
-        .map_or(("a volume manager", "windows-container"), |(_, w, f)| {
-            (*w, *f)
-        });
+    let what = match kind {
+        RootContainer::Lvm => "an LVM logical volume",
+        RootContainer::MdRaid => "a Linux md software RAID array",
+        RootContainer::StorageSpaces => "a Storage Spaces pool",
+        RootContainer::DynamicDisk => "a dynamic disk (LDM) volume",
+    };
     let mut evidence = g.root_container_evidence.clone();
     if evidence.is_empty() {
-        evidence.push(format!("root volume container: {}", clip(&kind)));
+        evidence.push(format!("root volume container: {kind}"));
     }
     cx.fail(
         Code::RootPartitionNotFound,
@@ -896,7 +808,7 @@ fn check_windows_container(cx: &mut Cx, g: &GuestFacts) {
              software RAID"
         ),
         evidence,
-        fixes::no_root(fix),
+        fixes::no_root(NoRoot::WindowsIn(kind)),
     );
 }
 

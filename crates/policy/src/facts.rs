@@ -6,6 +6,159 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Enums of this module spelled as their serde names (`"install-iso"`), for `FromStr`.
+macro_rules! named {
+    ($t:ident { $($v:ident => $n:literal,)* }) => {
+        impl $t {
+            /// The name facts and reports use.
+            pub fn name(self) -> &'static str {
+                match self { $($t::$v => $n,)* }
+            }
+            /// Every value.
+            pub const ALL: &'static [$t] = &[$($t::$v,)*];
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                let s = s.trim().to_ascii_lowercase();
+                $t::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.name() == s)
+                    .ok_or_else(|| format!("not a {}: {s}", stringify!($t)))
+            }
+        }
+    };
+}
+
+/// What the disk is (R-ERR, R-PART), as inspection concluded; `check` maps inspection's
+/// kind onto it, and names a file that is no disk image at all (`Archive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskRole {
+    /// An OS root was found.
+    Os,
+    /// An installation or live medium (ISO 9660).
+    InstallIso,
+    /// A file archive or package uploaded as a disk image.
+    Archive,
+    /// An encrypted volume (LUKS, BitLocker) that cannot be read.
+    Encrypted,
+    /// A Windows Storage Spaces pool member.
+    StorageSpaces,
+    /// A Linux md software RAID member.
+    SoftwareRaid,
+    /// Swap space only.
+    SwapOnly,
+    /// A boot partition without a root filesystem.
+    BootOnly,
+    /// Filesystems without an operating system.
+    DataDisk,
+    /// Partitions without any filesystem.
+    Empty,
+    /// No partition table, no filesystem, nothing written at the start.
+    Blank,
+    /// Partitions run past the end of the disk: an incomplete image.
+    Truncated,
+    /// Content not recognised as a disk.
+    WrongFile,
+    /// A filesystem or layout that could not be read: nothing can be told.
+    Unreadable,
+}
+
+named!(DiskRole {
+    Os => "os",
+    InstallIso => "install-iso",
+    Archive => "archive",
+    Encrypted => "encrypted",
+    StorageSpaces => "storage-spaces",
+    SoftwareRaid => "software-raid",
+    SwapOnly => "swap-only",
+    BootOnly => "boot-only",
+    DataDisk => "data-disk",
+    Empty => "empty",
+    Blank => "blank",
+    Truncated => "truncated",
+    WrongFile => "wrong-file",
+    Unreadable => "unreadable",
+});
+
+impl DiskRole {
+    /// A file that is no disk image but was uploaded as one: its missing partition table is
+    /// not the finding, what it is is (R-ERR names it).
+    pub fn is_mistaken_upload(self) -> bool {
+        matches!(
+            self,
+            DiskRole::InstallIso | DiskRole::Archive | DiskRole::Encrypted
+        )
+    }
+
+    /// What the disk is when this role means "no OS root here" (RootPartitionNotFound);
+    /// `None` for a root found (`Os`) or a role that tells nothing (`Blank`, `Unreadable`,
+    /// `Truncated`, which R-PART reports).
+    pub fn without_root(self) -> Option<&'static str> {
+        Some(match self {
+            DiskRole::InstallIso => "an installation medium (install ISO), not a system disk",
+            DiskRole::Archive => "an archive or installation package, not a disk image",
+            DiskRole::DataDisk => "a data disk: filesystems without an operating system",
+            DiskRole::BootOnly => "a boot partition only (/boot without the root filesystem)",
+            DiskRole::SwapOnly => "swap space only",
+            DiskRole::Encrypted => "an encrypted root filesystem that cannot be read",
+            DiskRole::StorageSpaces => {
+                "a Windows Storage Spaces pool, whose volumes cannot be read or started from \
+                 (R-PART: Windows must be on a basic MBR disk)"
+            }
+            DiskRole::SoftwareRaid => {
+                "a Linux md software RAID member, whose volume cannot be read or started from \
+                 (R-PART: no software RAID holding the system or boot volume)"
+            }
+            DiskRole::Empty => "partitions without any filesystem",
+            DiskRole::WrongFile => "not a system disk image",
+            DiskRole::Os | DiskRole::Blank | DiskRole::Truncated | DiskRole::Unreadable => {
+                return None
+            }
+        })
+    }
+}
+
+/// The partition table (R-PART: MBR only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionScheme {
+    Mbr,
+    Gpt,
+    /// No partition table (a filesystem on the whole disk, or nothing).
+    None,
+}
+
+named!(PartitionScheme {
+    Mbr => "mbr",
+    Gpt => "gpt",
+    None => "none",
+});
+
+/// What holds the root volume when it is not a plain partition (R-PART for Windows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RootContainer {
+    Lvm,
+    MdRaid,
+    StorageSpaces,
+    DynamicDisk,
+}
+
+named!(RootContainer {
+    Lvm => "lvm",
+    MdRaid => "md-raid",
+    StorageSpaces => "storage-spaces",
+    DynamicDisk => "dynamic-disk",
+});
+
 /// Facts about the image file (disk core: detection, safety checks, measurement).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -88,8 +241,8 @@ pub struct NicFacts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GuestFacts {
-    /// `mbr`, `gpt` or `none` (no partition table); `None` when not read.
-    pub partition_table: Option<String>,
+    /// The partition table; `None` when not read.
+    pub partition_table: Option<PartitionScheme>,
     /// Number of partitions in the table, when read.
     pub partition_count: Option<u32>,
     /// A GPT whose protective MBR also holds real partitions (hybrid MBR).
@@ -103,21 +256,17 @@ pub struct GuestFacts {
     pub filesystems: Vec<String>,
     /// Every byte of the virtual disk reads as zero.
     pub all_zero: bool,
-    /// Inspection's conclusion about the disk's role when it found no OS root:
-    /// `install-iso`, `archive`, `data-disk`, `boot-only`, `swap-only`, `encrypted`,
-    /// `storage-spaces`, `software-raid`, `empty`, `wrong-file`; `os` when a root was found; `unreadable` when it could not
-    /// tell (a filesystem it cannot read).
-    pub classification: Option<String>,
+    /// Inspection's conclusion about what the disk is (`Os` when a root was found).
+    pub classification: Option<DiskRole>,
     /// Why inspection concluded that (what it read, where).
     pub classification_evidence: Vec<String>,
     /// The OS on the root filesystem.
     pub os: Option<OsFacts>,
     /// Filesystem of the root (`ext4`, `ntfs` …).
     pub root_fs: Option<String>,
-    /// What holds the root volume when it is not a plain partition: `lvm`, `md-raid`,
-    /// `storage-spaces`, `dynamic-disk` (R-PART: none of them for Windows); `None` for
-    /// a plain partition or when not established.
-    pub root_container: Option<String>,
+    /// What holds the root volume when it is not a plain partition (R-PART: none of them
+    /// for Windows); `None` for a plain partition or when not established.
+    pub root_container: Option<RootContainer>,
     /// Where that was seen (`the root is LVM logical volume vg/win, in volume group vg
     /// on partition 2 (type 0x8e Linux LVM)`).
     pub root_container_evidence: Vec<String>,

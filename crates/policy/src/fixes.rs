@@ -1,5 +1,6 @@
 //! Fix texts: the concrete steps for each finding, per distribution family.
 
+use crate::facts::{DiskRole, RootContainer};
 use crate::rules::{MAX_ACTUAL_BYTES, MAX_VIRTUAL_BYTES, MBR_MAX_DISK_BYTES, MBR_MAX_PRIMARY};
 
 /// How fixes differ between guests: package manager and initramfs tool.
@@ -333,71 +334,82 @@ pub fn no_partitions() -> Vec<String> {
     ])
 }
 
-/// RootPartitionNotFound, per inspection's classification.
-pub fn no_root(classification: &str) -> Vec<String> {
-    match classification {
-        "install-iso" => s(&[
+/// Why no root partition was found, for [`no_root`]'s advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRoot {
+    /// What inspection says the disk is.
+    Disk(DiskRole),
+    /// Windows on a filesystem other than NTFS.
+    WindowsNotNtfs,
+    /// Windows in a volume container, or on a dynamic disk.
+    WindowsIn(RootContainer),
+    /// Not established.
+    Unknown,
+}
+
+/// RootPartitionNotFound (R-ERR, R-PART for Windows): what to do about `why`.
+pub fn no_root(why: NoRoot) -> Vec<String> {
+    use DiskRole::*;
+    use NoRoot::{Disk, WindowsIn, WindowsNotNtfs};
+    match why {
+        Disk(InstallIso) => s(&[
             "This is an installation medium, not a system disk: install the OS into a \
              virtual machine from it, then export that machine's system disk \
              (`qemu-img convert -O qcow2 …`)",
         ]),
-        "archive" => s(&[
+        Disk(Archive) => s(&[
             "This is a file archive (an installation package or a backup), not a disk \
              image: if it holds a disk image, extract it (`tar xf`, `unzip`, `7z x`) and \
              import that; an archive of a root filesystem must first be installed onto a \
              partitioned disk in a virtual machine, whose system disk you then export",
         ]),
-        "data-disk" => s(&[
+        Disk(DataDisk) => s(&[
             "This is a data disk: export the system disk (the one holding / or C:\\Windows) \
              instead",
         ]),
-        "boot-only" => s(&[
+        Disk(BootOnly) => s(&[
             "Only a boot partition is present: export the whole system disk including the \
              root filesystem, not the /boot partition alone",
         ]),
-        "swap-only" => s(&["Only swap is present: export the system disk instead"]),
-        "encrypted" => s(&[
+        Disk(SwapOnly) => s(&["Only swap is present: export the system disk instead"]),
+        Disk(Encrypted) => s(&[
             "The root filesystem is encrypted (LUKS/BitLocker) and cannot be read or \
              started by the import: decrypt it (e.g. `cryptsetup reencrypt --decrypt`, \
              `manage-bde -off C:`) before exporting",
         ]),
-        "windows-not-ntfs" => s(&[
+        WindowsNotNtfs => s(&[
             "Windows must be installed on an NTFS partition of an MBR disk: reinstall or \
              migrate the system onto NTFS",
         ]),
-        "storage-spaces" => s(&[
+        Disk(StorageSpaces) => s(&[
             "This disk is a member of a Windows Storage Spaces pool: Windows cannot be \
              imported from a pool. Export the system disk (a basic MBR disk with the NTFS \
              system volume), or copy the data off the pool first",
         ]),
-        "software-raid" => s(&[
+        Disk(SoftwareRaid) => s(&[
             "This disk is a member of a Linux md software RAID array, which the instance's \
              single disk cannot assemble: export the assembled array's contents onto a plain \
              partition (e.g. `qemu-img convert /dev/md0 …` into a disk with an MBR partition \
              table), or break the mirror and export one member with its RAID superblock \
              removed (`mdadm --zero-superblock` on a copy)",
         ]),
-        "windows-lvm" => s(&[
+        WindowsIn(RootContainer::Lvm) => s(&[
             "Windows must be on an NTFS partition of a basic MBR disk, not in an LVM logical \
              volume: copy the volume onto a partition (e.g. in a Linux helper VM: create an \
              MBR partition of type 7 and `dd`/`ntfsclone` the LV onto it, then `bootrec \
              /rebuildbcd` or `bcdboot C:\\Windows` from the Windows recovery console), and \
              export that disk",
         ]),
-        "windows-software-raid" => s(&[
+        WindowsIn(RootContainer::MdRaid) => s(&[
             "Windows must be on an NTFS partition of a basic MBR disk, not in a software RAID \
              array: break the mirror, copy the system volume onto a plain partition (type 7), \
              make it bootable (`bcdboot C:\\Windows`) and export that disk",
         ]),
-        "windows-storage-spaces" => s(&[
+        WindowsIn(RootContainer::StorageSpaces) => s(&[
             "Windows cannot start from a Storage Spaces pool: move the system volume to a \
              basic MBR disk with an NTFS partition, then export that disk",
         ]),
-        "windows-container" => s(&[
-            "Windows must be on an NTFS partition of a basic MBR disk: move the system volume \
-             onto a plain partition and export that disk",
-        ]),
-        "dynamic-disk" => s(&[
+        WindowsIn(RootContainer::DynamicDisk) => s(&[
             "Windows must be on a basic disk: convert the dynamic disk to basic (Disk \
              Management cannot do it without deleting volumes; back up and recreate, or use \
              a partition tool that converts in place), then export again",

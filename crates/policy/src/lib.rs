@@ -48,6 +48,9 @@ pub mod verdict;
 pub use boot::{BootFacts, BootFailure, BootOutcome};
 pub use decide::{check_form, decide};
 pub use detected::{detected_form, DetectedForm};
-pub use facts::{FormatFacts, GuestFacts, ImportForm, NicFacts, OsFacts};
+pub use facts::{
+    DiskRole, FormatFacts, GuestFacts, ImportForm, NicFacts, OsFacts, PartitionScheme,
+    RootContainer,
+};
 pub use rules::{describe_import_image_os, ImportImageOs, Rule, RULES};
 pub use verdict::{Code, Finding, Severity, Verdict};

@@ -16,10 +16,10 @@ fn fmt() -> FormatFacts {
 
 fn linux() -> GuestFacts {
     GuestFacts {
-        partition_table: Some("mbr".into()),
+        partition_table: Some(PartitionScheme::Mbr),
         partition_count: Some(2),
         filesystems: vec!["xfs".into(), "xfs".into()],
-        classification: Some("os".into()),
+        classification: Some(DiskRole::Os),
         os: Some(OsFacts {
             os_type: "linux".into(),
             distro: Some("centos".into()),
@@ -44,9 +44,9 @@ fn linux() -> GuestFacts {
 
 fn windows() -> GuestFacts {
     GuestFacts {
-        partition_table: Some("mbr".into()),
+        partition_table: Some(PartitionScheme::Mbr),
         filesystems: vec!["ntfs".into(), "ntfs".into()],
-        classification: Some("os".into()),
+        classification: Some(DiskRole::Os),
         os: Some(OsFacts {
             os_type: "windows".into(),
             product_name: Some("Windows Server 2012 R2 Datacenter".into()),
@@ -347,7 +347,7 @@ fn partitions() {
 
     // GPT.
     let mut g = linux();
-    g.partition_table = Some("gpt".into());
+    g.partition_table = Some(PartitionScheme::Gpt);
     g.partition_count = Some(3);
     let v = decide(&fmt(), Some(&g), &form());
     assert_fails(&v, Code::PartitionNotPresent, "R-PART");
@@ -379,7 +379,7 @@ fn partitions() {
 
     // No partition table, no filesystem.
     let g = GuestFacts {
-        partition_table: Some("none".into()),
+        partition_table: Some(PartitionScheme::None),
         ..GuestFacts::default()
     };
     let v = decide(&fmt(), Some(&g), &form());
@@ -394,8 +394,8 @@ fn partitions() {
     // what it is, not a missing partition table, is the finding.
     for class in ["archive", "install-iso", "encrypted"] {
         let g = GuestFacts {
-            partition_table: Some("none".into()),
-            classification: Some(class.into()),
+            partition_table: Some(PartitionScheme::None),
+            classification: Some(class.parse().unwrap()),
             classification_evidence: vec!["the file is tar content".into()],
             ..GuestFacts::default()
         };
@@ -419,9 +419,9 @@ fn partitions() {
 
     // A truncated image (partitions past its end): incomplete, forced or not.
     let g = GuestFacts {
-        partition_table: Some("mbr".into()),
+        partition_table: Some(PartitionScheme::Mbr),
         partition_count: Some(1),
-        classification: Some("truncated".into()),
+        classification: Some(DiskRole::Truncated),
         classification_evidence: vec![
             "partition 1 spans bytes 1048576..42991616 but the disk has 1000448 bytes".into(),
         ],
@@ -435,14 +435,14 @@ fn partitions() {
     // A system in a whole-disk filesystem: a partition image, not a disk (incomplete),
     // forced or not.
     let mut g = linux();
-    g.partition_table = Some("none".into());
+    g.partition_table = Some(PartitionScheme::None);
     g.partition_count = Some(0);
     let v = decide(&fmt(), Some(&g), &forced(form()));
     assert_not_waived(&v, Code::PartitionNotPresent, "R-PART");
     assert_eq!(v.codes, vec![Code::PartitionNotPresent], "{v:#?}");
     assert!(v.errors().next().unwrap().message.contains("one partition"));
     // A whole-disk filesystem without a system: the root check names it; R-PART warns.
-    g.classification = Some("data-disk".into());
+    g.classification = Some(DiskRole::DataDisk);
     g.os = None;
     let v = decide(&fmt(), Some(&g), &form());
     assert_eq!(v.codes, vec![Code::RootPartitionNotFound], "{v:#?}");
@@ -470,7 +470,7 @@ fn partitions() {
 fn windows_partitioning() {
     // Dynamic disk.
     let g = GuestFacts {
-        partition_table: Some("mbr".into()),
+        partition_table: Some(PartitionScheme::Mbr),
         dynamic_disk: true,
         filesystems: vec!["ldm".into()],
         ..GuestFacts::default()
@@ -505,7 +505,7 @@ fn windows_partitioning() {
         ("dynamic-disk", "dynamic disk", "basic disk"),
     ] {
         let mut g = windows();
-        g.root_container = Some(kind.into());
+        g.root_container = Some(kind.parse().unwrap());
         g.root_container_evidence = vec![format!("the root is in a {kind} on partition 2")];
         let v = decide(&fmt(), Some(&g), &win_form());
         assert_fails(&v, Code::RootPartitionNotFound, "R-PART");
@@ -521,7 +521,7 @@ fn windows_partitioning() {
             "R-PART",
         );
         let mut l = linux();
-        l.root_container = Some(kind.into());
+        l.root_container = Some(kind.parse().unwrap());
         if kind != "dynamic-disk" && kind != "storage-spaces" {
             assert_clean(&decide(&fmt(), Some(&l), &form()), "R-PART");
         }
@@ -529,12 +529,12 @@ fn windows_partitioning() {
     // A dynamic disk already reported as such is not reported twice.
     let mut g = windows();
     g.dynamic_disk = true;
-    g.root_container = Some("dynamic-disk".into());
+    g.root_container = Some(RootContainer::DynamicDisk);
     let v = decide(&fmt(), Some(&g), &win_form());
     assert_eq!(v.errors().count(), 1, "{v:#?}");
     // Windows on GPT.
     let mut g = windows();
-    g.partition_table = Some("gpt".into());
+    g.partition_table = Some(PartitionScheme::Gpt);
     let v = decide(&fmt(), Some(&g), &win_form());
     assert_fails(&v, Code::PartitionNotPresent, "R-PART");
     assert!(v
@@ -566,9 +566,9 @@ fn root_partition() {
         ("wrong-file", "system disk"),
     ] {
         let g = GuestFacts {
-            partition_table: Some("mbr".into()),
+            partition_table: Some(PartitionScheme::Mbr),
             filesystems: vec!["ext4".into()],
-            classification: Some(class.into()),
+            classification: Some(class.parse().unwrap()),
             classification_evidence: vec!["partition 1: ext4 without /etc, /usr".into()],
             ..GuestFacts::default()
         };
@@ -589,9 +589,9 @@ fn root_partition() {
     // Unknown: no OS and no classification, or an unreadable filesystem → warning.
     for class in [None, Some("unreadable")] {
         let g = GuestFacts {
-            partition_table: Some("mbr".into()),
+            partition_table: Some(PartitionScheme::Mbr),
             filesystems: vec!["btrfs".into()],
-            classification: class.map(str::to_string),
+            classification: class.map(|c| c.parse().unwrap()),
             ..GuestFacts::default()
         };
         let v = decide(&fmt(), Some(&g), &form());
@@ -1158,8 +1158,8 @@ fn activation() {
     );
     // Declared Windows, no guest facts about the OS yet.
     let g = GuestFacts {
-        classification: Some("encrypted".into()),
-        partition_table: Some("mbr".into()),
+        classification: Some(DiskRole::Encrypted),
+        partition_table: Some(PartitionScheme::Mbr),
         ..GuestFacts::default()
     };
     assert_eq!(
@@ -1181,7 +1181,7 @@ fn codes_follow_the_pipeline() {
     f.source_region = Some("ap-guangzhou".into());
     f.os_version = Some("99".into());
     let mut g = linux();
-    g.partition_table = Some("gpt".into());
+    g.partition_table = Some(PartitionScheme::Gpt);
     g.virtio = Some(false);
     g.cloud_init = Some(false);
     let big = FormatFacts::readable("vmdk", 600 * GIB, 60 * GIB);
@@ -1397,18 +1397,18 @@ fn decide_never_panics() {
                             file_size: sz,
                         };
                         let g = GuestFacts {
-                            partition_table: s.clone(),
+                            partition_table: s.as_deref().and_then(|s| s.parse().ok()),
                             partition_count: sz.map(|x| x as u32),
                             hybrid_gpt: b,
                             lvm_present: b,
                             dynamic_disk: !b && tri == Some(true),
                             filesystems: if b { vec![long.clone(); 50] } else { vec![] },
                             all_zero: !b && tri == Some(false),
-                            classification: s.clone(),
+                            classification: s.as_deref().and_then(|s| s.parse().ok()),
                             classification_evidence: vec![long.clone(); 100],
                             os: os.clone(),
                             root_fs: s.clone(),
-                            root_container: s.clone(),
+                            root_container: s.as_deref().and_then(|s| s.parse().ok()),
                             root_container_evidence: vec![long.clone(); 40],
                             virtio: tri,
                             virtio_missing: vec![long.clone(); 3],

@@ -13,25 +13,75 @@ use serde::Serialize;
 /// Bytes at the start of a disk or volume checked for "nothing written here".
 const BLANK_PROBE: u64 = 1 << 20;
 
+/// What the disk is, as inspection concluded (serialised kebab-case: `install-iso`).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiskKind {
+    /// A root was found.
+    Os,
+    /// An ISO 9660 filesystem: an installation or live medium.
+    InstallIso,
+    /// A LUKS or BitLocker volume, whose contents cannot be read.
+    Encrypted,
+    /// A Windows Storage Spaces pool, whose volumes cannot be read.
+    StorageSpaces,
+    /// A Linux md software RAID member, whose array cannot be read.
+    SoftwareRaid,
+    /// Swap space only.
+    SwapOnly,
+    /// A boot partition without a root filesystem.
+    BootOnly,
+    /// Filesystems without an operating system.
+    DataDisk,
+    /// Partitions without any content.
+    Empty,
+    /// No partition table, no filesystem, nothing in the first MiB.
+    Blank,
+    /// Partitions run past the end of the disk: an incomplete image.
+    Truncated,
+    /// Content not recognised as a disk at all.
+    WrongFile,
+    /// A filesystem or LVM layout that cannot be read, so nothing can be told.
+    #[default]
+    Unreadable,
+}
+
+impl DiskKind {
+    /// The name the report and the policy facts use (`install-iso`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DiskKind::Os => "os",
+            DiskKind::InstallIso => "install-iso",
+            DiskKind::Encrypted => "encrypted",
+            DiskKind::StorageSpaces => "storage-spaces",
+            DiskKind::SoftwareRaid => "software-raid",
+            DiskKind::SwapOnly => "swap-only",
+            DiskKind::BootOnly => "boot-only",
+            DiskKind::DataDisk => "data-disk",
+            DiskKind::Empty => "empty",
+            DiskKind::Blank => "blank",
+            DiskKind::Truncated => "truncated",
+            DiskKind::WrongFile => "wrong-file",
+            DiskKind::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl std::fmt::Display for DiskKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The disk's role, with the reason.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Classification {
-    /// `os` (a root was found); else `install-iso`, `encrypted`, `storage-spaces`,
-    /// `software-raid` (a container whose volume cannot be read), `swap-only`,
-    /// `boot-only`, `data-disk`, `empty` (partitions without any content),
-    /// `blank` (no partition table, no filesystem, nothing in the first MiB),
-    /// `truncated` (partitions run past the end of the disk: an incomplete image),
-    /// `wrong-file` (content we do not recognise as a disk at all), `unreadable`
-    /// (a filesystem or LVM layout we cannot read, so we cannot tell).
-    pub kind: String,
+    pub kind: DiskKind,
     pub reason: String,
 }
 
-fn class(kind: &str, reason: String) -> Classification {
-    Classification {
-        kind: kind.into(),
-        reason,
-    }
+fn class(kind: DiskKind, reason: String) -> Classification {
+    Classification { kind, reason }
 }
 
 fn kind_name(k: FsKind) -> String {
@@ -49,7 +99,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
                 .and_then(|o| o.product_name.clone().or(o.distro.clone()))
                 .unwrap_or_else(|| "an operating system".into());
         return class(
-            "os",
+            DiskKind::Os,
             format!(
                 "{os} root on {} ({}{})",
                 root.volume,
@@ -68,7 +118,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         .collect();
     if let Some(f) = known.iter().find(|f| f.kind == FsKind::Iso9660) {
         return class(
-            "install-iso",
+            DiskKind::InstallIso,
             format!(
                 "{} holds an ISO 9660 filesystem{}: an installation or live medium, not an installed system",
                 f.volume,
@@ -94,7 +144,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
             String::new()
         };
         return class(
-            "encrypted",
+            DiskKind::Encrypted,
             format!(
                 "{} is {what}-encrypted: its contents cannot be inspected{others}",
                 f.volume
@@ -110,7 +160,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         .collect();
     if !spaces.is_empty() {
         return class(
-            "storage-spaces",
+            DiskKind::StorageSpaces,
             format!(
                 "{} holds a Windows Storage Spaces pool (SPACEDB header): the volumes in the \
                  pool cannot be read, and no root was found outside it",
@@ -134,7 +184,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         .collect();
     if !raid.is_empty() {
         return class(
-            "software-raid",
+            DiskKind::SoftwareRaid,
             format!(
                 "{} holds a Linux md software RAID member (md superblock, magic a92b4efc): \
                  the array's volume cannot be read, and no root was found outside it",
@@ -146,7 +196,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         let lvs_read = volumes.iter().any(|v| v.name.starts_with("lv "));
         if !lvs_read {
             return class(
-                "unreadable",
+                DiskKind::Unreadable,
                 format!(
                     "LVM volume group(s) {} whose logical volumes could not be read",
                     r.lvm
@@ -176,7 +226,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         .collect();
     if !cut.is_empty() {
         return class(
-            "truncated",
+            DiskKind::Truncated,
             format!("the image is incomplete (cut short): {}", cut.join("; ")),
         );
     }
@@ -184,13 +234,13 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         if r.partitions.is_empty() {
             return if starts_blank(disk) {
                 class(
-                    "blank",
+                    DiskKind::Blank,
                     "no partition table and no filesystem; the first MiB of the disk is all zeros"
                         .into(),
                 )
             } else {
                 class(
-                    "wrong-file",
+                    DiskKind::WrongFile,
                     "no partition table and no recognisable filesystem or disk structure".into(),
                 )
             };
@@ -205,7 +255,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
                 .all(|v| volume_starts_blank(disk, v.offset, v.size))
         {
             return class(
-                "empty",
+                DiskKind::Empty,
                 format!(
                     "{} partition(s), none with a filesystem (their first MiB is all zeros)",
                     r.partitions.len()
@@ -213,7 +263,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
             );
         }
         return class(
-            "unreadable",
+            DiskKind::Unreadable,
             format!(
                 "{} partition(s) with content we do not recognise as a filesystem",
                 r.partitions.len()
@@ -222,7 +272,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
     }
     if known.iter().all(|f| f.kind == FsKind::Swap) {
         return class(
-            "swap-only",
+            DiskKind::SwapOnly,
             format!("only swap space ({})", list(&known, None)),
         );
     }
@@ -250,7 +300,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
             }
             let names: Vec<&str> = entries.iter().take(8).map(|e| e.name.as_str()).collect();
             return class(
-                "boot-only",
+                DiskKind::BootOnly,
                 format!(
                     "{} holds a boot partition ({} …) but no root filesystem was found",
                     v.name,
@@ -261,7 +311,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
     }
     if !unreadable.is_empty() {
         return class(
-            "unreadable",
+            DiskKind::Unreadable,
             format!(
                 "filesystem(s) that could not be read: {}",
                 unreadable
@@ -278,7 +328,7 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         );
     }
     class(
-        "data-disk",
+        DiskKind::DataDisk,
         format!(
             "filesystems ({}) but no operating system root (no /etc with /usr or /bin, no Windows/System32/config)",
             list(&known, None)

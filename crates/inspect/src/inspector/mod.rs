@@ -11,7 +11,7 @@
 mod classify;
 mod summary;
 
-pub use classify::Classification;
+pub use classify::{Classification, DiskKind};
 
 use crate::container::{self, Container, ContainerKind};
 use crate::fs::{self, FsKind, FsProbe};
@@ -102,7 +102,7 @@ pub struct MountReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// `mbr`, `gpt` or `none`.
-    pub partition_table: &'static str,
+    pub partition_table: TableKind,
     /// A GPT whose protective MBR also lists real partitions.
     pub hybrid_mbr: bool,
     pub partitions: Vec<Partition>,
@@ -238,11 +238,7 @@ pub fn inspect(disk: Arc<dyn ReadAt>) -> Report {
     errors.append(&mut found.errors);
 
     let mut report = Report {
-        partition_table: match table.kind {
-            TableKind::Mbr => "mbr",
-            TableKind::Gpt => "gpt",
-            TableKind::None => "none",
-        },
+        partition_table: table.kind,
         hybrid_mbr: table.hybrid,
         partitions: table.partitions,
         dynamic_disk,

@@ -35,6 +35,16 @@ pub enum TableKind {
     None,
 }
 
+impl std::fmt::Display for TableKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TableKind::Mbr => "mbr",
+            TableKind::Gpt => "gpt",
+            TableKind::None => "none",
+        })
+    }
+}
+
 /// A disk's partition table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartitionTable {
