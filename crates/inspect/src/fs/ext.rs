@@ -34,6 +34,7 @@
 //! minimum), at most [`MAX_GROUPS`] groups. Each request may read at most
 //! [`READ_BUDGET`] bytes from the device (a loop in damaged metadata ends).
 
+use super::chunks::{fill, ChunkReader, Chunks};
 use super::{DirEntry, FileSystem, FileType, FsProbe, Metadata, MAX_DIR_ENTRIES};
 use crate::{Error, Result};
 use ext4_view::{Ext4, Ext4Error, Ext4Read};
@@ -417,63 +418,42 @@ impl FileSystem for ExtFs {
             w.files.insert(h, file);
             Ok((h, p))
         })?;
-        Ok(Box::new(ExtFileReader {
+        Ok(Box::new(ChunkReader::new(ExtChunks {
             jobs: self.jobs.clone(),
             handle: handle.0,
             path: handle.1,
-            buf: Vec::new(),
-            at: 0,
-        }))
+        })))
     }
 }
 
-/// A streaming reader over a file held open in the worker.
-struct ExtFileReader {
+/// A file held open in the worker, read a chunk per call.
+struct ExtChunks {
     jobs: mpsc::Sender<Job>,
     handle: u64,
     path: String,
-    buf: Vec<u8>,
-    at: usize,
 }
 
-impl Read for ExtFileReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.at >= self.buf.len() {
-            let (h, path) = (self.handle, self.path.clone());
-            let want = out.len().clamp(64 << 10, CHUNK);
-            self.buf = call(&self.jobs, move |w| {
-                let f = w
-                    .files
-                    .get_mut(&h)
-                    .ok_or_else(|| Error::corrupt("ext filesystem", 0, "file handle gone"))?;
-                let mut data = vec![0u8; want];
-                let mut got = 0;
-                while got < want {
-                    let n = f
-                        .read_bytes(data.get_mut(got..).unwrap_or_default())
-                        .map_err(|e| map_err(e, &path))?;
-                    if n == 0 {
-                        break;
-                    }
-                    got += n;
-                }
-                data.truncate(got);
-                Ok(data)
-            })
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-            self.at = 0;
-        }
-        let avail = self.buf.get(self.at..).unwrap_or_default();
-        let n = avail.len().min(out.len());
-        out.get_mut(..n)
-            .unwrap_or_default()
-            .copy_from_slice(avail.get(..n).unwrap_or_default());
-        self.at += n;
-        Ok(n)
+impl Chunks for ExtChunks {
+    fn next_chunk(&mut self, buf: &mut Vec<u8>, hint: usize) -> Result<()> {
+        let (h, path) = (self.handle, self.path.clone());
+        let want = hint.clamp(64 << 10, CHUNK);
+        *buf = call(&self.jobs, move |w| {
+            let f = w
+                .files
+                .get_mut(&h)
+                .ok_or_else(|| Error::corrupt("ext filesystem", 0, "file handle gone"))?;
+            let mut data = vec![0u8; want];
+            let got = fill(&mut data, |b| {
+                f.read_bytes(b).map_err(|e| map_err(e, &path))
+            })?;
+            data.truncate(got);
+            Ok(data)
+        })?;
+        Ok(())
     }
 }
 
-impl Drop for ExtFileReader {
+impl Drop for ExtChunks {
     fn drop(&mut self) {
         let h = self.handle;
         let _ = self.jobs.send(Box::new(move |w: &mut Worker| {

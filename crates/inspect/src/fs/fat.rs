@@ -14,6 +14,7 @@
 //! returns), which also ends loops on cyclic cluster chains; listings stop at
 //! [`MAX_DIR_ENTRIES`].
 
+use super::chunks::{fill, ChunkReader, Chunks, Span};
 use super::io_adapter::ReadAtCursor;
 use super::{DirEntry, FileSystem, FileType, FsProbe, Metadata, MAX_DIR_ENTRIES};
 use crate::{Error, Result};
@@ -188,80 +189,41 @@ impl FileSystem for FatFs {
             Node::Entry(e) if !e.is_dir() => e.len(),
             _ => return Err(Error::NotAFile(path.to_string())),
         };
-        Ok(Box::new(FatFileReader {
+        Ok(Box::new(ChunkReader::new(FatChunks {
             fs: self,
-            path: path.to_string(),
-            size,
-            pos: 0,
-            buf: Vec::new(),
-            at: 0,
-        }))
+            span: Span {
+                structure: "FAT filesystem",
+                path: path.to_string(),
+                size,
+                pos: 0,
+                chunk: CHUNK,
+            },
+        })))
     }
 }
 
 /// Streams a file by re-opening the filesystem for each chunk.
-struct FatFileReader<'a> {
+struct FatChunks<'a> {
     fs: &'a FatFs,
-    path: String,
-    size: u64,
-    pos: u64,
-    buf: Vec<u8>,
-    at: usize,
+    span: Span,
 }
 
-impl FatFileReader<'_> {
-    fn refill(&mut self) -> Result<()> {
-        let want = (CHUNK as u64).min(self.size.saturating_sub(self.pos)) as usize;
-        self.buf.clear();
-        self.at = 0;
+impl Chunks for FatChunks<'_> {
+    fn next_chunk(&mut self, buf: &mut Vec<u8>, _hint: usize) -> Result<()> {
+        let want = self.span.want();
         if want == 0 {
             return Ok(());
         }
+        let path = &self.span.path;
         let fs = mount(&self.fs.dev, READ_BUDGET + want as u64)?;
-        let Node::Entry(e) = lookup(&fs, &self.path)? else {
-            return Err(Error::NotAFile(self.path.clone()));
+        let Node::Entry(e) = lookup(&fs, path)? else {
+            return Err(Error::NotAFile(path.clone()));
         };
         let mut f = e.to_file();
-        f.seek(SeekFrom::Start(self.pos))
-            .map_err(|e| corrupt(&self.path, e))?;
-        self.buf.resize(want, 0);
-        let mut got = 0;
-        while got < want {
-            let n = f
-                .read(self.buf.get_mut(got..).unwrap_or_default())
-                .map_err(|e| corrupt(&self.path, e))?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        if got < want {
-            return Err(corrupt(
-                &self.path,
-                format!(
-                    "cluster chain ends at byte {} of {}",
-                    self.pos + got as u64,
-                    self.size
-                ),
-            ));
-        }
-        self.pos += got as u64;
-        Ok(())
-    }
-}
-
-impl Read for FatFileReader<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.at >= self.buf.len() {
-            self.refill()
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-        }
-        let avail = self.buf.get(self.at..).unwrap_or_default();
-        let n = avail.len().min(out.len());
-        out.get_mut(..n)
-            .unwrap_or_default()
-            .copy_from_slice(avail.get(..n).unwrap_or_default());
-        self.at += n;
-        Ok(n)
+        f.seek(SeekFrom::Start(self.span.pos))
+            .map_err(|e| corrupt(path, e))?;
+        buf.resize(want, 0);
+        let got = fill(buf, |b| f.read(b).map_err(|e| corrupt(path, e)))?;
+        self.span.advance(got, want, "cluster chain")
     }
 }

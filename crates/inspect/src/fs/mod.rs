@@ -19,6 +19,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 pub mod btrfs;
+mod chunks;
 mod ext;
 mod fat;
 mod io_adapter;

@@ -27,6 +27,7 @@
 //! streaming reader re-opens the file record for each [`CHUNK`] (the multi-MB
 //! registry hives are read in 4 MiB steps).
 
+use super::chunks::{fill, ChunkReader, Chunks, Span};
 use super::io_adapter::ReadAtCursor;
 use super::{DirEntry, FileSystem, FileType, FsProbe, Metadata, MAX_DIR_ENTRIES};
 use crate::{Error, Result};
@@ -320,15 +321,17 @@ impl FileSystem for NtfsFs {
 
     fn open_file(&self, path: &str) -> Result<Box<dyn Read + Send + '_>> {
         let (record, size) = self.with_cursor(0, path, |c| self.open_data(c, path))?;
-        Ok(Box::new(NtfsFileReader {
+        Ok(Box::new(ChunkReader::new(NtfsChunks {
             fs: self,
-            path: path.to_string(),
             record,
-            size,
-            pos: 0,
-            buf: Vec::new(),
-            at: 0,
-        }))
+            span: Span {
+                structure: "NTFS filesystem",
+                path: path.to_string(),
+                size,
+                pos: 0,
+                chunk: CHUNK,
+            },
+        })))
     }
 }
 
@@ -406,44 +409,24 @@ impl NtfsFs {
 }
 
 /// Streams a file's unnamed `$DATA`, re-opening its record for each chunk.
-struct NtfsFileReader<'a> {
+struct NtfsChunks<'a> {
     fs: &'a NtfsFs,
-    path: String,
     record: u64,
-    size: u64,
-    pos: u64,
-    buf: Vec<u8>,
-    at: usize,
+    span: Span,
 }
 
-impl NtfsFileReader<'_> {
-    fn refill(&mut self) -> Result<()> {
-        let want = (CHUNK as u64).min(self.size.saturating_sub(self.pos)) as usize;
-        self.buf.clear();
-        self.at = 0;
+impl Chunks for NtfsChunks<'_> {
+    fn next_chunk(&mut self, buf: &mut Vec<u8>, _hint: usize) -> Result<()> {
+        let want = self.span.want();
         if want == 0 {
             return Ok(());
         }
-        let path = self.path.clone();
-        let (record, pos, fs) = (self.record, self.pos, self.fs);
-        let mut buf = std::mem::take(&mut self.buf);
+        let (fs, record, pos, path) = (self.fs, self.record, self.span.pos, &self.span.path);
         buf.resize(want, 0);
-        let got = fs.with_cursor(want as u64, &path, |c| {
-            read_chunk(fs, c, record, pos, &mut buf, &path)
+        let got = fs.with_cursor(want as u64, path, |c| {
+            read_chunk(fs, c, record, pos, buf, path)
         })?;
-        if got < want {
-            return Err(corrupt(
-                &path,
-                format!(
-                    "data ends at byte {} of {}",
-                    self.pos + got as u64,
-                    self.size
-                ),
-            ));
-        }
-        self.buf = buf;
-        self.pos += got as u64;
-        Ok(())
+        self.span.advance(got, want, "data")
     }
 }
 
@@ -466,32 +449,8 @@ fn read_chunk(
         let mut v = attr.value(c).map_err(|e| corrupt(path, e))?;
         v.seek(c, SeekFrom::Start(pos))
             .map_err(|e| corrupt(path, e))?;
-        let mut got = 0;
-        while got < buf.len() {
-            let n = v
-                .read(c, buf.get_mut(got..).unwrap_or_default())
-                .map_err(|e: NtfsError| corrupt(path, e))?;
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        Ok(got)
-    }
-}
-
-impl Read for NtfsFileReader<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.at >= self.buf.len() {
-            self.refill()
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-        }
-        let avail = self.buf.get(self.at..).unwrap_or_default();
-        let n = avail.len().min(out.len());
-        out.get_mut(..n)
-            .unwrap_or_default()
-            .copy_from_slice(avail.get(..n).unwrap_or_default());
-        self.at += n;
-        Ok(n)
+        fill(buf, |b| {
+            v.read(c, b).map_err(|e: NtfsError| corrupt(path, e))
+        })
     }
 }
