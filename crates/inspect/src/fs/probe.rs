@@ -9,6 +9,7 @@
 
 use super::{FsKind, FsProbe};
 use crate::Result;
+use imgport_disk::bytes::short::{be16, be32, be64, le16, le32, le64};
 use imgport_disk::ReadAt;
 
 /// Identify what `dev` holds. The first kind whose checks pass wins, in the order
@@ -55,42 +56,6 @@ fn read(dev: &dyn ReadAt, off: u64, len: usize) -> Result<Option<Vec<u8>>> {
         }
         _ => Ok(None),
     }
-}
-
-fn le16(b: &[u8], off: usize) -> u16 {
-    b.get(off..off + 2)
-        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn le64(b: &[u8], off: usize) -> u64 {
-    b.get(off..off + 8).map_or(0, |s| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        u64::from_le_bytes(a)
-    })
-}
-
-fn be16(b: &[u8], off: usize) -> u16 {
-    b.get(off..off + 2)
-        .map_or(0, |s| u16::from_be_bytes([s[0], s[1]]))
-}
-
-fn be32(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4)
-        .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn be64(b: &[u8], off: usize) -> u64 {
-    b.get(off..off + 8).map_or(0, |s| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        u64::from_be_bytes(a)
-    })
 }
 
 fn bytes_at(b: &[u8], off: usize, len: usize) -> &[u8] {

@@ -14,6 +14,7 @@
 //! | 508 | XOR-32 checksum of bytes 0..508 |
 
 use crate::{Error, Result};
+use imgport_disk::bytes::short::le32;
 use serde::Serialize;
 
 /// Size of the base block; hive bins start here.
@@ -48,13 +49,6 @@ impl BaseBlock {
     pub fn version(&self) -> String {
         format!("{}.{}", self.major_version, self.minor_version)
     }
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_le_bytes)
-        .unwrap_or(0)
 }
 
 /// The XOR-32 checksum over the first 508 bytes, with Windows' adjustments

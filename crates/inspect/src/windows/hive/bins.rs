@@ -24,9 +24,7 @@ pub struct Bins {
 }
 
 fn le32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at.checked_add(4)?)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_le_bytes)
+    imgport_disk::bytes::short::get(b, at).map(u32::from_le_bytes)
 }
 
 impl Bins {

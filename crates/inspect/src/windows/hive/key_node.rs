@@ -14,6 +14,7 @@
 
 use super::names::decode_name;
 use crate::{Error, Result};
+use imgport_disk::bytes::short::{le16, le32};
 
 /// Offset of the name in an `nk` cell.
 const NAME_AT: usize = 76;
@@ -30,19 +31,6 @@ pub struct KeyNode {
     pub value_count: u32,
     pub values_list: u32,
     pub name: String,
-}
-
-fn le16(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .unwrap_or(0)
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_le_bytes)
-        .unwrap_or(0)
 }
 
 /// Parse the `nk` cell data `cell` found at file offset `file_off`.
