@@ -26,8 +26,9 @@ use std::time::Instant;
 pub enum Phase {
     /// Detect the format and open it (R-FMT).
     Format,
-    /// Walk the mapping tables and measure the qcow2 size (R-SIZE-*).
-    Measure,
+    /// Walk the mapping tables and measure the qcow2 size (R-SIZE-*); the import job's
+    /// phase of the same name.
+    Size,
     /// Partitions, filesystems, OS facts.
     Inspect,
     /// Apply the rules.
@@ -203,7 +204,7 @@ fn open_and_measure(
         },
     };
     report.info = Some(disk.info().clone());
-    progress(Phase::Measure);
+    progress(Phase::Size);
     // The allocation walk validates every mapping-table entry: a corrupt or truncated
     // table is refused here, as the import would refuse it (R-FMT).
     let allocation = match imgport_disk::allocation(&*disk) {

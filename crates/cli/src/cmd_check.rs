@@ -177,7 +177,7 @@ fn check_one(target: &str, form: &ImportForm) -> Outcome {
 fn phase_name(p: Phase) -> &'static str {
     match p {
         Phase::Format => "reading the format",
-        Phase::Measure => "walking the mapping tables",
+        Phase::Size => "walking the mapping tables",
         Phase::Inspect => "inspecting the guest",
         Phase::Policy => "applying the rules",
     }

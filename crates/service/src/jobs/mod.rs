@@ -67,6 +67,18 @@ pub enum Phase {
     Notify,
 }
 
+/// The check's phases are the job's (one check engine for the CLI and the job).
+impl From<imgport_check::Phase> for Phase {
+    fn from(p: imgport_check::Phase) -> Phase {
+        match p {
+            imgport_check::Phase::Format => Phase::Format,
+            imgport_check::Phase::Size => Phase::Size,
+            imgport_check::Phase::Inspect => Phase::Inspect,
+            imgport_check::Phase::Policy => Phase::Policy,
+        }
+    }
+}
+
 impl Phase {
     pub const ALL: &'static [Phase] = &[
         Phase::Fetch,

@@ -243,12 +243,7 @@ fn check(
     let progress = a.progress;
     let checked =
         imgport_check::check_with_progress(src.clone() as Arc<dyn ReadAt>, form, &mut |p| {
-            progress.enter(match p {
-                imgport_check::Phase::Format => Phase::Format,
-                imgport_check::Phase::Measure => Phase::Size,
-                imgport_check::Phase::Inspect => Phase::Inspect,
-                imgport_check::Phase::Policy => Phase::Policy,
-            })
+            progress.enter(Phase::from(p))
         });
     let report = checked.map_err(|e| {
         Box::new(a.read_error(|| {
