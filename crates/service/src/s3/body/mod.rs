@@ -6,34 +6,32 @@
 //! chunk signature and the trailer signature verified as they arrive), hashes them
 //! (MD5 for the ETag, and whatever checksums the request declares) and writes them to
 //! a temporary file of the object store, flushed to disk before it may be committed.
+//! Submodules: `aws_chunked` (the streaming-upload framing and its signatures),
+//! `checksums` (MD5, SHA-1/256, CRC32/C, CRC64NVME; base64), `download` (response bodies).
+
+mod aws_chunked;
+mod checksums;
+mod download;
+
+pub use aws_chunked::decode_aws_chunked;
+pub use checksums::{b64, unb64, Algo, Digests};
+
+use aws_chunked::chunked;
+use checksums::Hashers;
+pub use download::from_source;
 
 use super::auth::ChunkSigner;
 use super::errors::S3Error;
-use super::sigv4::{self, EMPTY_SHA256};
 use crate::objects::sparse::SparseWriter;
 use crate::AppState;
 use axum::body::{Body, Bytes};
 use futures_util::StreamExt;
-use imgport_disk::ReadAt;
-use md5::{Digest as _, Md5};
-use sha1::Sha1;
-use sha2::Sha256;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Longest chunk-header or trailer line of an `aws-chunked` body.
-const MAX_LINE: u64 = 4096;
-/// Most trailer lines.
-const MAX_TRAILERS: usize = 16;
 /// Body frames buffered between the connection and the writer thread.
 const CHANNEL_FRAMES: usize = 16;
-
-static CRC32C: crc::Crc<u32, crc::Table<16>> =
-    crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
-static CRC64NVME: crc::Crc<u64, crc::Table<16>> =
-    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_NVME);
 
 /// A temporary upload file, removed when dropped unless committed.
 pub struct TempFile {
@@ -66,54 +64,6 @@ impl Drop for TempFile {
     }
 }
 
-/// The checksum algorithms of `x-amz-checksum-*` (S3 "additional checksums").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algo {
-    Crc32,
-    Crc32c,
-    Crc64Nvme,
-    Sha1,
-    Sha256,
-}
-
-impl Algo {
-    pub const ALL: [Algo; 5] = [
-        Algo::Crc32,
-        Algo::Crc32c,
-        Algo::Crc64Nvme,
-        Algo::Sha1,
-        Algo::Sha256,
-    ];
-
-    /// The header carrying this checksum.
-    pub fn header(self) -> &'static str {
-        match self {
-            Algo::Crc32 => "x-amz-checksum-crc32",
-            Algo::Crc32c => "x-amz-checksum-crc32c",
-            Algo::Crc64Nvme => "x-amz-checksum-crc64nvme",
-            Algo::Sha1 => "x-amz-checksum-sha1",
-            Algo::Sha256 => "x-amz-checksum-sha256",
-        }
-    }
-
-    pub fn from_header(h: &str) -> Option<Algo> {
-        Algo::ALL
-            .into_iter()
-            .find(|a| a.header().eq_ignore_ascii_case(h.trim()))
-    }
-
-    /// `CRC32`, `SHA256`, … as in `x-amz-sdk-checksum-algorithm`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Algo::Crc32 => "CRC32",
-            Algo::Crc32c => "CRC32C",
-            Algo::Crc64Nvme => "CRC64NVME",
-            Algo::Sha1 => "SHA1",
-            Algo::Sha256 => "SHA256",
-        }
-    }
-}
-
 /// How the bytes of a body are framed.
 pub enum Framing {
     /// The object bytes as sent.
@@ -139,30 +89,6 @@ pub struct BodySpec {
     pub checksums: Vec<Algo>,
 }
 
-/// Digests of the received bytes.
-#[derive(Debug, Clone, Default)]
-pub struct Digests {
-    pub md5: [u8; 16],
-    pub sha256: Option<[u8; 32]>,
-    pub sha1: Option<[u8; 20]>,
-    pub crc32: Option<u32>,
-    pub crc32c: Option<u32>,
-    pub crc64nvme: Option<u64>,
-}
-
-impl Digests {
-    /// The base64 value of `algo` as `x-amz-checksum-*` carries it, if computed.
-    pub fn checksum(&self, algo: Algo) -> Option<String> {
-        match algo {
-            Algo::Crc32 => self.crc32.map(|v| b64(&v.to_be_bytes())),
-            Algo::Crc32c => self.crc32c.map(|v| b64(&v.to_be_bytes())),
-            Algo::Crc64Nvme => self.crc64nvme.map(|v| b64(&v.to_be_bytes())),
-            Algo::Sha1 => self.sha1.map(|v| b64(&v)),
-            Algo::Sha256 => self.sha256.map(|v| b64(&v)),
-        }
-    }
-}
-
 /// A received body: its temporary file and what was computed.
 pub struct Received {
     pub temp: TempFile,
@@ -171,59 +97,6 @@ pub struct Received {
     /// Trailing headers of an `aws-chunked` body (lower-case names), signature
     /// already verified and removed.
     pub trailers: Vec<(String, String)>,
-}
-
-struct Hashers {
-    md5: Md5,
-    sha256: Option<Sha256>,
-    sha1: Option<Sha1>,
-    crc32: Option<crc32fast::Hasher>,
-    crc32c: Option<crc::Digest<'static, u32, crc::Table<16>>>,
-    crc64: Option<crc::Digest<'static, u64, crc::Table<16>>>,
-}
-
-impl Hashers {
-    fn new(spec: &BodySpec) -> Self {
-        let want = |a: Algo| spec.checksums.contains(&a);
-        Hashers {
-            md5: Md5::new(),
-            sha256: (spec.sha256 || want(Algo::Sha256)).then(Sha256::new),
-            sha1: want(Algo::Sha1).then(Sha1::new),
-            crc32: want(Algo::Crc32).then(crc32fast::Hasher::new),
-            crc32c: want(Algo::Crc32c).then(|| CRC32C.digest()),
-            crc64: want(Algo::Crc64Nvme).then(|| CRC64NVME.digest()),
-        }
-    }
-
-    fn update(&mut self, d: &[u8]) {
-        self.md5.update(d);
-        if let Some(h) = &mut self.sha256 {
-            sha2::Digest::update(h, d);
-        }
-        if let Some(h) = &mut self.sha1 {
-            sha1::Digest::update(h, d);
-        }
-        if let Some(h) = &mut self.crc32 {
-            h.update(d);
-        }
-        if let Some(h) = &mut self.crc32c {
-            h.update(d);
-        }
-        if let Some(h) = &mut self.crc64 {
-            h.update(d);
-        }
-    }
-
-    fn finish(self) -> Digests {
-        Digests {
-            md5: self.md5.finalize().into(),
-            sha256: self.sha256.map(|h| sha2::Digest::finalize(h).into()),
-            sha1: self.sha1.map(|h| sha1::Digest::finalize(h).into()),
-            crc32: self.crc32.map(|h| h.finalize()),
-            crc32c: self.crc32c.map(|h| h.finalize()),
-            crc64nvme: self.crc64.map(|h| h.finalize()),
-        }
-    }
 }
 
 /// Reads the frames the connection task forwards; a closed channel is the end of
@@ -249,7 +122,7 @@ impl Read for ChannelReader {
     }
 }
 
-fn incomplete(e: impl std::fmt::Display) -> S3Error {
+pub(super) fn incomplete(e: impl std::fmt::Display) -> S3Error {
     S3Error::bad(
         "IncompleteBody",
         format!(
@@ -258,19 +131,12 @@ fn incomplete(e: impl std::fmt::Display) -> S3Error {
     )
 }
 
-fn too_large(limit: u64) -> S3Error {
+pub(super) fn too_large(limit: u64) -> S3Error {
     S3Error::bad(
         "EntityTooLarge",
         format!("Your proposed upload exceeds the maximum allowed size of {limit} bytes; use a multipart upload with parts of at most 5 GiB."),
     )
     .with("MaxSizeAllowed", limit.to_string())
-}
-
-fn chunk_error(m: impl std::fmt::Display) -> S3Error {
-    S3Error::bad(
-        "InvalidChunkSizeError",
-        format!("The aws-chunked body is malformed: {m}."),
-    )
 }
 
 /// Receive `body` into a new temporary file of the object store per `spec`.
@@ -370,223 +236,11 @@ fn plain(
     }
 }
 
-/// One CRLF- (or LF-) terminated line without its terminator; `None` at the end of
-/// the body.
-fn line(r: &mut impl BufRead) -> Result<Option<String>, S3Error> {
-    let mut buf = Vec::new();
-    let n = r
-        .by_ref()
-        .take(MAX_LINE)
-        .read_until(b'\n', &mut buf)
-        .map_err(incomplete)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() != Some(&b'\n') {
-        return Err(chunk_error(if n as u64 >= MAX_LINE {
-            "a chunk header or trailer line is too long"
-        } else {
-            "the body ends inside a chunk header"
-        }));
-    }
-    buf.pop();
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| chunk_error("a chunk header is not text"))
-}
-
-fn mismatch_chunk() -> S3Error {
-    S3Error::signature_mismatch().with(
-        "Detail",
-        "a chunk signature of the aws-chunked body does not match",
-    )
-}
-
-/// Decode an `aws-chunked` body from `r` into `w` (what an upload does, without the
-/// connection and the temporary file; also the fuzz target's entry): the decoded
-/// size, its MD5 (and SHA-256) and the verified trailers.
-pub fn decode_aws_chunked(
-    r: impl BufRead,
-    w: &mut impl Write,
-    limit: u64,
-    signer: Option<&ChunkSigner>,
-    trailer: bool,
-) -> Result<Decoded, S3Error> {
-    let spec = BodySpec {
-        framing: Framing::Plain,
-        limit,
-        decoded_length: None,
-        sha256: true,
-        checksums: Vec::new(),
-    };
-    let mut hashers = Hashers::new(&spec);
-    let (size, trailers) = chunked(r, w, &mut hashers, limit, limit, signer, trailer)?;
-    Ok((size, hashers.finish(), trailers))
-}
-
-/// Decode `aws-chunked` (`HEX[;chunk-signature=SIG]\r\nDATA\r\n` … `0…\r\n`, then
-/// trailing headers and an empty line), verifying chunk signatures when `signer`.
-fn chunked(
-    mut r: impl BufRead,
-    w: &mut impl Write,
-    h: &mut Hashers,
-    limit: u64,
-    max: u64,
-    signer: Option<&ChunkSigner>,
-    trailer: bool,
-) -> Result<(u64, Vec<(String, String)>), S3Error> {
-    let mut size = 0u64;
-    let mut previous = signer.map(|s| s.seed.clone()).unwrap_or_default();
-    loop {
-        let header = line(&mut r)?.ok_or_else(|| incomplete("no final 0-size chunk"))?;
-        let mut parts = header.split(';');
-        let hex_len = parts.next().unwrap_or("").trim();
-        if hex_len.is_empty()
-            || hex_len.len() > 16
-            || !hex_len.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            return Err(chunk_error(format!("bad chunk size {:?}", clip(hex_len))));
-        }
-        let n = u64::from_str_radix(hex_len, 16).map_err(|_| chunk_error("bad chunk size"))?;
-        let sig = parts
-            .filter_map(|p| p.trim().strip_prefix("chunk-signature="))
-            .next()
-            .map(str::to_string);
-        size = size.checked_add(n).filter(|s| *s <= limit).ok_or_else(|| {
-            if limit < max {
-                incomplete("the chunks hold more than x-amz-decoded-content-length")
-            } else {
-                too_large(max)
-            }
-        })?;
-        let mut chunk_sha = signer.map(|_| <Sha256 as sha2::Digest>::new());
-        let mut left = n;
-        while left > 0 {
-            let buf = r.fill_buf().map_err(incomplete)?;
-            if buf.is_empty() {
-                return Err(incomplete("the body ends inside a chunk"));
-            }
-            let k = buf.len().min(left.min(usize::MAX as u64) as usize);
-            h.update(&buf[..k]);
-            if let Some(c) = &mut chunk_sha {
-                sha2::Digest::update(c, &buf[..k]);
-            }
-            w.write_all(&buf[..k])?;
-            r.consume(k);
-            left -= k as u64;
-        }
-        if let Some(s) = signer {
-            let got = sig.ok_or_else(|| {
-                S3Error::signature_mismatch().with("Detail", "a chunk has no chunk-signature")
-            })?;
-            let data_hash = match chunk_sha {
-                Some(c) if n > 0 => hex::encode(sha2::Digest::finalize(c)),
-                _ => EMPTY_SHA256.to_string(),
-            };
-            let want = sigv4::chunk_signature(&s.key, &s.amz_date, &s.scope, &previous, &data_hash);
-            if !sigv4::same(&want, &got.to_ascii_lowercase()) {
-                return Err(mismatch_chunk());
-            }
-            previous = want;
-        }
-        if n == 0 {
-            break;
-        }
-        let mut crlf = [0u8; 2];
-        r.read_exact(&mut crlf).map_err(incomplete)?;
-        if &crlf != b"\r\n" {
-            return Err(chunk_error("chunk data is not followed by CRLF"));
-        }
-    }
-    // Trailing headers, then an empty line (or the end of the body).
-    let mut trailers = Vec::new();
-    let mut trailer_sig = None;
-    while let Some(l) = line(&mut r)? {
-        if l.is_empty() {
-            break;
-        }
-        if !trailer || trailers.len() >= MAX_TRAILERS {
-            return Err(chunk_error("unexpected data after the final chunk"));
-        }
-        let (k, v) = l
-            .split_once(':')
-            .ok_or_else(|| chunk_error("a trailer line has no ':'"))?;
-        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-        if k == "x-amz-trailer-signature" {
-            trailer_sig = Some(v);
-        } else {
-            trailers.push((k, v));
-        }
-    }
-    let mut extra = [0u8; 1];
-    if r.read(&mut extra).map_err(incomplete)? != 0 {
-        return Err(chunk_error("data after the end of the aws-chunked body"));
-    }
-    if let (Some(s), true) = (signer, trailer) {
-        let got = trailer_sig.ok_or_else(|| {
-            S3Error::signature_mismatch().with("Detail", "x-amz-trailer-signature is missing")
-        })?;
-        let canonical: String = trailers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-        let want = sigv4::trailer_signature(&s.key, &s.amz_date, &s.scope, &previous, &canonical);
-        if !sigv4::same(&want, &got.to_ascii_lowercase()) {
-            return Err(S3Error::signature_mismatch()
-                .with("Detail", "the trailer signature does not match"));
-        }
-    }
-    Ok((size, trailers))
-}
-
-fn clip(s: &str) -> String {
-    imgport_policy::text::clip(s, 40)
-}
-
-/// Standard base64 with padding.
-pub fn b64(data: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(data)
-}
-
-/// Decode standard base64 (`None` when invalid).
-pub fn unb64(s: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .ok()
-}
-
-/// A response body reading `[start, start+len)` of `src` in 1 MiB pieces, each read
-/// on the blocking pool.
-pub fn from_source(src: Arc<dyn ReadAt>, start: u64, len: u64) -> Body {
-    const PIECE: u64 = 1 << 20;
-    let end = start.saturating_add(len);
-    let stream = futures_util::stream::unfold((start, end), move |(pos, end)| {
-        let src = src.clone();
-        async move {
-            if pos >= end {
-                return None;
-            }
-            let n = (end - pos).min(PIECE);
-            let r = tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0u8; n as usize];
-                src.read_exact_at(&mut buf, pos).map(|_| buf)
-            })
-            .await;
-            match r {
-                Ok(Ok(buf)) => Some((Ok(Bytes::from(buf)), (pos + n, end))),
-                Ok(Err(e)) => Some((Err(std::io::Error::other(e.to_string())), (end, end))),
-                Err(e) => Some((Err(std::io::Error::other(e.to_string())), (end, end))),
-            }
-        }
-    });
-    Body::from_stream(stream)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::s3::sigv4::{self, EMPTY_SHA256};
+    use md5::{Digest as _, Md5};
 
     fn signer() -> ChunkSigner {
         let scope = "20130524/us-east-1/s3/aws4_request";
