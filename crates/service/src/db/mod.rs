@@ -42,8 +42,10 @@ pub const DEFAULT_PG_CONNECTIONS: usize = 4;
 /// starting at once on one PostgreSQL database.
 const SCHEMA_LOCK: i64 = 0x696d_6770_6f72_7401;
 
-/// A handle to the database, cheap to clone, usable from any thread (including async
-/// handlers: calls block briefly, as SQLite always did).
+/// A handle to the database, cheap to clone, usable from any thread. Its calls block;
+/// called from an async handler (the S3 operations call it directly) they leave the
+/// runtime's worker thread first ([`blocking`]), so a slow database holds up only the
+/// request that waits for it.
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
@@ -143,10 +145,10 @@ impl Db {
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<R, DbError>,
     ) -> Result<R, DbError> {
-        match &*self.inner {
+        blocking(|| match &*self.inner {
             Inner::Sqlite(s) => s.with(f),
             Inner::Postgres(p) => p.with(f),
-        }
+        })
     }
 
     /// Run `f` in a transaction: committed when `f` returns `Ok`, rolled back when it
@@ -156,10 +158,24 @@ impl Db {
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<R, E>,
     ) -> Result<R, E> {
-        match &*self.inner {
+        blocking(|| match &*self.inner {
             Inner::Sqlite(s) => s.tx(f),
             Inner::Postgres(p) => p.tx(f),
-        }
+        })
+    }
+}
+
+/// Runs blocking database work. On a worker thread of a multi-threaded tokio runtime
+/// (an axum handler) through `block_in_place`, which first hands the thread's other
+/// tasks to another worker: requests keep being served while this one waits for the
+/// database. Elsewhere (job threads, `spawn_blocking`, a current-thread runtime, a
+/// nested call) directly. The one place the service isolates its blocking DB calls
+/// (issue 14 item 4; why not an async driver: docs/decisions.md).
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
@@ -269,6 +285,41 @@ mod tests {
     use super::sql::args;
     use super::testing::{backends, each_backend, postgres};
     use super::*;
+
+    /// A slow database call from an async handler leaves the runtime serving others: on
+    /// a runtime of one worker, a ticker task keeps ticking while a handler waits 600 ms
+    /// inside `Db::with` (without [`blocking`] the only worker would be held: 0 ticks).
+    #[test]
+    fn a_slow_database_call_does_not_hold_the_runtime() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        let db = Db::open_in_memory().unwrap();
+        let ticks = rt.block_on(async move {
+            let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let t = ticks.clone();
+            let ticker = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+            let handler = tokio::spawn(async move {
+                db.with(|_| {
+                    std::thread::sleep(std::time::Duration::from_millis(600));
+                    Ok(())
+                })
+            });
+            handler.await.unwrap().unwrap();
+            ticker.abort();
+            ticks.load(std::sync::atomic::Ordering::Relaxed) - before
+        });
+        assert!(ticks >= 5, "the runtime stalled: {ticks} ticks in 600 ms");
+    }
 
     fn count(db: &Db, table: &str) -> i64 {
         db.with(|c| c.int(&format!("SELECT COUNT(*) FROM {table}"), args![]))
