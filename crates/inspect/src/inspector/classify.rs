@@ -91,14 +91,89 @@ fn kind_name(k: FsKind) -> String {
         .unwrap_or_else(|| format!("{k:?}"))
 }
 
+/// What classification reads beyond the report, gathered first so that [`judge`]
+/// decides without I/O: the disk's first MiB, the first MiB of partitions without a
+/// filesystem, and the readable volumes' top directories.
+#[derive(Debug, Clone, Default)]
+pub struct DiskReads {
+    pub disk_size: u64,
+    /// The disk's first MiB is all zeros (read only when no filesystem was found).
+    pub starts_blank: bool,
+    /// Partitions without a recognised filesystem, each with whether its first MiB is
+    /// all zeros (read only when no filesystem was found).
+    pub unknown_partitions: Vec<(String, bool)>,
+    /// Logical volumes were opened.
+    pub lvs_read: bool,
+    /// Each readable volume's top directory: (volume, entry names).
+    pub top_dirs: Vec<(String, Vec<String>)>,
+}
+
 /// Classify the disk described by `r` (its volumes opened as `volumes`).
 pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classification {
+    judge(r, &gather(r, volumes, disk))
+}
+
+/// Read what [`judge`] needs (nothing when a root was found).
+pub fn gather(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> DiskReads {
+    let mut reads = DiskReads {
+        disk_size: disk.size(),
+        lvs_read: volumes.iter().any(|v| v.name.starts_with("lv ")),
+        ..DiskReads::default()
+    };
+    if by_report(r, &reads).is_some() {
+        return reads;
+    }
+    let known = known(r);
+    if known.is_empty() {
+        if r.partitions.is_empty() {
+            reads.starts_blank = starts_blank(disk);
+        } else {
+            reads.unknown_partitions = volumes
+                .iter()
+                .filter(|v| v.probe.kind == FsKind::Unknown && v.name.starts_with("partition "))
+                .map(|v| (v.name.clone(), volume_starts_blank(disk, v.offset, v.size)))
+                .collect();
+        }
+        return reads;
+    }
+    if known.iter().all(|f| f.kind == FsKind::Swap) {
+        return reads;
+    }
+    reads.top_dirs = volumes
+        .iter()
+        .filter_map(|v| {
+            let entries = v.fs.as_ref()?.read_dir("/").ok()?;
+            Some((
+                v.name.clone(),
+                entries.into_iter().map(|e| e.name).collect(),
+            ))
+        })
+        .collect();
+    reads
+}
+
+/// What the disk is, from the report and [`DiskReads`]: pure.
+pub fn judge(r: &Report, reads: &DiskReads) -> Classification {
+    by_report(r, reads).unwrap_or_else(|| by_contents(r, reads))
+}
+
+/// The filesystems seen, but for unknown content and LVM physical volumes.
+fn known(r: &Report) -> Vec<&super::FilesystemReport> {
+    r.filesystems
+        .iter()
+        .filter(|f| !matches!(f.kind, FsKind::Unknown | FsKind::LvmPv))
+        .collect()
+}
+
+/// What the report alone tells (a root, a medium, an encrypted or pooled volume, an
+/// unreadable LVM, a cut-short image); `None` when the contents must be looked at.
+fn by_report(r: &Report, reads: &DiskReads) -> Option<Classification> {
     if let Some(root) = &r.root {
         let os =
             r.os.as_ref()
                 .and_then(|o| o.product_name.clone().or(o.distro.clone()))
                 .unwrap_or_else(|| "an operating system".into());
-        return class(
+        return Some(class(
             DiskKind::Os,
             format!(
                 "{os} root on {} ({}{})",
@@ -109,22 +184,18 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
                     .map(|s| format!(", subvolume {s}"))
                     .unwrap_or_default()
             ),
-        );
+        ));
     }
-    let known: Vec<_> = r
-        .filesystems
-        .iter()
-        .filter(|f| !matches!(f.kind, FsKind::Unknown | FsKind::LvmPv))
-        .collect();
+    let known = known(r);
     if let Some(f) = known.iter().find(|f| f.kind == FsKind::Iso9660) {
-        return class(
+        return Some(class(
             DiskKind::InstallIso,
             format!(
                 "{} holds an ISO 9660 filesystem{}: an installation or live medium, not an installed system",
                 f.volume,
                 f.label.as_deref().map(|l| format!(" labelled '{l}'")).unwrap_or_default()
             ),
-        );
+        ));
     }
     if let Some(f) = known
         .iter()
@@ -143,13 +214,13 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         } else {
             String::new()
         };
-        return class(
+        return Some(class(
             DiskKind::Encrypted,
             format!(
                 "{} is {what}-encrypted: its contents cannot be inspected{others}",
                 f.volume
             ),
-        );
+        ));
     }
     // Containers whose volumes cannot be read: what holds the volume is the finding
     // (R-PART: Windows cannot be imported from a storage pool or software RAID).
@@ -159,14 +230,14 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         .map(|f| f.volume.as_str())
         .collect();
     if !spaces.is_empty() {
-        return class(
+        return Some(class(
             DiskKind::StorageSpaces,
             format!(
                 "{} holds a Windows Storage Spaces pool (SPACEDB header): the volumes in the \
                  pool cannot be read, and no root was found outside it",
                 spaces.join(", ")
             ),
-        );
+        ));
     }
     let raid: Vec<String> = known
         .iter()
@@ -183,56 +254,59 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         })
         .collect();
     if !raid.is_empty() {
-        return class(
+        return Some(class(
             DiskKind::SoftwareRaid,
             format!(
                 "{} holds a Linux md software RAID member (md superblock, magic a92b4efc): \
                  the array's volume cannot be read, and no root was found outside it",
                 raid.join(", ")
             ),
-        );
+        ));
     }
-    if !r.lvm.is_empty() {
-        let lvs_read = volumes.iter().any(|v| v.name.starts_with("lv "));
-        if !lvs_read {
-            return class(
-                DiskKind::Unreadable,
-                format!(
-                    "LVM volume group(s) {} whose logical volumes could not be read",
-                    r.lvm
-                        .iter()
-                        .map(|v| v.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
+    if !r.lvm.is_empty() && !reads.lvs_read {
+        return Some(class(
+            DiskKind::Unreadable,
+            format!(
+                "LVM volume group(s) {} whose logical volumes could not be read",
+                r.lvm
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     // Partitions that end past the end of the disk: the image was cut short (an
     // interrupted copy or upload), so the missing part may hold the root.
     let cut: Vec<String> = r
         .partitions
         .iter()
-        .filter(|p| !p.is_extended() && p.start.saturating_add(p.size) > disk.size())
+        .filter(|p| !p.is_extended() && p.start.saturating_add(p.size) > reads.disk_size)
         .map(|p| {
             format!(
                 "partition {} spans bytes {}..{} but the disk has {} bytes",
                 p.number,
                 p.start,
                 p.start.saturating_add(p.size),
-                disk.size()
+                reads.disk_size
             )
         })
         .collect();
     if !cut.is_empty() {
-        return class(
+        return Some(class(
             DiskKind::Truncated,
             format!("the image is incomplete (cut short): {}", cut.join("; ")),
-        );
+        ));
     }
+    None
+}
+
+/// What the disk's contents tell, when the report alone did not ([`by_report`]).
+fn by_contents(r: &Report, reads: &DiskReads) -> Classification {
+    let known = known(r);
     if known.is_empty() {
         if r.partitions.is_empty() {
-            return if starts_blank(disk) {
+            return if reads.starts_blank {
                 class(
                     DiskKind::Blank,
                     "no partition table and no filesystem; the first MiB of the disk is all zeros"
@@ -245,14 +319,8 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
                 )
             };
         }
-        let blank: Vec<_> = volumes
-            .iter()
-            .filter(|v| v.probe.kind == FsKind::Unknown && v.name.starts_with("partition "))
-            .collect();
-        if !blank.is_empty()
-            && blank
-                .iter()
-                .all(|v| volume_starts_blank(disk, v.offset, v.size))
+        if !reads.unknown_partitions.is_empty()
+            && reads.unknown_partitions.iter().all(|(_, blank)| *blank)
         {
             return class(
                 DiskKind::Empty,
@@ -280,30 +348,23 @@ pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classifica
         .iter()
         .filter(|f| f.kind.is_readable() && !f.readable)
         .collect();
-    for v in volumes {
-        let Some(fs) = &v.fs else { continue };
-        let Ok(entries) = fs.read_dir("/") else {
-            continue;
-        };
+    for (volume, entries) in &reads.top_dirs {
         let boot_like = entries.iter().any(|e| {
-            e.name.starts_with("vmlinuz")
-                || e.name.starts_with("initrd")
-                || e.name.starts_with("initramfs")
-                || matches!(e.name.as_str(), "grub" | "grub2" | "loader" | "syslinux")
+            e.starts_with("vmlinuz")
+                || e.starts_with("initrd")
+                || e.starts_with("initramfs")
+                || matches!(e.as_str(), "grub" | "grub2" | "loader" | "syslinux")
         });
-        let root_like = entries
-            .iter()
-            .any(|e| e.name == "etc" || e.name == "Windows");
+        let root_like = entries.iter().any(|e| e == "etc" || e == "Windows");
         if boot_like && !root_like {
             if !unreadable.is_empty() {
                 break;
             }
-            let names: Vec<&str> = entries.iter().take(8).map(|e| e.name.as_str()).collect();
+            let names: Vec<&str> = entries.iter().take(8).map(String::as_str).collect();
             return class(
                 DiskKind::BootOnly,
                 format!(
-                    "{} holds a boot partition ({} …) but no root filesystem was found",
-                    v.name,
+                    "{volume} holds a boot partition ({} …) but no root filesystem was found",
                     names.join(", ")
                 ),
             );
@@ -353,4 +414,99 @@ fn volume_starts_blank(disk: &dyn ReadAt, offset: u64, size: u64) -> bool {
     let n = end.saturating_sub(offset).min(BLANK_PROBE) as usize;
     let mut buf = vec![0u8; n];
     disk.read_exact_at(&mut buf, offset).is_ok() && buf.iter().all(|&b| b == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspector::FilesystemReport;
+
+    fn fs(volume: &str, kind: FsKind, readable: bool) -> FilesystemReport {
+        FilesystemReport {
+            volume: volume.into(),
+            offset: 0,
+            size: 1 << 30,
+            kind,
+            uuid: None,
+            label: None,
+            readable,
+            error: None,
+        }
+    }
+
+    fn report(filesystems: Vec<FilesystemReport>) -> Report {
+        Report {
+            filesystems,
+            ..Report::default()
+        }
+    }
+
+    fn reads() -> DiskReads {
+        DiskReads {
+            disk_size: 8 << 30,
+            ..DiskReads::default()
+        }
+    }
+
+    #[test]
+    fn nothing_on_the_disk_is_blank_or_a_wrong_file() {
+        let blank = DiskReads {
+            starts_blank: true,
+            ..reads()
+        };
+        assert_eq!(judge(&report(vec![]), &blank).kind, DiskKind::Blank);
+        assert_eq!(judge(&report(vec![]), &reads()).kind, DiskKind::WrongFile);
+    }
+
+    #[test]
+    fn what_the_filesystems_are_names_the_disk() {
+        let iso = report(vec![fs("whole disk", FsKind::Iso9660, true)]);
+        assert_eq!(judge(&iso, &reads()).kind, DiskKind::InstallIso);
+        let luks = report(vec![
+            fs("partition 1", FsKind::Ext4, true),
+            fs("partition 2", FsKind::Luks, false),
+        ]);
+        let c = judge(&luks, &reads());
+        assert_eq!(c.kind, DiskKind::Encrypted);
+        assert!(c.reason.contains("ext4 on partition 1"), "{}", c.reason);
+        let swap = report(vec![fs("partition 1", FsKind::Swap, false)]);
+        assert_eq!(judge(&swap, &reads()).kind, DiskKind::SwapOnly);
+        let data = report(vec![fs("partition 1", FsKind::Xfs, true)]);
+        assert_eq!(judge(&data, &reads()).kind, DiskKind::DataDisk);
+    }
+
+    #[test]
+    fn a_boot_partition_alone_is_boot_only_unless_something_was_unreadable() {
+        let r = report(vec![fs("partition 1", FsKind::Ext4, true)]);
+        let boot = DiskReads {
+            top_dirs: vec![(
+                "partition 1".into(),
+                vec!["grub".into(), "vmlinuz-6.1".into()],
+            )],
+            ..reads()
+        };
+        assert_eq!(judge(&r, &boot).kind, DiskKind::BootOnly);
+        let mut r2 = r.clone();
+        r2.filesystems.push(fs("partition 2", FsKind::Xfs, false));
+        assert_eq!(judge(&r2, &boot).kind, DiskKind::Unreadable);
+    }
+
+    #[test]
+    fn partitions_past_the_end_are_truncated() {
+        let mut r = report(vec![fs("partition 1", FsKind::Ext4, true)]);
+        r.partitions.push(crate::partition::Partition {
+            number: 1,
+            start: 1 << 20,
+            size: 16 << 30,
+            type_id: "0x83".into(),
+            ..Default::default()
+        });
+        let c = judge(&r, &reads());
+        assert_eq!(c.kind, DiskKind::Truncated);
+        assert!(
+            c.reason.contains("but the disk has 8589934592 bytes"),
+            "{}",
+            c.reason
+        );
+    }
 }

@@ -99,7 +99,7 @@ pub struct MountReport {
 }
 
 /// Everything inspection found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     /// `mbr`, `gpt` or `none`.
     pub partition_table: TableKind,

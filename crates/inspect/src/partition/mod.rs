@@ -26,12 +26,13 @@ pub const SECTOR: u64 = 512;
 pub const SECTOR_4K: u64 = 4096;
 
 /// Which kind of partition table a disk has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TableKind {
     Mbr,
     Gpt,
     /// No partition table (empty disk, or a filesystem on the whole disk).
+    #[default]
     None,
 }
 
@@ -59,7 +60,7 @@ pub struct PartitionTable {
 }
 
 /// One partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Partition {
     /// As Linux numbers it: MBR 1–4 primary, 5+ logical; GPT entry index + 1.
     pub number: u32,
