@@ -6,16 +6,32 @@
 //! images have no snapshots).
 
 use super::error::ApiError;
-use super::params::{bool_param, image_id, str_list};
+use super::params::image_id;
+use super::request::{list, Flag, Request};
 use super::Ctx;
 use crate::db::images::DeleteRefused;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Parameters the action accepts.
-pub const PARAMS: &[&str] = &["ImageIds", "DryRun", "DeleteBindedSnap"];
+/// The request. `DeleteBindedSnap` is accepted and ignored: an imported image has no
+/// snapshots.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct DeleteImages {
+    image_ids: Option<Vec<String>>,
+    dry_run: Option<Flag>,
+    #[serde(rename = "DeleteBindedSnap")]
+    _delete_binded_snap: Option<Flag>,
+}
 
-pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
-    let mut ids = str_list(p, "ImageIds", 100)?;
+impl Request for DeleteImages {
+    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        run(ctx, self)
+    }
+}
+
+fn run(ctx: &Ctx<'_>, r: DeleteImages) -> Result<Value, ApiError> {
+    let mut ids = list(r.image_ids, "ImageIds", 100)?;
     if ids.is_empty() {
         return Err(ApiError::missing("ImageIds"));
     }
@@ -24,8 +40,7 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
     }
     ids.sort();
     ids.dedup();
-    let dry = bool_param(p, "DryRun")?;
-    bool_param(p, "DeleteBindedSnap")?;
+    let dry = Flag::or_false(r.dry_run);
     let not_found = |id: &str| {
         ApiError::new(
             "InvalidImageId.NotFound",

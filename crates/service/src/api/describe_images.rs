@@ -13,15 +13,40 @@
 //! `image-state`, `image-type`, `platform`; not both), `Offset`, `Limit` (≤ 100).
 
 use super::error::ApiError;
-use super::params::{image_id, int_param, str_list};
+use super::params::image_id;
+use super::request::{int, list, Int, Request};
 use super::Ctx;
 use crate::db::images::{Image, ImageFilter, IMPORTING};
 use crate::timefmt::api_time;
 use imgport_policy::BootFacts;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Parameters the action accepts.
-pub const PARAMS: &[&str] = &["ImageIds", "Filters", "Offset", "Limit", "InstanceType"];
+/// The request. `InstanceType` is accepted and ignored (every image here fits any).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct DescribeImages {
+    image_ids: Option<Vec<String>>,
+    filters: Option<Vec<Filter>>,
+    offset: Option<Int>,
+    limit: Option<Int>,
+    #[serde(rename = "InstanceType")]
+    _instance_type: Option<String>,
+}
+
+/// One of `Filters`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct Filter {
+    name: Option<String>,
+    values: Option<Vec<String>>,
+}
+
+impl Request for DescribeImages {
+    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        run(ctx, self)
+    }
+}
 
 const MAX_FILTERS: usize = 10;
 const MAX_VALUES: usize = 100;
@@ -126,13 +151,13 @@ fn boot_test_json(i: &Image) -> Value {
 
 /// The filter of a request, or `None` when it can match nothing (an image-type other
 /// than PRIVATE_IMAGE).
-fn filter(ctx: &Ctx<'_>, p: &Value) -> Result<Option<ImageFilter>, ApiError> {
+fn filter(ctx: &Ctx<'_>, r: &mut DescribeImages) -> Result<Option<ImageFilter>, ApiError> {
     let mut f = ImageFilter {
-        ids: str_list(p, "ImageIds", 100)?,
+        ids: list(r.image_ids.take(), "ImageIds", 100)?,
         region: Some(ctx.region.clone()),
         ..ImageFilter::default()
     };
-    let has_filters = p.get("Filters").is_some_and(|v| !v.is_null());
+    let has_filters = r.filters.is_some();
     if !f.ids.is_empty() && has_filters {
         return Err(ApiError::new(
             "InvalidParameter",
@@ -144,26 +169,13 @@ fn filter(ctx: &Ctx<'_>, p: &Value) -> Result<Option<ImageFilter>, ApiError> {
     }
     let mut matches_nothing = false;
     if has_filters {
-        let filters = p
-            .get("Filters")
-            .and_then(Value::as_array)
-            .ok_or_else(|| ApiError::bad_type("Filters", "must be a list of {Name, Values}"))?;
-        if filters.len() > MAX_FILTERS {
-            return Err(ApiError::invalid(
-                "Filters",
-                format!("at most {MAX_FILTERS} filters"),
-            ));
-        }
-        for flt in filters {
-            let name = flt
-                .get("Name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| ApiError::missing("Filters.Name"))?;
-            let values = str_list(flt, "Values", MAX_VALUES)?;
+        for flt in list(r.filters.take(), "Filters", MAX_FILTERS)? {
+            let name = flt.name.ok_or_else(|| ApiError::missing("Filters.Name"))?;
+            let values = list(flt.values, "Filters.Values", MAX_VALUES)?;
             if values.is_empty() {
                 return Err(ApiError::missing("Filters.Values"));
             }
-            match name {
+            match name.as_str() {
                 "image-id" => {
                     for v in &values {
                         image_id(v)?;
@@ -191,10 +203,10 @@ fn filter(ctx: &Ctx<'_>, p: &Value) -> Result<Option<ImageFilter>, ApiError> {
     Ok((!matches_nothing).then_some(f))
 }
 
-pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
-    let f = filter(ctx, p)?;
-    let offset = int_param(p, "Offset", 0, 0, i64::from(u32::MAX))?;
-    let limit = int_param(p, "Limit", 20, 0, 100)?;
+fn run(ctx: &Ctx<'_>, mut r: DescribeImages) -> Result<Value, ApiError> {
+    let f = filter(ctx, &mut r)?;
+    let offset = int(r.offset, "Offset", 0, 0, i64::from(u32::MAX))?;
+    let limit = int(r.limit, "Limit", 20, 0, 100)?;
     let Some(f) = f else {
         return Ok(json!({"TotalCount": 0, "ImageSet": []}));
     };

@@ -4,12 +4,18 @@
 //! `ImportImageOsVersionSet [{OsName, OsVersions, Architecture}]`.
 
 use super::error::ApiError;
+use super::request::Request;
 use super::Ctx;
+use serde::Deserialize;
 use serde_json::Value;
 
-/// Parameters the action accepts.
-pub const PARAMS: &[&str] = &[];
+/// The request: no parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescribeImportImageOs {}
 
-pub fn run(_ctx: &Ctx<'_>, _p: &Value) -> Result<Value, ApiError> {
-    serde_json::to_value(imgport_policy::describe_import_image_os()).map_err(ApiError::internal)
+impl Request for DescribeImportImageOs {
+    fn run(self, _ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        serde_json::to_value(imgport_policy::describe_import_image_os()).map_err(ApiError::internal)
+    }
 }

@@ -6,20 +6,34 @@
 //! ImageId, ErrorCode, IsRead, CreatedTime}]`.
 
 use super::error::ApiError;
-use super::params::{bool_param, int_param};
+use super::request::{int, Flag, Int, Request};
 use super::{message_user, Ctx};
 use crate::db::messages::TOPIC;
 use crate::timefmt::api_time;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Parameters the action accepts.
-pub const PARAMS: &[&str] = &["UserName", "UnreadOnly", "Offset", "Limit"];
+/// The request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct DescribeMessages {
+    user_name: Option<String>,
+    unread_only: Option<Flag>,
+    offset: Option<Int>,
+    limit: Option<Int>,
+}
 
-pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
-    let (user, name) = message_user(ctx, p)?;
-    let unread_only = bool_param(p, "UnreadOnly")?;
-    let offset = int_param(p, "Offset", 0, 0, i64::from(u32::MAX))?;
-    let limit = int_param(p, "Limit", 20, 1, 100)?;
+impl Request for DescribeMessages {
+    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        run(ctx, self)
+    }
+}
+
+fn run(ctx: &Ctx<'_>, r: DescribeMessages) -> Result<Value, ApiError> {
+    let (user, name) = message_user(ctx, r.user_name.as_deref())?;
+    let unread_only = Flag::or_false(r.unread_only);
+    let offset = int(r.offset, "Offset", 0, 0, i64::from(u32::MAX))?;
+    let limit = int(r.limit, "Limit", 20, 1, 100)?;
     let (msgs, total, unread) = ctx
         .state
         .db

@@ -19,29 +19,54 @@
 //! local file).
 
 use super::error::ApiError;
-use super::params::{bool_param, opt_bool, req_str, str_param, text};
+use super::params::text;
+use super::request::{list, required, Flag, Request};
 use super::Ctx;
 use crate::db::images::{CreateRefused, NewImage};
 use crate::s3::import_url::resolve_import_url;
 use imgport_policy::{check_form, ImportForm, Severity};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Parameters the action accepts.
-pub const PARAMS: &[&str] = &[
-    "ImageUrl",
-    "ImageName",
-    "OsType",
-    "OsVersion",
-    "Architecture",
-    "ImageDescription",
-    "DryRun",
-    "Force",
-    "TagSpecification",
-    "LicenseType",
-    "BootMode",
-    "ImageFamily",
-    "BootTest",
-];
+/// The request (R-FLOW-FORM).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct ImportImage {
+    image_url: Option<String>,
+    image_name: Option<String>,
+    os_type: Option<String>,
+    os_version: Option<String>,
+    architecture: Option<String>,
+    image_description: Option<String>,
+    dry_run: Option<Flag>,
+    force: Option<Flag>,
+    tag_specification: Option<Vec<TagSpecification>>,
+    license_type: Option<String>,
+    boot_mode: Option<String>,
+    image_family: Option<String>,
+    boot_test: Option<Flag>,
+}
+
+/// One `TagSpecification`: `{ResourceType: "image", Tags: [{Key, Value}]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct TagSpecification {
+    resource_type: Option<String>,
+    tags: Option<Vec<Tag>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct Tag {
+    key: Option<String>,
+    value: Option<String>,
+}
+
+impl Request for ImportImage {
+    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        run(ctx, self)
+    }
+}
 
 /// Form limits (R-FLOW-FORM).
 pub const MAX_NAME: usize = 60;
@@ -53,19 +78,12 @@ const MAX_TAGS: usize = 50;
 const MAX_TAG_KEY: usize = 127;
 const MAX_TAG_VALUE: usize = 255;
 
-/// `TagSpecification: [{ResourceType: "image", Tags: [{Key, Value}]}]` as the stored
-/// JSON array of `{"Key","Value"}`.
-fn tags(p: &Value) -> Result<String, ApiError> {
+/// The tag specifications as the stored JSON array of `{"Key","Value"}`.
+fn tags(specs: Option<Vec<TagSpecification>>) -> Result<String, ApiError> {
     let name = "TagSpecification";
-    let Some(spec) = p.get(name).filter(|v| !v.is_null()) else {
-        return Ok("[]".into());
-    };
-    let specs = spec
-        .as_array()
-        .ok_or_else(|| ApiError::bad_type(name, "must be a list"))?;
     let mut out = Vec::new();
-    for s in specs.iter().take(MAX_TAGS + 1) {
-        let rt = s.get("ResourceType").and_then(Value::as_str).unwrap_or("");
+    for s in list(specs, name, MAX_TAGS)? {
+        let rt = s.resource_type.as_deref().unwrap_or("");
         if rt != "image" {
             return Err(ApiError::invalid(
                 "TagSpecification.ResourceType",
@@ -75,18 +93,14 @@ fn tags(p: &Value) -> Result<String, ApiError> {
                 ),
             ));
         }
-        let list = s
-            .get("Tags")
-            .and_then(Value::as_array)
-            .ok_or_else(|| ApiError::bad_type("TagSpecification.Tags", "must be a list"))?;
-        for t in list.iter().take(MAX_TAGS + 1) {
-            let key = t.get("Key").and_then(Value::as_str).unwrap_or("");
-            let value = t.get("Value").and_then(Value::as_str).unwrap_or("");
+        for t in list(s.tags, "TagSpecification.Tags", MAX_TAGS)? {
+            let key = t.key.unwrap_or_default();
+            let value = t.value.unwrap_or_default();
             if key.is_empty() {
                 return Err(ApiError::missing("TagSpecification.Tags.Key"));
             }
-            text("Tag key", key, MAX_TAG_KEY)?;
-            text("Tag value", value, MAX_TAG_VALUE)?;
+            text("Tag key", &key, MAX_TAG_KEY)?;
+            text("Tag value", &value, MAX_TAG_VALUE)?;
             out.push(json!({"Key": key, "Value": value}));
         }
     }
@@ -100,8 +114,8 @@ fn tags(p: &Value) -> Result<String, ApiError> {
 }
 
 /// An optional parameter that must be one of `allowed`.
-fn one_of(p: &Value, name: &str, allowed: &[&str]) -> Result<(), ApiError> {
-    match str_param(p, name)? {
+fn one_of(v: Option<&str>, name: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    match v {
         Some(v) if !allowed.contains(&v) => Err(ApiError::invalid(
             name,
             format!("must be one of {}", allowed.join(", ")),
@@ -110,25 +124,25 @@ fn one_of(p: &Value, name: &str, allowed: &[&str]) -> Result<(), ApiError> {
     }
 }
 
-pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
-    let dry_run = bool_param(p, "DryRun")?;
+fn run(ctx: &Ctx<'_>, r: ImportImage) -> Result<Value, ApiError> {
+    let dry_run = Flag::or_false(r.dry_run);
     // A DryRun may leave the OS out: it reports what it detected (`Detected`) for the
     // form (issue 15 item 2); an import needs all three.
-    let form_field = |name: &str| -> Result<Option<&str>, ApiError> {
+    let form_field = |v: &'_ Option<String>, name: &str| -> Result<Option<String>, ApiError> {
         if dry_run {
-            str_param(p, name)
+            Ok(v.clone())
         } else {
-            req_str(p, name).map(Some)
+            required(v, name).map(|s| Some(s.to_string()))
         }
     };
-    let os_type = form_field("OsType")?;
-    let os_version = form_field("OsVersion")?;
-    let arch = form_field("Architecture")?;
-    let url = req_str(p, "ImageUrl")?;
-    let name = req_str(p, "ImageName")?;
-    let description = str_param(p, "ImageDescription")?.unwrap_or("");
-    let force = bool_param(p, "Force")?;
-    let boot_test = opt_bool(p, "BootTest")?;
+    let os_type = form_field(&r.os_type, "OsType")?;
+    let os_version = form_field(&r.os_version, "OsVersion")?;
+    let arch = form_field(&r.architecture, "Architecture")?;
+    let url = required(&r.image_url, "ImageUrl")?;
+    let name = required(&r.image_name, "ImageName")?;
+    let description = r.image_description.as_deref().unwrap_or("");
+    let force = Flag::or_false(r.force);
+    let boot_test = r.boot_test.map(|Flag(b)| b);
     if dry_run && boot_test == Some(true) {
         return Err(ApiError::invalid(
             "BootTest",
@@ -145,16 +159,20 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
             format!("InvalidUrl: the URL is longer than {MAX_URL} characters."),
         ));
     }
-    one_of(p, "BootMode", &["Legacy BIOS", "UEFI"])?;
-    one_of(p, "LicenseType", &["TencentCloud", "BYOL"])?;
-    if let Some(f) = str_param(p, "ImageFamily")? {
+    one_of(r.boot_mode.as_deref(), "BootMode", &["Legacy BIOS", "UEFI"])?;
+    one_of(
+        r.license_type.as_deref(),
+        "LicenseType",
+        &["TencentCloud", "BYOL"],
+    )?;
+    if let Some(f) = &r.image_family {
         text("ImageFamily", f, MAX_NAME)?;
     }
-    let tags = tags(p)?;
+    let tags = tags(r.tag_specification)?;
     let mut form = ImportForm {
-        os_type: os_type.map(Into::into),
-        os_version: os_version.map(Into::into),
-        architecture: arch.map(Into::into),
+        os_type: os_type.clone(),
+        os_version: os_version.clone(),
+        architecture: arch.clone(),
         force,
         region: Some(ctx.region.clone()),
         source_region: None,
@@ -214,9 +232,9 @@ pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
             app_id: ctx.account.app_id,
             name,
             description,
-            os_type,
-            os_version,
-            architecture: arch,
+            os_type: &os_type,
+            os_version: &os_version,
+            architecture: &arch,
             force,
             region: &ctx.region,
             source_url: url,
@@ -281,8 +299,11 @@ mod tests {
 
     #[test]
     fn tag_specifications() {
-        assert_eq!(tags(&json!({})).unwrap(), "[]");
-        let t = tags(&json!({"TagSpecification": [{"ResourceType": "image", "Tags": [{"Key": "team", "Value": "web"}]}]})).unwrap();
+        let tags = |p: Value| {
+            super::super::request::parse::<ImportImage>(&p).and_then(|r| tags(r.tag_specification))
+        };
+        assert_eq!(tags(json!({})).unwrap(), "[]");
+        let t = tags(json!({"TagSpecification": [{"ResourceType": "image", "Tags": [{"Key": "team", "Value": "web"}]}]})).unwrap();
         assert_eq!(t, r#"[{"Key":"team","Value":"web"}]"#);
         for bad in [
             json!({"TagSpecification": "x"}),
@@ -291,23 +312,16 @@ mod tests {
             json!({"TagSpecification": [{"ResourceType": "image", "Tags": [{"Key": "k".repeat(200), "Value": "v"}]}]}),
             json!({"TagSpecification": [{"ResourceType": "image", "Tags": vec![json!({"Key": "k", "Value": "v"}); 51]}]}),
         ] {
-            assert!(tags(&bad).is_err(), "{bad}");
+            assert!(tags(bad.clone()).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn enumerations() {
-        assert!(one_of(
-            &json!({"BootMode": "UEFI"}),
-            "BootMode",
-            &["Legacy BIOS", "UEFI"]
-        )
-        .is_ok());
-        assert!(one_of(&json!({}), "BootMode", &["UEFI"]).is_ok());
+        assert!(one_of(Some("UEFI"), "BootMode", &["Legacy BIOS", "UEFI"]).is_ok());
+        assert!(one_of(None, "BootMode", &["UEFI"]).is_ok());
         assert_eq!(
-            one_of(&json!({"BootMode": "EFI"}), "BootMode", &["UEFI"])
-                .unwrap_err()
-                .code,
+            one_of(Some("EFI"), "BootMode", &["UEFI"]).unwrap_err().code,
             "InvalidParameterValue"
         );
     }

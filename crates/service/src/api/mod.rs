@@ -32,6 +32,7 @@ mod openapi;
 pub mod params;
 mod ratelimit;
 pub mod read_message;
+pub mod request;
 pub mod tc3;
 
 use crate::db::accounts::Account;
@@ -73,81 +74,70 @@ pub struct Ctx<'a> {
     pub request_id: String,
 }
 
-type Run = fn(&Ctx<'_>, &Value) -> Result<Value, ApiError>;
-
-/// An action: its name, its parameters, whether it needs a region, its code.
+/// An action: its name, whether it needs a region, and its typed request
+/// ([`request::Request`], which parses and runs it).
 struct Action {
     name: &'static str,
-    params: &'static [&'static str],
     regional: bool,
     /// Changes nothing: the same request may be sent again unchanged ([`crate::replay`]).
     read_only: bool,
-    run: Run,
+    prepare: fn(&Value) -> Result<request::Prepared, ApiError>,
 }
 
 const ACTIONS: &[Action] = &[
     Action {
         name: "ImportImage",
-        params: import_image::PARAMS,
         regional: true,
         read_only: false,
-        run: import_image::run,
+        prepare: request::prepare::<import_image::ImportImage>,
     },
     Action {
         name: "DescribeImportImageOs",
-        params: describe_import_image_os::PARAMS,
         regional: true,
         read_only: true,
-        run: describe_import_image_os::run,
+        prepare: request::prepare::<describe_import_image_os::DescribeImportImageOs>,
     },
     Action {
         name: "DescribeImages",
-        params: describe_images::PARAMS,
         regional: true,
         read_only: true,
-        run: describe_images::run,
+        prepare: request::prepare::<describe_images::DescribeImages>,
     },
     Action {
         name: "DeleteImages",
-        params: delete_images::PARAMS,
         regional: true,
         read_only: false,
-        run: delete_images::run,
+        prepare: request::prepare::<delete_images::DeleteImages>,
     },
     Action {
         name: "ModifyImageAttribute",
-        params: modify_image_attribute::PARAMS,
         regional: true,
         read_only: false,
-        run: modify_image_attribute::run,
+        prepare: request::prepare::<modify_image_attribute::ModifyImageAttribute>,
     },
     Action {
         name: "DescribeMessages",
-        params: describe_messages::PARAMS,
         regional: false,
         read_only: true,
-        run: describe_messages::run,
+        prepare: request::prepare::<describe_messages::DescribeMessages>,
     },
     Action {
         name: "ReadMessage",
-        params: read_message::PARAMS,
         regional: false,
         read_only: false,
-        run: read_message::run,
+        prepare: request::prepare::<read_message::ReadMessage>,
     },
     Action {
         name: "DescribeSubscription",
-        params: describe_subscription::PARAMS,
         regional: false,
         read_only: true,
-        run: describe_subscription::run,
+        prepare: request::prepare::<describe_subscription::DescribeSubscription>,
     },
     Action {
         name: "ModifySubscription",
-        params: modify_subscription::PARAMS,
         regional: false,
         read_only: false,
-        run: modify_subscription::run,
+        prepare: request::prepare::<modify_subscription::ModifySubscription>,
     },
 ];
 
@@ -388,7 +378,8 @@ fn run(
             "The request body must be a JSON object.",
         ));
     }
-    params::check_known(&params, act.params)?;
+    // Parsed before the signature is used up: a malformed request changes nothing.
+    let prepared = (act.prepare)(&params)?;
     // The signature may not cover the action and region (the SDKs sign only
     // content-type;host): it authenticates one request that changes something; read-only
     // ones (and a DryRun) may reuse it, but a signature they used changes nothing later.
@@ -414,15 +405,13 @@ fn run(
         region,
         request_id: request_id.to_string(),
     };
-    (act.run)(&ctx, &params)
+    prepared(&ctx)
 }
 
 /// The message-centre user a request is about: `UserName`, else the account's owner
 /// user (named like the account). Returns (user id, name).
-pub fn message_user(ctx: &Ctx<'_>, p: &Value) -> Result<(i64, String), ApiError> {
-    let name = params::str_param(p, "UserName")?
-        .unwrap_or(&ctx.account.name)
-        .to_string();
+pub fn message_user(ctx: &Ctx<'_>, user_name: Option<&str>) -> Result<(i64, String), ApiError> {
+    let name = user_name.unwrap_or(&ctx.account.name).to_string();
     let id = ctx
         .state
         .db

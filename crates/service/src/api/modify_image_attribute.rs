@@ -6,25 +6,37 @@
 
 use super::error::ApiError;
 use super::import_image::{MAX_DESCRIPTION, MAX_NAME};
-use super::params::{bool_param, image_id, req_str, str_param, text};
+use super::params::{image_id, text};
+use super::request::{required, Flag, Request};
 use super::Ctx;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Parameters the action accepts.
-pub const PARAMS: &[&str] = &[
-    "ImageId",
-    "ImageName",
-    "ImageDescription",
-    "ImageFamily",
-    "ImageDeprecated",
-];
+/// The request. `ImageFamily` and `ImageDeprecated` are accepted and ignored (no image
+/// families or deprecation here).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct ModifyImageAttribute {
+    image_id: Option<String>,
+    image_name: Option<String>,
+    image_description: Option<String>,
+    #[serde(rename = "ImageFamily")]
+    _image_family: Option<String>,
+    #[serde(rename = "ImageDeprecated")]
+    _image_deprecated: Option<Flag>,
+}
 
-pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
-    let id = req_str(p, "ImageId")?;
+impl Request for ModifyImageAttribute {
+    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        run(ctx, self)
+    }
+}
+
+fn run(ctx: &Ctx<'_>, r: ModifyImageAttribute) -> Result<Value, ApiError> {
+    let id = required(&r.image_id, "ImageId")?;
     image_id(id)?;
-    let name = str_param(p, "ImageName")?;
-    let desc = str_param(p, "ImageDescription")?;
-    bool_param(p, "ImageDeprecated")?;
+    let name = r.image_name.as_deref();
+    let desc = r.image_description.as_deref();
     if name.is_none() && desc.is_none() {
         return Err(ApiError::missing("ImageName"));
     }

@@ -7,18 +7,33 @@
 //! it).
 
 use super::error::ApiError;
-use super::params::{opt_bool, str_param};
+use super::request::{Flag, Request};
 use super::{message_user, Ctx};
 use crate::messages::webhook;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Parameters the action accepts.
-pub const PARAMS: &[&str] = &["UserName", "Subscribed", "WebhookUrl"];
+/// The request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct ModifySubscription {
+    user_name: Option<String>,
+    subscribed: Option<Flag>,
+    webhook_url: Option<String>,
+}
 
-pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
-    let (user, _) = message_user(ctx, p)?;
-    let subscribed = opt_bool(p, "Subscribed")?.ok_or_else(|| ApiError::missing("Subscribed"))?;
-    let hook = match str_param(p, "WebhookUrl")? {
+impl Request for ModifySubscription {
+    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        run(ctx, self)
+    }
+}
+
+fn run(ctx: &Ctx<'_>, r: ModifySubscription) -> Result<Value, ApiError> {
+    let (user, _) = message_user(ctx, r.user_name.as_deref())?;
+    let Flag(subscribed) = r
+        .subscribed
+        .ok_or_else(|| ApiError::missing("Subscribed"))?;
+    let hook = match r.webhook_url.as_deref() {
         None => ctx.state.db.subscription(user)?.1,
         Some("") => None,
         Some(h) => {

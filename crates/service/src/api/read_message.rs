@@ -4,35 +4,34 @@
 //! `InvalidParameterValue.MessageNotFound`.
 
 use super::error::ApiError;
-use super::params::int_param;
+use super::request::{int, list, Int, Request};
 use super::{message_user, Ctx};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Parameters the action accepts.
-pub const PARAMS: &[&str] = &["UserName", "MessageId", "MessageIds"];
+/// The request: `MessageId`, or up to 100 `MessageIds`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct ReadMessage {
+    user_name: Option<String>,
+    message_id: Option<Int>,
+    message_ids: Option<Vec<Int>>,
+}
 
-pub fn run(ctx: &Ctx<'_>, p: &Value) -> Result<Value, ApiError> {
-    let (user, _) = message_user(ctx, p)?;
-    let mut ids = Vec::new();
-    if p.get("MessageId").is_some_and(|v| !v.is_null()) {
-        ids.push(int_param(p, "MessageId", 0, 1, i64::MAX)?);
+impl Request for ReadMessage {
+    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        run(ctx, self)
     }
-    match p.get("MessageIds") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(a)) if a.len() <= 100 => {
-            for v in a {
-                let id = v
-                    .as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                    .filter(|id| *id > 0)
-                    .ok_or_else(|| {
-                        ApiError::bad_type("MessageIds", "must be a list of message ids")
-                    })?;
-                ids.push(id);
-            }
-        }
-        Some(Value::Array(_)) => return Err(ApiError::invalid("MessageIds", "at most 100 ids")),
-        Some(_) => return Err(ApiError::bad_type("MessageIds", "must be a list")),
+}
+
+fn run(ctx: &Ctx<'_>, r: ReadMessage) -> Result<Value, ApiError> {
+    let (user, _) = message_user(ctx, r.user_name.as_deref())?;
+    let mut ids = Vec::new();
+    if r.message_id.is_some() {
+        ids.push(int(r.message_id, "MessageId", 0, 1, i64::MAX)?);
+    }
+    for id in list(r.message_ids, "MessageIds", 100)? {
+        ids.push(int(Some(id), "MessageIds", 0, 1, i64::MAX)?);
     }
     if ids.is_empty() {
         return Err(ApiError::missing("MessageIds"));
