@@ -324,12 +324,73 @@ fn examine(
         ));
     }
 
-    let mut initramfs = None;
-    let mut initramfs_unscanned = None;
-    let mut initrd_modules: Option<BTreeSet<String>> = None;
-    // The scan stopped once the boot drivers were seen: modules not seen are unknown.
-    let mut initrd_partial = false;
-    if let Some(p) = &initrd_path {
+    let scan = match &initrd_path {
+        Some(p) => scan_initramfs(guest, p, scans, ev),
+        None => {
+            ev.push(Evidence::new(
+                format!("/boot/*{v}*"),
+                "no initramfs for this kernel",
+            ));
+            InitramfsScan::default()
+        }
+    };
+    let (initramfs, initramfs_unscanned) = (scan.summary, scan.unscanned);
+    let (initrd_modules, initrd_partial) = (scan.modules, scan.partial);
+    let judged = judge_virtio(&VirtioSources {
+        kconfig: kconfig.as_ref(),
+        builtin: builtin.as_ref(),
+        on_disk: &on_disk,
+        initrd_modules: initrd_modules.as_ref(),
+        initrd_partial,
+        has_initrd: initrd_path.is_some(),
+        initramfs_ok: initramfs.as_ref().is_some_and(|i| i.error.is_none()),
+        initramfs_unscanned: initramfs_unscanned.is_some(),
+        has_moddir: moddir.is_some(),
+    });
+    let modified_hint = modified_hint(ctx, v);
+    if let Some(h) = &modified_hint {
+        ev.push(Evidence::new(
+            image.clone().unwrap_or_else(|| md.clone()),
+            format!("R-KERNEL hint: {h}"),
+        ));
+    }
+    Kernel {
+        version: v.to_string(),
+        image,
+        initramfs,
+        initramfs_unscanned,
+        config: config_path,
+        modules_dir: moddir,
+        is_default: ctx.default_version == Some(v),
+        virtio: judged.modules,
+        virtio_boot: judged.boot,
+        virtio_boot_reason: judged.boot_reason,
+        virtio_net: judged.net,
+        modified_hint,
+    }
+}
+
+/// The initramfs as read for the virtio check (at most [`MAX_INITRAMFS_SCANS`] per image).
+#[derive(Default)]
+struct InitramfsScan {
+    summary: Option<InitramfsSummary>,
+    /// The path, when the scan cap left it unread.
+    unscanned: Option<String>,
+    /// Modules it holds, when read.
+    modules: Option<BTreeSet<String>>,
+    /// The scan stopped once the boot drivers were seen: modules not seen are unknown.
+    partial: bool,
+}
+
+/// Read the initramfs at `p` for its modules, with evidence.
+fn scan_initramfs(
+    guest: &Guest,
+    p: &str,
+    scans: &mut usize,
+    ev: &mut Vec<Evidence>,
+) -> InitramfsScan {
+    let mut out = InitramfsScan::default();
+    {
         if *scans < MAX_INITRAMFS_SCANS {
             *scans += 1;
             match scan_guest_initramfs(guest, p, &boot_drivers_found) {
@@ -357,11 +418,11 @@ fn examine(
                         ),
                     ));
                     if scan.error.is_none() || !scan.modules.is_empty() {
-                        initrd_modules = Some(scan.modules.iter().cloned().collect());
+                        out.modules = Some(scan.modules.iter().cloned().collect());
                     }
-                    initrd_partial = scan.stopped_when_found;
-                    initramfs = Some(InitramfsSummary {
-                        path: p.clone(),
+                    out.partial = scan.stopped_when_found;
+                    out.summary = Some(InitramfsSummary {
+                        path: p.to_string(),
                         file_size: guest.metadata(p).map(|m| m.size).unwrap_or(0),
                         layers: scan.layers,
                         entries: scan.entries,
@@ -374,15 +435,47 @@ fn examine(
                 Err(e) => ev.push(Evidence::new(p, format!("initramfs unreadable: {e}"))),
             }
         } else {
-            initramfs_unscanned = Some(p.clone());
+            out.unscanned = Some(p.to_string());
         }
-    } else {
-        ev.push(Evidence::new(
-            format!("/boot/*{v}*"),
-            "no initramfs for this kernel",
-        ));
     }
-    let initramfs_ok = initramfs.as_ref().is_some_and(|i| i.error.is_none());
+    out
+}
+
+/// What `examine` gathered of one kernel's virtio drivers.
+struct VirtioSources<'a> {
+    /// The kernel config, when read.
+    kconfig: Option<&'a BTreeMap<String, Tristate>>,
+    /// `modules.builtin`, when read.
+    builtin: Option<&'a BTreeSet<String>>,
+    /// Virtio module files under the modules directory.
+    on_disk: &'a BTreeSet<String>,
+    /// Modules the initramfs holds, when it was read.
+    initrd_modules: Option<&'a BTreeSet<String>>,
+    /// The initramfs scan stopped once the boot drivers were seen.
+    initrd_partial: bool,
+    has_initrd: bool,
+    /// The initramfs was read without error.
+    initramfs_ok: bool,
+    /// The initramfs exists but was not read (scan cap).
+    initramfs_unscanned: bool,
+    has_moddir: bool,
+}
+
+/// R-VIRTIO for one kernel, decided from what was gathered.
+struct VirtioJudged {
+    modules: Vec<VirtioModule>,
+    /// virtio disk + PCI drivers available at boot (`None`: cannot tell).
+    boot: Option<bool>,
+    boot_reason: String,
+    /// virtio_net built in or available as a module.
+    net: Option<bool>,
+}
+
+/// Whether the virtio drivers are there at boot, and why: pure, over [`VirtioSources`].
+fn judge_virtio(s: &VirtioSources<'_>) -> VirtioJudged {
+    let (kconfig, builtin, on_disk) = (s.kconfig, s.builtin, s.on_disk);
+    let (initrd_modules, initrd_partial, initramfs_ok) =
+        (s.initrd_modules, s.initrd_partial, s.initramfs_ok);
 
     let virtio: Vec<VirtioModule> = VIRTIO_MODULES
         .iter()
@@ -434,7 +527,7 @@ fn examine(
         };
     let (virtio_boot, virtio_boot_reason) = if disk_ok && pci_ok {
         (Some(true), format!("{}; {}", how(disk_driver), how(pci)))
-    } else if builtin_known && (initramfs_ok || initrd_path.is_none()) {
+    } else if builtin_known && (initramfs_ok || !s.has_initrd) {
         (
             Some(false),
             format!(
@@ -446,7 +539,7 @@ fn examine(
                 } else {
                     "modules.builtin, "
                 },
-                if initrd_path.is_some() {
+                if s.has_initrd {
                     "initramfs"
                 } else {
                     "no initramfs"
@@ -463,41 +556,25 @@ fn examine(
                 } else {
                     "no kernel config or modules.builtin; "
                 },
-                match (&initrd_path, initramfs_ok) {
-                    (None, _) => "no initramfs",
-                    (Some(_), false) if initramfs_unscanned.is_some() =>
-                        "initramfs not scanned (cap)",
-                    (Some(_), false) => "initramfs not fully readable",
-                    (Some(_), true) => "initramfs lacks them",
+                match (s.has_initrd, initramfs_ok) {
+                    (false, _) => "no initramfs",
+                    (true, false) if s.initramfs_unscanned => "initramfs not scanned (cap)",
+                    (true, false) => "initramfs not fully readable",
+                    (true, true) => "initramfs lacks them",
                 }
             ),
         )
     };
     let virtio_net = match net {
         Some(n) if n.is_builtin() || n.on_disk || n.in_initramfs == Some(true) => Some(true),
-        Some(_) if builtin_known || moddir.is_some() => Some(false),
+        Some(_) if builtin_known || s.has_moddir => Some(false),
         _ => None,
     };
-    let modified_hint = modified_hint(ctx, v);
-    if let Some(h) = &modified_hint {
-        ev.push(Evidence::new(
-            image.clone().unwrap_or_else(|| md.clone()),
-            format!("R-KERNEL hint: {h}"),
-        ));
-    }
-    Kernel {
-        version: v.to_string(),
-        image,
-        initramfs,
-        initramfs_unscanned,
-        config: config_path,
-        modules_dir: moddir,
-        is_default: ctx.default_version == Some(v),
-        virtio,
-        virtio_boot,
-        virtio_boot_reason,
-        virtio_net,
-        modified_hint,
+    VirtioJudged {
+        modules: virtio,
+        boot: virtio_boot,
+        boot_reason: virtio_boot_reason,
+        net: virtio_net,
     }
 }
 
@@ -686,4 +763,78 @@ pub fn versions(guest: &Guest) -> Vec<String> {
         .into_iter()
         .take(MAX_KERNELS)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn sources<'a>(
+        builtin: Option<&'a BTreeSet<String>>,
+        on_disk: &'a BTreeSet<String>,
+        initrd: Option<&'a BTreeSet<String>>,
+    ) -> VirtioSources<'a> {
+        VirtioSources {
+            kconfig: None,
+            builtin,
+            on_disk,
+            initrd_modules: initrd,
+            initrd_partial: false,
+            has_initrd: initrd.is_some(),
+            initramfs_ok: initrd.is_some(),
+            initramfs_unscanned: false,
+            has_moddir: true,
+        }
+    }
+
+    #[test]
+    fn built_in_or_in_the_initramfs_is_at_boot() {
+        let none = set(&[]);
+        let builtin = set(&["virtio_blk", "virtio_pci"]);
+        let j = judge_virtio(&sources(Some(&builtin), &none, None));
+        assert_eq!(j.boot, Some(true), "{}", j.boot_reason);
+        assert!(j
+            .boot_reason
+            .contains("virtio_blk built in (modules.builtin)"));
+        let files = set(&["virtio_blk", "virtio_pci", "virtio_net"]);
+        let initrd = set(&["virtio_scsi", "virtio_pci"]);
+        let j = judge_virtio(&sources(Some(&none), &files, Some(&initrd)));
+        assert_eq!(j.boot, Some(true), "{}", j.boot_reason);
+        assert!(j.boot_reason.contains("virtio_scsi in the initramfs"));
+        assert_eq!(j.net, Some(true));
+    }
+
+    #[test]
+    fn modules_only_on_disk_are_missing_at_boot_and_unknowns_say_why() {
+        let none = set(&[]);
+        let files = set(&["virtio_blk", "virtio_pci"]);
+        let initrd = set(&["ext4"]);
+        let j = judge_virtio(&sources(Some(&none), &files, Some(&initrd)));
+        assert_eq!(j.boot, Some(false));
+        assert!(
+            j.boot_reason.contains("virtio_blk missing at boot"),
+            "{}",
+            j.boot_reason
+        );
+        // No config, no modules.builtin: the initramfs alone cannot prove absence.
+        let j = judge_virtio(&sources(None, &files, Some(&initrd)));
+        assert_eq!(j.boot, None);
+        assert!(
+            j.boot_reason.starts_with("cannot tell: no kernel config"),
+            "{}",
+            j.boot_reason
+        );
+        // A scan that stopped early: a module it did not see is unknown, not absent.
+        let partial = VirtioSources {
+            initrd_partial: true,
+            ..sources(Some(&none), &files, Some(&initrd))
+        };
+        let j = judge_virtio(&partial);
+        let blk = j.modules.iter().find(|m| m.name == "virtio_blk").unwrap();
+        assert_eq!(blk.in_initramfs, None);
+    }
 }
