@@ -227,34 +227,26 @@ pub(super) fn use_once(
     }
 }
 
-/// Longest URL considered.
-const MAX_URL: usize = 16 * 1024;
+/// Where an import link points on this store, found: the bucket and object rows.
+struct Located {
+    authority: String,
+    host: String,
+    addr: router::Address,
+    bucket: String,
+    key: String,
+    bucket_row: crate::db::buckets::Bucket,
+    object: crate::db::objects::Object,
+}
 
-/// R-ERR InvalidUrl, R-REGION: resolve `url` for an import in `request_region`. With
-/// `consume`, a signed URL's signature is recorded as used, so a second import with it
-/// fails with [`UrlError::AlreadyUsed`]; without, it is only checked (DryRun).
-pub fn resolve_import_url(
-    state: &AppState,
-    url: &str,
-    request_region: &str,
-    consume: bool,
-) -> Result<ImportSource, UrlError> {
-    let st = state;
-    if let Some(store) = &st.external {
-        return super::external_url::resolve(st, store, url, request_region, consume);
-    }
-    let (u, shown) = parse_link(url)?;
-    let scheme = u.scheme();
-    let (host, _) = split_host_port(u.host_str().unwrap_or(""));
-    let port = u.port_or_known_default().unwrap_or(0);
-    let direct = direct_address(st, scheme, &host, port);
-    let vhost = !direct && our_virtual_host(st, scheme, &host, u.port(), port);
-    if !direct && !vhost {
-        return Err(UrlError::NotOurStore(format!(
-            "{shown}; this service's object storage is {} (or BUCKET-APPID.cos.REGION.myqcloud.com)",
-            st.config.storage_url()
-        )));
-    }
+/// The bucket and object `u` names (its host one of ours, `vhost` when by virtual host).
+fn locate(
+    st: &AppState,
+    u: &url::Url,
+    host: String,
+    vhost: bool,
+    shown: &str,
+) -> Result<Located, UrlError> {
+    let shown = shown.to_string();
     let authority = match u.port() {
         Some(p) if host.contains(':') => format!("[{host}]:{p}"),
         Some(p) => format!("{host}:{p}"),
@@ -304,17 +296,51 @@ pub fn resolve_import_url(
         .ok_or_else(|| {
             UrlError::NoSuchObject(format!("{shown}: there is no object {key} in {bucket}"))
         })?;
-    let public = acl::object_public(&o.acl, &b);
-    // Who signed the URL, if anyone: (used-signature key, verdict).
+    Ok(Located {
+        authority,
+        host,
+        addr,
+        bucket,
+        key,
+        bucket_row: b,
+        object: o,
+    })
+}
+
+/// An import link's parts a signature check needs.
+struct Link<'a> {
+    url: &'a url::Url,
+    authority: &'a str,
+    host: &'a str,
+    addr: &'a router::Address,
+    bucket: &'a str,
+    key: &'a str,
+    bucket_region: &'a str,
+}
+
+/// Who signed the link, if anyone: (used-signature key, expiry, verdict). SigV4 (scoped to
+/// the bucket's region), COS (`q-sign-algorithm`) or SigV2 query signatures.
+fn link_signature(
+    st: &AppState,
+    link: &Link<'_>,
+    now: i64,
+) -> Option<(String, i64, Result<crate::db::accounts::Account, AuthError>)> {
+    let (u, authority, host, addr, bucket, key) = (
+        link.url,
+        link.authority,
+        link.host,
+        link.addr,
+        link.bucket,
+        link.key,
+    );
     let raw_query = u.query().unwrap_or("");
     let query = sigv4::parse_query(raw_query);
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let now = crate::db::now();
-    let signed = if q("X-Amz-Signature").is_some() || q("X-Amz-Algorithm").is_some() {
+    if q("X-Amz-Signature").is_some() || q("X-Amz-Algorithm").is_some() {
         let hosts: Vec<String> = if authority != host {
-            vec![authority.clone(), host.clone()]
+            vec![authority.to_string(), host.to_string()]
         } else {
-            vec![host.clone()]
+            vec![host.to_string()]
         };
         let mut verdict = Err(AuthError::Mismatch);
         for h in &hosts {
@@ -326,13 +352,13 @@ pub fn resolve_import_url(
         }
         // Issue 18 item 2: scoped to the bucket's region, as S3 requires.
         let verdict = verdict.and_then(|p| match p.signed.scope_region {
-            Some(r) if r != b.region => Err(AuthError::Malformed(
+            Some(r) if r != link.bucket_region => Err(AuthError::Malformed(
                 "AuthorizationQueryParametersError",
                 format!(
                     "it is signed for region {}, but the bucket {bucket} is in {}; presign it for {}",
                     imgport_policy::text::clip(r, 64),
-                    b.region,
-                    b.region
+                    link.bucket_region,
+                    link.bucket_region
                 ),
             )),
             _ => Ok(p.account),
@@ -358,7 +384,7 @@ pub fn resolve_import_url(
     {
         let verdict = sig.and_then(|sig| {
             let mut headers = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(&authority) {
+            if let Ok(v) = HeaderValue::from_str(authority) {
                 headers.insert("host", v);
             }
             let mut cos_paths = vec![format!("/{key}")];
@@ -393,7 +419,57 @@ pub fn resolve_import_url(
         }
     } else {
         None
+    }
+}
+
+/// Longest URL considered.
+const MAX_URL: usize = 16 * 1024;
+
+/// R-ERR InvalidUrl, R-REGION: resolve `url` for an import in `request_region`. With
+/// `consume`, a signed URL's signature is recorded as used, so a second import with it
+/// fails with [`UrlError::AlreadyUsed`]; without, it is only checked (DryRun).
+pub fn resolve_import_url(
+    state: &AppState,
+    url: &str,
+    request_region: &str,
+    consume: bool,
+) -> Result<ImportSource, UrlError> {
+    let st = state;
+    if let Some(store) = &st.external {
+        return super::external_url::resolve(st, store, url, request_region, consume);
+    }
+    let (u, shown) = parse_link(url)?;
+    let scheme = u.scheme();
+    let (host, _) = split_host_port(u.host_str().unwrap_or(""));
+    let port = u.port_or_known_default().unwrap_or(0);
+    let direct = direct_address(st, scheme, &host, port);
+    let vhost = !direct && our_virtual_host(st, scheme, &host, u.port(), port);
+    if !direct && !vhost {
+        return Err(UrlError::NotOurStore(format!(
+            "{shown}; this service's object storage is {} (or BUCKET-APPID.cos.REGION.myqcloud.com)",
+            st.config.storage_url()
+        )));
+    }
+    let Located {
+        authority,
+        host,
+        addr,
+        bucket,
+        key,
+        bucket_row: b,
+        object: o,
+    } = locate(st, &u, host, vhost, &shown)?;
+    let public = acl::object_public(&o.acl, &b);
+    let link = Link {
+        url: &u,
+        authority: &authority,
+        host: &host,
+        addr: &addr,
+        bucket: &bucket,
+        key: &key,
+        bucket_region: &b.region,
     };
+    let signed = link_signature(st, &link, crate::db::now());
     let used_key = match signed {
         Some((key, expires_at, verdict)) => {
             let signer = verdict.map_err(|e| auth_error(e, &shown))?;
