@@ -262,15 +262,16 @@ async fn handle(
 }
 
 /// Authenticate the request, find the action and run it.
-fn run(
+/// Who sent the request: the TC3-HMAC-SHA256 signature checked against the account's key
+/// (and the SecretId's rate). Returns the account, the parsed Authorization and the
+/// signed time.
+fn authenticate(
     st: &AppState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-    action: &str,
-    request_id: &str,
-) -> Result<Value, ApiError> {
+) -> Result<(Account, tc3::Authorization, i64), ApiError> {
     // Headers that must not be ambiguous: the signature check and the dispatch must
     // read the same value.
     for n in SINGLE_HEADERS {
@@ -327,7 +328,15 @@ fn run(
         crate::db::now(),
         st.config.max_clock_skew_secs,
     )?;
-    tracing::info!(app_id = account.app_id, "authenticated");
+    Ok((account, a, ts))
+}
+
+/// The action, API version and region the request addresses.
+fn target(
+    st: &AppState,
+    headers: &HeaderMap,
+    action: &str,
+) -> Result<(&'static Action, String), ApiError> {
     if action.is_empty() {
         return Err(ApiError::missing("X-TC-Action"));
     }
@@ -362,6 +371,11 @@ fn run(
             ),
         ));
     }
+    Ok((act, region))
+}
+
+/// The request body: a JSON object (empty: no parameters).
+fn parameters(body: &[u8]) -> Result<Value, ApiError> {
     let params: Value = if body.is_empty() {
         json!({})
     } else {
@@ -378,6 +392,22 @@ fn run(
             "The request body must be a JSON object.",
         ));
     }
+    Ok(params)
+}
+
+fn run(
+    st: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    action: &str,
+    request_id: &str,
+) -> Result<Value, ApiError> {
+    let (account, a, ts) = authenticate(st, method, uri, headers, body)?;
+    tracing::info!(app_id = account.app_id, "authenticated");
+    let (act, region) = target(st, headers, action)?;
+    let params = parameters(body)?;
     // Parsed before the signature is used up: a malformed request changes nothing.
     let prepared = (act.prepare)(&params)?;
     // The signature may not cover the action and region (the SDKs sign only
