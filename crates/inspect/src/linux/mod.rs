@@ -18,6 +18,7 @@ pub mod network;
 pub mod os_release;
 pub mod packages;
 pub mod root;
+mod stock_kernel;
 pub mod subvolumes;
 
 pub use crate::guest::Evidence;
