@@ -8,13 +8,8 @@ macro_rules! int_reader {
     ($name:ident, $t:ty, $conv:ident) => {
         #[inline]
         pub fn $name(b: &[u8], off: usize) -> $t {
-            const N: usize = std::mem::size_of::<$t>();
-            match b.get(off..off + N) {
-                Some(s) => {
-                    let mut a = [0u8; N];
-                    a.copy_from_slice(s);
-                    <$t>::$conv(a)
-                }
+            match short::get::<{ std::mem::size_of::<$t>() }>(b, off) {
+                Some(a) => <$t>::$conv(a),
                 None => {
                     debug_assert!(false, "field at {off} outside a {}-byte buffer", b.len());
                     0

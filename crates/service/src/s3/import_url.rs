@@ -307,32 +307,16 @@ fn locate(
     })
 }
 
-/// An import link's parts a signature check needs.
-struct Link<'a> {
-    url: &'a url::Url,
-    authority: &'a str,
-    host: &'a str,
-    addr: &'a router::Address,
-    bucket: &'a str,
-    key: &'a str,
-    bucket_region: &'a str,
-}
-
 /// Who signed the link, if anyone: (used-signature key, expiry, verdict). SigV4 (scoped to
 /// the bucket's region), COS (`q-sign-algorithm`) or SigV2 query signatures.
 fn link_signature(
     st: &AppState,
-    link: &Link<'_>,
+    u: &url::Url,
+    loc: &Located,
     now: i64,
 ) -> Option<(String, i64, Result<crate::db::accounts::Account, AuthError>)> {
-    let (u, authority, host, addr, bucket, key) = (
-        link.url,
-        link.authority,
-        link.host,
-        link.addr,
-        link.bucket,
-        link.key,
-    );
+    let (authority, host, addr) = (&loc.authority, &loc.host, &loc.addr);
+    let (bucket, key, bucket_region) = (&loc.bucket, &loc.key, &loc.bucket_row.region);
     let raw_query = u.query().unwrap_or("");
     let query = sigv4::parse_query(raw_query);
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
@@ -352,13 +336,13 @@ fn link_signature(
         }
         // Issue 18 item 2: scoped to the bucket's region, as S3 requires.
         let verdict = verdict.and_then(|p| match p.signed.scope_region {
-            Some(r) if r != link.bucket_region => Err(AuthError::Malformed(
+            Some(r) if r != *bucket_region => Err(AuthError::Malformed(
                 "AuthorizationQueryParametersError",
                 format!(
                     "it is signed for region {}, but the bucket {bucket} is in {}; presign it for {}",
                     imgport_policy::text::clip(r, 64),
-                    link.bucket_region,
-                    link.bucket_region
+                    bucket_region,
+                    bucket_region
                 ),
             )),
             _ => Ok(p.account),
@@ -450,26 +434,10 @@ pub fn resolve_import_url(
             st.config.storage_url()
         )));
     }
-    let Located {
-        authority,
-        host,
-        addr,
-        bucket,
-        key,
-        bucket_row: b,
-        object: o,
-    } = locate(st, &u, host, vhost, &shown)?;
+    let loc = locate(st, &u, host, vhost, &shown)?;
+    let signed = link_signature(st, &u, &loc, crate::db::now());
+    let (b, o) = (loc.bucket_row, loc.object);
     let public = acl::object_public(&o.acl, &b);
-    let link = Link {
-        url: &u,
-        authority: &authority,
-        host: &host,
-        addr: &addr,
-        bucket: &bucket,
-        key: &key,
-        bucket_region: &b.region,
-    };
-    let signed = link_signature(st, &link, crate::db::now());
     let used_key = match signed {
         Some((key, expires_at, verdict)) => {
             let signer = verdict.map_err(|e| auth_error(e, &shown))?;
@@ -493,8 +461,8 @@ pub fn resolve_import_url(
         use_once(st, &k, expires_at, consume, &shown)?;
     }
     Ok(ImportSource {
-        bucket,
-        key,
+        bucket: loc.bucket,
+        key: loc.key,
         blob: o.blob,
         size: o.size as u64,
         region: b.region,
