@@ -5,7 +5,7 @@
 //! Parameters: `ImageIds` (1 to 100), `DryRun`, `DeleteBindedSnap` (accepted; imported
 //! images have no snapshots).
 
-use super::error::ApiError;
+use super::error::{ApiCode, ApiError};
 use super::params::image_id;
 use super::request::{list, Flag, Request};
 use super::Ctx;
@@ -43,7 +43,7 @@ fn run(ctx: &Ctx<'_>, r: DeleteImages) -> Result<Value, ApiError> {
     let dry = Flag::or_false(r.dry_run);
     let not_found = |id: &str| {
         ApiError::new(
-            "InvalidImageId.NotFound",
+            ApiCode::InvalidImageIdNotFound,
             format!("The image `{id}` does not exist in region {}.", ctx.region),
         )
     };
@@ -56,7 +56,7 @@ fn run(ctx: &Ctx<'_>, r: DeleteImages) -> Result<Value, ApiError> {
             .ok_or_else(|| not_found(id))?;
         if img.state == crate::db::images::IMPORTING {
             return Err(ApiError::new(
-                "InvalidImageId.IncorrectState",
+                ApiCode::InvalidImageIdIncorrectState,
                 format!("The image `{id}` is still importing; delete it once it is NORMAL or IMPORTFAILED."),
             ));
         }
@@ -69,7 +69,7 @@ fn run(ctx: &Ctx<'_>, r: DeleteImages) -> Result<Value, ApiError> {
         Err((id, DeleteRefused::NotFound)) => return Err(not_found(&id)),
         Err((id, DeleteRefused::Importing)) => {
             return Err(ApiError::new(
-                "InvalidImageId.IncorrectState",
+                ApiCode::InvalidImageIdIncorrectState,
                 format!("The image `{id}` is still importing."),
             ))
         }

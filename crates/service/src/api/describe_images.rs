@@ -12,7 +12,7 @@
 //! Parameters: `ImageIds` (at most 100) or `Filters` (`image-id`, `image-name`,
 //! `image-state`, `image-type`, `platform`; not both), `Offset`, `Limit` (≤ 100).
 
-use super::error::ApiError;
+use super::error::{ApiCode, ApiError};
 use super::params::image_id;
 use super::request::{int, list, Int, Request};
 use super::Ctx;
@@ -160,7 +160,7 @@ fn filter(ctx: &Ctx<'_>, r: &mut DescribeImages) -> Result<Option<ImageFilter>, 
     let has_filters = r.filters.is_some();
     if !f.ids.is_empty() && has_filters {
         return Err(ApiError::new(
-            "InvalidParameter",
+            ApiCode::InvalidParameter,
             "ImageIds and Filters cannot be specified together.",
         ));
     }
@@ -193,7 +193,7 @@ fn filter(ctx: &Ctx<'_>, r: &mut DescribeImages) -> Result<Option<ImageFilter>, 
                 other => {
                     let other = imgport_policy::text::clip(other, 64);
                     return Err(ApiError::new(
-                        "InvalidFilter",
+                        ApiCode::InvalidFilter,
                         format!("The filter `{other}` is not supported; use image-id, image-name, image-state, image-type or platform."),
                     ));
                 }

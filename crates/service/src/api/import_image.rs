@@ -18,12 +18,13 @@
 //! nothing, so `DryRun` with `BootTest=true` is refused (`imgport check --boot` boots a
 //! local file).
 
-use super::error::ApiError;
+use super::error::{ApiCode, ApiError};
 use super::params::text;
 use super::request::{list, required, Flag, Request};
 use super::Ctx;
 use crate::db::images::{CreateRefused, NewImage};
 use crate::s3::import_url::resolve_import_url;
+use imgport_policy::Code;
 use imgport_policy::{check_form, ImportForm, Severity};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -155,7 +156,7 @@ fn run(ctx: &Ctx<'_>, r: ImportImage) -> Result<Value, ApiError> {
     text("ImageDescription", description, MAX_DESCRIPTION)?;
     if url.len() > MAX_URL {
         return Err(ApiError::new(
-            "InvalidUrl",
+            Code::InvalidUrl,
             format!("InvalidUrl: the URL is longer than {MAX_URL} characters."),
         ));
     }
@@ -183,12 +184,12 @@ fn run(ctx: &Ctx<'_>, r: ImportImage) -> Result<Value, ApiError> {
     {
         let code = f
             .code
-            .map(|c| c.as_str())
-            .unwrap_or("InvalidParameterValue");
+            .map_or(ApiCode::InvalidParameterValue, ApiCode::Policy);
         let fix = f.fix.first().map(|x| format!(" {x}")).unwrap_or_default();
         return Err(ApiError::new(code, format!("{}.{fix}", f.message)));
     }
-    let invalid_url = |e: crate::s3::import_url::UrlError| ApiError::new("InvalidUrl", e.message());
+    let invalid_url =
+        |e: crate::s3::import_url::UrlError| ApiError::new(Code::InvalidUrl, e.message());
     let src = resolve_import_url(ctx.state, url, &ctx.region, false).map_err(invalid_url)?;
     form.source_region = Some(src.region.clone());
     // An import has all three (required above); a DryRun is checked with what it has.
@@ -204,7 +205,7 @@ fn run(ctx: &Ctx<'_>, r: ImportImage) -> Result<Value, ApiError> {
     )?;
     let quota = || {
         ApiError::new(
-            "ImageQuotaLimitExceeded",
+            ApiCode::ImageQuotaLimitExceeded,
             format!(
                 "The account holds {held} images; at most {} are allowed. Delete images you no longer need (DeleteImages).",
                 crate::db::images::QUOTA
@@ -256,7 +257,7 @@ fn run(ctx: &Ctx<'_>, r: ImportImage) -> Result<Value, ApiError> {
 /// and region, as the cloud's are.
 pub fn duplicate_name(name: &str, other: &str, region: &str) -> ApiError {
     ApiError::new(
-        "InvalidImageName.Duplicate",
+        ApiCode::InvalidImageNameDuplicate,
         format!(
             "The image name `{name}` is already used by image {other} in region {region}. Choose another ImageName (names are unique per region), or rename or delete {other} first."
         ),
@@ -267,13 +268,13 @@ pub fn duplicate_name(name: &str, other: &str, region: &str) -> ApiError {
 fn dry_run_check(ctx: &Ctx<'_>, blob: &str, form: &ImportForm) -> Result<Value, ApiError> {
     let reader = ctx.state.open_source(blob).map_err(|e| {
         ApiError::new(
-            "InvalidUrl",
+            Code::InvalidUrl,
             format!("InvalidUrl: the object behind ImageUrl could not be opened: {e}"),
         )
     })?;
     let report = imgport_check::check(reader, form).map_err(|e| {
         ApiError::new(
-            "InternalError",
+            Code::InternalError,
             format!("The image could not be checked (the stored object could not be read): {e}"),
         )
     })?;

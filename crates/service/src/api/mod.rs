@@ -43,6 +43,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use error::ApiCode;
 use error::ApiError;
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -203,7 +204,7 @@ fn reply(request_id: &str, result: &Result<Value, ApiError>) -> Response {
             json!({ "Response": v })
         }
         Err(e) => {
-            json!({"Response": {"Error": {"Code": e.code, "Message": e.message}, "RequestId": request_id}})
+            json!({"Response": {"Error": {"Code": e.code.as_str(), "Message": e.message}, "RequestId": request_id}})
         }
     };
     Json(resp).into_response()
@@ -229,11 +230,11 @@ async fn handle(
         Err(e) => Err(match crate::net::body_rate::too_slow_in(&e) {
             // Sent below the minimum rate (issue 18 item 3): say so, not "too large".
             Some(slow) => ApiError::new(
-                "InvalidParameter",
+                ApiCode::InvalidParameter,
                 format!("The request body was not received: {slow}."),
             ),
             None => ApiError::new(
-                "RequestSizeLimitExceeded",
+                ApiCode::RequestSizeLimitExceeded,
                 format!("The request body is larger than {MAX_BODY} bytes."),
             ),
         }),
@@ -277,21 +278,21 @@ fn authenticate(
     for n in SINGLE_HEADERS {
         if headers.get_all(*n).iter().nth(1).is_some() {
             return Err(ApiError::new(
-                "AuthFailure.InvalidAuthorization",
+                ApiCode::AuthFailureInvalidAuthorization,
                 format!("The request carries the header {n} more than once; send it once."),
             ));
         }
     }
     let auth = header(headers, "authorization").ok_or_else(|| {
         ApiError::new(
-            "AuthFailure.InvalidAuthorization",
+            ApiCode::AuthFailureInvalidAuthorization,
             "The request is not signed: the Authorization header is missing (TC3-HMAC-SHA256).",
         )
     })?;
     let a = tc3::parse(&auth)?;
     if !ratelimit::allow(&a.secret_id) {
         return Err(ApiError::new(
-            "RequestLimitExceeded",
+            ApiCode::RequestLimitExceeded,
             format!(
                 "The request rate exceeds {} requests per second for this SecretId; retry later.",
                 ratelimit::RATE_PER_SEC
@@ -300,7 +301,7 @@ fn authenticate(
     }
     let account = st.db.account_by_secret_id(&a.secret_id)?.ok_or_else(|| {
         ApiError::new(
-            "AuthFailure.SecretIdNotFound",
+            ApiCode::AuthFailureSecretIdNotFound,
             "The SecretId is not found, please ensure that your SecretId is correct.",
         )
     })?;
@@ -342,7 +343,7 @@ fn target(
     }
     let act = ACTIONS.iter().find(|x| x.name == action).ok_or_else(|| {
         ApiError::new(
-            "InvalidAction",
+            ApiCode::InvalidAction,
             format!("The action `{action}` does not exist."),
         )
     })?;
@@ -351,7 +352,7 @@ fn target(
         Some(v) if v != VERSION => {
             let v = imgport_policy::text::clip(v, 32);
             return Err(ApiError::new(
-                "NoSuchVersion",
+                ApiCode::NoSuchVersion,
                 format!("The API version `{v}` does not exist; this service implements {VERSION}."),
             ));
         }
@@ -364,7 +365,7 @@ fn target(
     if !region.is_empty() && !st.config.regions.contains(&region) {
         let r = imgport_policy::text::clip(region, 64);
         return Err(ApiError::new(
-            "InvalidRegion",
+            ApiCode::InvalidRegion,
             format!(
                 "The region `{r}` does not exist; regions: {}.",
                 st.config.regions.join(", ")
@@ -381,14 +382,14 @@ fn parameters(body: &[u8]) -> Result<Value, ApiError> {
     } else {
         serde_json::from_slice(body).map_err(|e| {
             ApiError::new(
-                "InvalidParameter",
+                ApiCode::InvalidParameter,
                 format!("The request body is not valid JSON: {e}"),
             )
         })?
     };
     if !params.is_object() {
         return Err(ApiError::new(
-            "InvalidParameter",
+            ApiCode::InvalidParameter,
             "The request body must be a JSON object.",
         ));
     }
@@ -425,7 +426,7 @@ fn run(
     if !first && !read_only {
         tracing::warn!(app_id = account.app_id, "replayed signature refused");
         return Err(ApiError::new(
-            "AuthFailure.SignatureFailure",
+            ApiCode::AuthFailureSignatureFailure,
             "This signature was already used by an earlier request: the request was sent again (a replay), possibly as another action or region. A signature authenticates one request that changes something; sign each request anew with the current time (the SDKs do).",
         ));
     }
@@ -449,7 +450,7 @@ pub fn message_user(ctx: &Ctx<'_>, user_name: Option<&str>) -> Result<(i64, Stri
         .ok_or_else(|| {
             let n = imgport_policy::text::clip(&name, 64);
             ApiError::new(
-                "InvalidParameterValue.UserNotFound",
+                ApiCode::InvalidParameterValueUserNotFound,
                 format!(
                     "The user `{n}` does not exist in this account (imgport account add-user)."
                 ),

@@ -4,7 +4,7 @@
 //! `ImageDeprecated` (accepted, not stored). A name another image of the account holds in
 //! the region is `InvalidImageName.Duplicate` (issue 15 item 5).
 
-use super::error::ApiError;
+use super::error::{ApiCode, ApiError};
 use super::import_image::{MAX_DESCRIPTION, MAX_NAME};
 use super::params::{image_id, text};
 use super::request::{required, Flag, Request};
@@ -70,7 +70,7 @@ fn run(ctx: &Ctx<'_>, r: ModifyImageAttribute) -> Result<Value, ApiError> {
             .modify_image(ctx.account.app_id, id, name, desc)?
     {
         return Err(ApiError::new(
-            "InvalidImageId.NotFound",
+            ApiCode::InvalidImageIdNotFound,
             format!("The image `{id}` does not exist in region {}.", ctx.region),
         ));
     }

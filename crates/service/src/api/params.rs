@@ -2,7 +2,7 @@
 //! (`InvalidImageId.Malformed`) and free text (`InvalidParameterValue[.TooLong]`). The
 //! parameters themselves are parsed by [`super::request`].
 
-use super::error::ApiError;
+use super::error::{ApiCode, ApiError};
 
 /// An image id as the API spells them: `img-` and 8 characters of `[a-z0-9]`
 /// (`InvalidImageId.Malformed` otherwise).
@@ -17,7 +17,7 @@ pub fn image_id(id: &str) -> Result<(), ApiError> {
     } else {
         let clip = imgport_policy::text::clip(id, 64);
         Err(ApiError::new(
-            "InvalidImageId.Malformed",
+            ApiCode::InvalidImageIdMalformed,
             format!(
                 "`{clip}` is not an image ID (img- followed by 8 lower-case letters or digits)."
             ),
@@ -30,7 +30,7 @@ pub fn image_id(id: &str) -> Result<(), ApiError> {
 pub fn text(name: &str, v: &str, max: usize) -> Result<(), ApiError> {
     if v.chars().count() > max {
         return Err(ApiError::new(
-            "InvalidParameterValue.TooLong",
+            ApiCode::InvalidParameterValueTooLong,
             format!(
                 "{name} is {} characters long; at most {max} are allowed.",
                 v.chars().count()

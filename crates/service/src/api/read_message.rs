@@ -3,7 +3,7 @@
 //! all or none are marked: an id that is not this user's is
 //! `InvalidParameterValue.MessageNotFound`.
 
-use super::error::ApiError;
+use super::error::{ApiCode, ApiError};
 use super::request::{int, list, Int, Request};
 use super::{message_user, Ctx};
 use serde::Deserialize;
@@ -39,7 +39,7 @@ fn run(ctx: &Ctx<'_>, r: ReadMessage) -> Result<Value, ApiError> {
     match ctx.state.db.read_messages(user, &ids)? {
         Ok(()) => Ok(json!({})),
         Err(id) => Err(ApiError::new(
-            "InvalidParameterValue.MessageNotFound",
+            ApiCode::InvalidParameterValueMessageNotFound,
             format!("There is no message {id} for this user."),
         )),
     }

@@ -6,7 +6,7 @@
 //! required ones (`MissingParameter`, also for an empty string) with the helpers below.
 //! Parameters are parsed before the request's signature is used up (`api::run`).
 
-use super::error::ApiError;
+use super::error::{ApiCode, ApiError};
 use super::Ctx;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::Deserialize;
@@ -41,7 +41,7 @@ pub fn parse<T: DeserializeOwned>(p: &Value) -> Result<T, ApiError> {
             };
             let name = imgport_policy::text::clip(name, 64);
             return ApiError::new(
-                "UnknownParameter",
+                ApiCode::UnknownParameter,
                 format!("The parameter `{name}` is not recognized."),
             );
         }
@@ -181,7 +181,7 @@ mod tests {
     }
 
     fn code(p: Value) -> String {
-        parse::<Example>(&p).unwrap_err().code
+        parse::<Example>(&p).unwrap_err().code.as_str().to_string()
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! scope's date must be the UTC date of `X-TC-Timestamp`, which must be within
 //! `max_skew` seconds of the server's clock (`AuthFailure.SignatureExpire`).
 
-use super::error::ApiError;
+use super::error::{ApiCode, ApiError};
 use crate::s3::sigv4::{hmac, same, sha256_hex};
 
 /// The signature algorithm.
@@ -47,7 +47,7 @@ pub struct Authorization {
 
 fn invalid(why: &str) -> ApiError {
     ApiError::new(
-        "AuthFailure.InvalidAuthorization",
+        ApiCode::AuthFailureInvalidAuthorization,
         format!("The Authorization header is invalid ({why}); expected `TC3-HMAC-SHA256 Credential=SECRETID/DATE/SERVICE/tc3_request, SignedHeaders=content-type;host, Signature=HEX`."),
     )
 }
@@ -201,10 +201,10 @@ pub fn verify(
     now: i64,
     max_skew: i64,
 ) -> Result<(), ApiError> {
-    let failure = |why: String| ApiError::new("AuthFailure.SignatureFailure", why);
+    let failure = |why: String| ApiError::new(ApiCode::AuthFailureSignatureFailure, why);
     if now.abs_diff(timestamp) > max_skew.max(0) as u64 {
         return Err(ApiError::new(
-            "AuthFailure.SignatureExpire",
+            ApiCode::AuthFailureSignatureExpire,
             format!("Signature expired: X-TC-Timestamp {timestamp} is more than {max_skew} s from the server time {now}; check your clock."),
         ));
     }
@@ -382,6 +382,7 @@ mod tests {
         let other_date = DOC_AUTH.replace("2019-02-25", "2019-02-26");
         assert!(
             code(doc_verify(&other_date, DOC_KEY, &h, DOC_PAYLOAD, t, t))
+                .as_str()
                 .ends_with("SignatureFailure")
         );
         let other_service = DOC_AUTH.replace("/cvm/", "/cbs/");

@@ -14,7 +14,7 @@ use crate::objects::s3_upload::{KeptPart, MultipartSink};
 use crate::AppState;
 use imgport_disk::convert::{ConvertOptions, ConvertStats, OutputFormat};
 use imgport_disk::ReadAt;
-use imgport_policy::{BootFacts, Finding, ImportForm, Severity};
+use imgport_policy::{BootFacts, Code, Finding, ImportForm, Severity};
 use std::sync::Arc;
 
 /// How an attempt ended.
@@ -30,7 +30,7 @@ pub enum Outcome {
     },
     /// The import fails with `code` (R-ERR); `findings` are the verdict's.
     Failed {
-        code: String,
+        code: Code,
         message: String,
         findings: Vec<Finding>,
         boot: Option<BootFacts>,
@@ -39,9 +39,9 @@ pub enum Outcome {
     Interrupted(Interrupt),
 }
 
-fn failed(code: &str, message: impl Into<String>) -> Outcome {
+fn failed(code: Code, message: impl Into<String>) -> Outcome {
     Outcome::Failed {
-        code: code.into(),
+        code,
         message: message.into(),
         findings: Vec::new(),
         boot: None,
@@ -96,7 +96,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
         Ok(o) => o,
         Err(e) => {
             return failed(
-                "InvalidUrl",
+                Code::InvalidUrl,
                 format!(
                     "InvalidUrl: the object behind ImageUrl can no longer be read as it was when the import was requested ({e}). Upload the image again and import it with a new URL."
                 ),
@@ -148,7 +148,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
         Err(e) => {
             return a.read_error(|| {
                 failed(
-                    "InternalError",
+                    Code::InternalError,
                     format!("the checked image could not be opened for conversion: {e}"),
                 )
             })
@@ -166,7 +166,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
         Err(e) => {
             return a.read_error(|| {
                 failed(
-                    "InternalError",
+                    Code::InternalError,
                     format!("the conversion to qcow2 failed: {e}"),
                 )
             })
@@ -190,7 +190,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
     if let Err(why) = stored.verify(st, virtual_size) {
         files::remove_image(st, &job.image_id);
         return failed(
-            "InternalError",
+            Code::InternalError,
             format!("the stored qcow2 is not sound: {why}"),
         );
     }
@@ -226,7 +226,7 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
     files::remove_image(st, &job.image_id);
     let code = verdict.first_code();
     Outcome::Failed {
-        code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
+        code: code.unwrap_or(Code::InternalError),
         message: refusal_message(&verdict.findings, code),
         findings: verdict.findings,
         boot: Some(boot),
@@ -248,7 +248,7 @@ fn check(
     let report = checked.map_err(|e| {
         Box::new(a.read_error(|| {
             failed(
-                "InternalError",
+                Code::InternalError,
                 format!("the stored image could not be read: {e}"),
             )
         }))
@@ -260,7 +260,7 @@ fn check(
     if !verdict.importable {
         let code = verdict.first_code();
         return Err(Box::new(Outcome::Failed {
-            code: code.map(|c| c.as_str()).unwrap_or("InternalError").into(),
+            code: code.unwrap_or(Code::InternalError),
             message: refusal_message(&verdict.findings, code),
             findings: verdict.findings.clone(),
             boot: None,

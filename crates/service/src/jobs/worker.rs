@@ -10,7 +10,7 @@ use super::{Phase, MAX_ATTEMPTS};
 use crate::db::images::{Image, IMPORTING, NORMAL};
 use crate::db::jobs::{JobEnd, Lease};
 use crate::AppState;
-use imgport_policy::{BootFacts, Finding};
+use imgport_policy::{BootFacts, Code, Finding};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,9 +68,9 @@ impl Worker {
                 "the import was interrupted {} times (the service stopped while it ran) and was given up; import the image again",
                 job.attempts
             );
-            let notice = crate::messages::failure(&job, "InternalError", &message, &[], None);
+            let notice = crate::messages::failure(&job, Code::InternalError, &message, &[], None);
             let end = JobEnd::Failed {
-                code: "InternalError",
+                code: Code::InternalError.as_str(),
                 message: &message,
                 findings_json: "[]",
                 boot_json: None,
@@ -81,7 +81,7 @@ impl Worker {
             if let Ok(true) = self.st.db.finish_job(&job.image_id, lease, &end, &notice) {
                 tracing::warn!(image_id = %job.image_id, attempts = job.attempts, "import given up");
                 super::files::remove_image(&self.st, &job.image_id);
-                crate::metrics::job_finished("InternalError", age(&job));
+                crate::metrics::job_finished(Code::InternalError.as_str(), age(&job));
             }
         }
     }
@@ -148,11 +148,11 @@ impl Worker {
                 progress.end("failed");
                 super::files::remove_image(&self.st, &job.image_id);
                 let notice =
-                    crate::messages::failure(&job, &code, &message, &findings, boot.as_ref());
+                    crate::messages::failure(&job, code, &message, &findings, boot.as_ref());
                 let fj = findings_json(&findings);
                 let bj = boot_json(boot.as_ref());
                 let end = JobEnd::Failed {
-                    code: &code,
+                    code: code.as_str(),
                     message: &message,
                     findings_json: &fj,
                     boot_json: bj.as_deref(),
@@ -160,7 +160,7 @@ impl Worker {
                 tracing::info!(code = %code, phase = %job.phase, "import refused: {message}");
                 (
                     self.st.db.finish_job(&job.image_id, lease, &end, &notice),
-                    code,
+                    code.as_str().to_string(),
                 )
             }
         };

@@ -115,14 +115,12 @@ pub fn success(
 /// test's result when the import ran one.
 pub fn failure(
     img: &Image,
-    code: &str,
+    code: Code,
     message: &str,
     findings: &[Finding],
     boot: Option<&BootFacts>,
 ) -> Notice {
-    let meaning = Code::parse(code)
-        .map(|c| c.meaning())
-        .unwrap_or("the import failed");
+    let meaning = code.meaning();
     let mut body = format!(
         "The import of custom image \"{}\" ({}) from {} failed in phase `{}` with error code {code} ({meaning}).\n\nCause: {}",
         img.name,
@@ -155,7 +153,7 @@ pub fn failure(
         body.push_str(&format!(
             "\n\nFix: {}",
             match code {
-                "InvalidUrl" => "upload the image again, create a new signed URL (a signed URL imports once) and import again",
+                Code::InvalidUrl => "upload the image again, create a new signed URL (a signed URL imports once) and import again",
                 _ => "import the image again; if it fails again, contact support with the image ID",
             }
         ));
@@ -224,7 +222,7 @@ mod tests {
         };
         let n = failure(
             &image(),
-            "CloudInitNotInstalled",
+            Code::CloudInitNotInstalled,
             "cloud-init is not installed",
             &[f],
             None,
@@ -288,7 +286,7 @@ mod tests {
         };
         let n = failure(
             &image(),
-            "VirtioNotInstall",
+            Code::VirtioNotInstall,
             "no virtio",
             &[],
             Some(&failed),
