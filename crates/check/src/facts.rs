@@ -59,7 +59,7 @@ pub fn guest_facts(r: &Report, all_zero: bool) -> GuestFacts {
     let mut classification_evidence = vec![r.classification.reason.clone()];
     classification_evidence.extend(r.errors.iter().take(8).cloned());
     let os = r.os.as_ref().map(|o| OsFacts {
-        os_type: o.os_type.clone(),
+        os_type: imgport_policy::rules::OsType::from_name(&o.os_type),
         distro: o.distro.clone(),
         id_like: o.id_like.clone(),
         version: o.version.clone(),

@@ -73,7 +73,7 @@ mod tests {
 
     fn linux(distro: &str, like: &[&str], version: &str, arch: &str) -> OsFacts {
         OsFacts {
-            os_type: "linux".into(),
+            os_type: Some(crate::rules::OsType::Linux),
             distro: Some(distro.into()),
             id_like: like.iter().map(|s| s.to_string()).collect(),
             version: Some(version.into()),
@@ -117,7 +117,7 @@ mod tests {
     #[test]
     fn windows_guests_map_to_their_release() {
         let w = detected_form(&guest(OsFacts {
-            os_type: "windows".into(),
+            os_type: Some(crate::rules::OsType::Windows),
             product_name: Some("Windows Server 2012 R2 Datacenter".into()),
             arch: Some("x86_64".into()),
             ..OsFacts::default()
@@ -127,7 +127,7 @@ mod tests {
             (Some("Windows Server 2012"), Some("-"), Some("x86_64"))
         );
         let client = detected_form(&guest(OsFacts {
-            os_type: "windows".into(),
+            os_type: Some(crate::rules::OsType::Windows),
             product_name: Some("Windows 10 Pro".into()),
             ..OsFacts::default()
         }));

@@ -4,6 +4,7 @@
 //! `None` / empty means "not established", never "absent": the policy reports a warning
 //! for an unknown fact instead of failing the import (see `RULES[..].when_unknown`).
 
+use crate::rules::OsType;
 use serde::{Deserialize, Serialize};
 
 /// Enums of this module spelled as their serde names (`"install-iso"`), for `FromStr`.
@@ -207,12 +208,28 @@ impl FormatFacts {
     }
 }
 
+/// [`OsFacts::os_type`] as inspection spells it (`"linux"`, `"windows"`, `""` unknown).
+mod os_type_name {
+    use crate::rules::OsType;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<OsType>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(t.map_or("", OsType::name))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OsType>, D::Error> {
+        Ok(OsType::from_name(&String::deserialize(d)?))
+    }
+}
+
 /// The operating system found on the root filesystem.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OsFacts {
-    /// `linux` or `windows` (anything else is treated as unknown).
-    pub os_type: String,
+    /// Linux or Windows (`"linux"`, `"windows"` in JSON); `None` when inspection could not
+    /// tell (a Linux root is still recognised by its distribution).
+    #[serde(with = "os_type_name")]
+    pub os_type: Option<OsType>,
     /// Linux: os-release `ID` (`centos`, `ubuntu`, `sles` …).
     pub distro: Option<String>,
     /// Linux: os-release `ID_LIKE` words.

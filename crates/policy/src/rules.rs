@@ -177,6 +177,25 @@ pub enum OsType {
     Windows,
 }
 
+impl OsType {
+    /// The type inspection reports (`linux`, `windows`, any case); `None` for anything else.
+    pub fn from_name(name: &str) -> Option<OsType> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "linux" => Some(OsType::Linux),
+            "windows" => Some(OsType::Windows),
+            _ => None,
+        }
+    }
+
+    /// `linux` or `windows`, as inspection and the guest facts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OsType::Linux => "linux",
+            OsType::Windows => "windows",
+        }
+    }
+}
+
 /// One row of the supported OS list (one `ImportImageOsVersionSet` entry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SupportedOs {

@@ -21,7 +21,7 @@ fn linux() -> GuestFacts {
         filesystems: vec!["xfs".into(), "xfs".into()],
         classification: Some(DiskRole::Os),
         os: Some(OsFacts {
-            os_type: "linux".into(),
+            os_type: Some(rules::OsType::Linux),
             distro: Some("centos".into()),
             id_like: vec!["rhel".into(), "fedora".into()],
             version: Some("7".into()),
@@ -48,7 +48,7 @@ fn windows() -> GuestFacts {
         filesystems: vec!["ntfs".into(), "ntfs".into()],
         classification: Some(DiskRole::Os),
         os: Some(OsFacts {
-            os_type: "windows".into(),
+            os_type: Some(rules::OsType::Windows),
             product_name: Some("Windows Server 2012 R2 Datacenter".into()),
             version: Some("6.3".into()),
             arch: Some("x86_64".into()),
@@ -1371,7 +1371,7 @@ fn decide_never_panics() {
         None,
         Some(OsFacts::default()),
         Some(OsFacts {
-            os_type: long.clone(),
+            os_type: None,
             distro: Some(long.clone()),
             id_like: vec![long.clone(); 100],
             version: Some(long.clone()),

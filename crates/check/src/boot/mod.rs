@@ -12,6 +12,7 @@ pub mod qemu;
 pub mod seed;
 
 use crate::CheckReport;
+use imgport_policy::rules::OsType;
 use imgport_policy::{BootFacts, ImportForm};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -192,13 +193,13 @@ fn cannot_boot(report: &CheckReport) -> Option<String> {
         return Some("the image could not be read as a disk image".into());
     }
     let os = report.guest.as_ref().and_then(|g| g.os.as_ref());
-    match os.map(|o| o.os_type.as_str()) {
-        Some("windows") => Some(
+    match os.and_then(|o| o.os_type) {
+        Some(OsType::Windows) => Some(
             "Windows guest: no Windows image can be booted here (no licensed test guest); \
              the virtio and cloudbase-init checks above are the prediction"
                 .into(),
         ),
-        Some("linux") => {
+        Some(OsType::Linux) => {
             let arch = os.and_then(|o| o.arch.as_deref()).unwrap_or("x86_64");
             if matches!(arch, "x86_64" | "amd64" | "i386" | "i486" | "i586" | "i686") {
                 None

@@ -202,7 +202,7 @@ fn check_guest(cx: &mut Cx, g: &GuestFacts, format: &FormatFacts, form: &ImportF
     check_partitions(cx, g, format);
     let os =
         g.os.as_ref()
-            .filter(|o| !o.os_type.trim().is_empty() || o.distro.is_some());
+            .filter(|o| o.os_type.is_some() || o.distro.is_some());
     if !nothing_to_search(g) {
         check_root(cx, g, os);
     }
@@ -255,12 +255,12 @@ fn declared(form: &ImportForm) -> Option<&'static SupportedOs> {
 }
 
 pub(crate) fn is_windows(os: &OsFacts) -> bool {
-    os.os_type.trim().eq_ignore_ascii_case("windows")
+    os.os_type == Some(OsType::Windows)
 }
 
+/// Linux, or a type not told but a distribution found.
 pub(crate) fn is_linux(os: &OsFacts) -> bool {
-    os.os_type.trim().eq_ignore_ascii_case("linux")
-        || (os.os_type.trim().is_empty() && os.distro.is_some())
+    os.os_type == Some(OsType::Linux) || (os.os_type.is_none() && os.distro.is_some())
 }
 
 fn nonempty(s: &Option<String>) -> Option<&str> {

@@ -17,11 +17,9 @@ pub(super) fn check_os(
     } else {
         cx.warn(
             RuleId::Os,
-            format!(
-                "the operating system type '{}' was not recognised; only Linux and Windows \
-                 are supported",
-                clip(&os.os_type)
-            ),
+            "the operating system type was not recognised; only Linux and Windows are \
+             supported"
+                .into(),
             evidence.clone(),
             vec![OS_RELEASE_FIX.into()],
         );
@@ -55,7 +53,11 @@ fn shown(os: &OsFacts) -> String {
         .as_deref()
         .or(os.distro.as_deref())
         .map(clip)
-        .unwrap_or_else(|| os.os_type.clone())
+        .unwrap_or_else(|| {
+            os.os_type
+                .map_or("an unidentified system", OsType::name)
+                .into()
+        })
 }
 
 fn supported_fix() -> Vec<String> {
@@ -281,7 +283,7 @@ mod tests {
 
     fn linux(distro: &str, version: &str) -> OsFacts {
         OsFacts {
-            os_type: "linux".into(),
+            os_type: Some(OsType::Linux),
             distro: Some(distro.into()),
             version: Some(version.into()),
             ..OsFacts::default()
