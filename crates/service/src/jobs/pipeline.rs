@@ -86,6 +86,75 @@ fn refusal_message(findings: &[Finding], code: Option<imgport_policy::Code>) -> 
     }
 }
 
+/// The verdict: an earlier attempt's, kept (issue 13 item 5: a retaken job goes straight
+/// to the conversion — unless it boots, which needs the whole report), or a new check
+/// whose findings are kept for the next attempt.
+fn verdict(
+    a: &Attempt<'_>,
+    src: &Arc<JobSource>,
+    form: &ImportForm,
+) -> Result<(Vec<Finding>, Option<imgport_check::CheckReport>), Box<Outcome>> {
+    let (st, job, progress) = (a.st, a.job, a.progress);
+    // The check passed (a refusal ends the job at once).
+    let kept = match (
+        job.attempts > 1 && !job.boot_test,
+        st.db.kept_findings(&job.image_id),
+    ) {
+        (true, Ok(Some(json))) => serde_json::from_str::<Vec<Finding>>(&json).ok(),
+        _ => None,
+    };
+    Ok(match kept {
+        Some(findings) => {
+            progress.enter(Phase::Policy);
+            tracing::info!("the verdict of an earlier attempt is kept: no second check");
+            (findings, None)
+        }
+        None => {
+            let report = check(a, src, form)?;
+            let json = serde_json::to_string(&report.verdict.findings).unwrap_or_default();
+            if let Err(e) = st.db.keep_findings(&job.image_id, &json) {
+                tracing::warn!("keeping the verdict: {e}");
+            }
+            (report.verdict.findings.clone(), Some(report))
+        }
+    })
+}
+
+/// The conversion to qcow2 into the image's store (or a copy of an identical import).
+fn convert(a: &Attempt<'_>, src: &Arc<JobSource>) -> Result<(files::Stored, u64), Box<Outcome>> {
+    a.progress.enter(Phase::Convert);
+    let disk = match imgport_disk::open(src.clone() as Arc<dyn ReadAt>) {
+        Ok(d) => d,
+        Err(e) => {
+            return Err(Box::new(a.read_error(|| {
+                failed(
+                    Code::InternalError,
+                    format!("the checked image could not be opened for conversion: {e}"),
+                )
+            })))
+        }
+    };
+    let virtual_size = disk.info().virtual_size;
+    let opts = ConvertOptions {
+        format: OutputFormat::Qcow2,
+        sync: true,
+        threads: a.threads.max(1),
+        ..ConvertOptions::default()
+    };
+    let stored = match store_converted(a, &*disk, &opts) {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(Box::new(a.read_error(|| {
+                failed(
+                    Code::InternalError,
+                    format!("the conversion to qcow2 failed: {e}"),
+                )
+            })))
+        }
+    };
+    Ok((stored, virtual_size))
+}
+
 /// Run the attempt.
 pub fn run(a: &Attempt<'_>) -> Outcome {
     let (st, job, progress) = (a.st, a.job, a.progress);
@@ -114,63 +183,13 @@ pub fn run(a: &Attempt<'_>) -> Outcome {
         // The URL was checked against the request's region when the job was queued.
         source_region: Some(job.region.clone()),
     };
-    // Issue 13 item 5: a retaken job keeps the verdict an earlier attempt reached (the
-    // check passed; a refusal ends the job at once) and goes straight to the conversion —
-    // unless it boots, which needs the whole report.
-    let kept = match (
-        job.attempts > 1 && !job.boot_test,
-        st.db.kept_findings(&job.image_id),
-    ) {
-        (true, Ok(Some(json))) => serde_json::from_str::<Vec<Finding>>(&json).ok(),
-        _ => None,
+    let (findings, report) = match verdict(a, &src, &form) {
+        Ok(v) => v,
+        Err(end) => return *end,
     };
-    let (findings, report) = match kept {
-        Some(findings) => {
-            progress.enter(Phase::Policy);
-            tracing::info!("the verdict of an earlier attempt is kept: no second check");
-            (findings, None)
-        }
-        None => match check(a, &src, &form) {
-            Ok(report) => {
-                let json = serde_json::to_string(&report.verdict.findings).unwrap_or_default();
-                if let Err(e) = st.db.keep_findings(&job.image_id, &json) {
-                    tracing::warn!("keeping the verdict: {e}");
-                }
-                (report.verdict.findings.clone(), Some(report))
-            }
-            Err(end) => return *end,
-        },
-    };
-
-    progress.enter(Phase::Convert);
-    let disk = match imgport_disk::open(src.clone() as Arc<dyn ReadAt>) {
-        Ok(d) => d,
-        Err(e) => {
-            return a.read_error(|| {
-                failed(
-                    Code::InternalError,
-                    format!("the checked image could not be opened for conversion: {e}"),
-                )
-            })
-        }
-    };
-    let virtual_size = disk.info().virtual_size;
-    let opts = ConvertOptions {
-        format: OutputFormat::Qcow2,
-        sync: true,
-        threads: a.threads.max(1),
-        ..ConvertOptions::default()
-    };
-    let stored = match store_converted(a, &*disk, &opts) {
-        Ok(s) => s,
-        Err(e) => {
-            return a.read_error(|| {
-                failed(
-                    Code::InternalError,
-                    format!("the conversion to qcow2 failed: {e}"),
-                )
-            })
-        }
+    let (stored, virtual_size) = match convert(a, &src) {
+        Ok(c) => c,
+        Err(end) => return *end,
     };
     let stats = stored.stats().clone();
     // A copy converted nothing: its convert phase shows no bytes.
