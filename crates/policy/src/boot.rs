@@ -195,19 +195,19 @@ pub fn scan(serial: &str, marker: &str) -> Scan {
         }
         if s.fatal.is_none() {
             if let Some((_, f)) = FATAL.iter().find(|(p, _)| line.contains(p)) {
-                s.fatal = Some((*f, clip(line)));
+                s.fatal = Some((*f, strip_ansi(line)));
             }
         }
         if s.hint.is_none() {
             if let Some((_, f)) = HINTS.iter().find(|(p, _)| line.contains(p)) {
-                s.hint = Some((*f, clip(line)));
+                s.hint = Some((*f, strip_ansi(line)));
             }
         }
         if line.contains("login:") {
             s.login_prompt = true;
         }
         if s.userspace.is_none() && USERSPACE.iter().any(|p| line.contains(p)) {
-            s.userspace = Some(clip(line));
+            s.userspace = Some(strip_ansi(line));
         }
     }
     s
@@ -293,10 +293,6 @@ fn lines(serial: &str) -> impl Iterator<Item = &str> {
         .split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty())
-}
-
-fn clip(line: &str) -> String {
-    strip_ansi(line)
 }
 
 /// The last `n` non-empty lines, control characters (ANSI colours …) removed.
