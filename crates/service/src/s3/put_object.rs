@@ -61,6 +61,121 @@ pub fn stored_headers(ctx: &Ctx<'_>) -> Result<Vec<(String, String)>, S3Error> {
     Ok(out)
 }
 
+/// What the request's headers promise about its body: checksums in headers and in the
+/// trailer (`x-amz-trailer`), and `Content-MD5`.
+struct Promised {
+    expected: Vec<(Algo, String)>,
+    trailer_algos: Vec<Algo>,
+    content_md5: Option<Vec<u8>>,
+}
+
+fn promised(ctx: &Ctx<'_>, framing: &Framing) -> Result<Promised, S3Error> {
+    let mut expected: Vec<(Algo, String)> = Vec::new();
+    for a in Algo::ALL {
+        if let Some(v) = ctx.header(a.header()) {
+            expected.push((a, v.trim().to_string()));
+        }
+    }
+    let mut trailer_algos: Vec<Algo> = Vec::new();
+    if let Some(t) = ctx.header("x-amz-trailer") {
+        if !matches!(framing, Framing::AwsChunked { trailer: true, .. }) {
+            return Err(S3Error::bad(
+                "InvalidRequest",
+                "x-amz-trailer needs a STREAMING-…-TRAILER x-amz-content-sha256.",
+            ));
+        }
+        for name in t.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let a = Algo::from_header(name).ok_or_else(|| {
+                S3Error::bad(
+                    "InvalidRequest",
+                    format!("The trailer {:?} is not a supported checksum (x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256).", imgport_policy::text::clip(name, 60)),
+                )
+            })?;
+            trailer_algos.push(a);
+        }
+    }
+    let content_md5 = match ctx.header("content-md5") {
+        Some(v) => Some(body::unb64(v).filter(|d| d.len() == 16).ok_or_else(|| {
+            S3Error::bad(
+                "InvalidDigest",
+                "The Content-MD5 you specified is not valid base64 of 16 bytes.",
+            )
+        })?),
+        None => None,
+    };
+    Ok(Promised {
+        expected,
+        trailer_algos,
+        content_md5,
+    })
+}
+
+/// The received body against what was promised; the checksums to echo in the response.
+fn verify(
+    r: &Received,
+    sha256: Option<String>,
+    content_md5: Option<Vec<u8>>,
+    mut expected: Vec<(Algo, String)>,
+    trailer_algos: &[Algo],
+) -> Result<Vec<(&'static str, String)>, S3Error> {
+    if let Some(want) = sha256 {
+        if r.digests.sha256.map(hex::encode).as_deref() != Some(want.as_str()) {
+            return Err(S3Error::bad(
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ));
+        }
+    }
+    if let Some(want) = content_md5 {
+        if want[..] != r.digests.md5[..] {
+            return Err(S3Error::bad(
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    for (name, _) in &r.trailers {
+        if !trailer_algos.iter().any(|a| a.header() == name) {
+            return Err(S3Error::bad(
+                "InvalidRequest",
+                format!("The trailer {name} was not announced in x-amz-trailer."),
+            ));
+        }
+    }
+    for a in trailer_algos {
+        let v = r
+            .trailers
+            .iter()
+            .find(|(k, _)| k == a.header())
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| {
+                S3Error::bad(
+                    "InvalidRequest",
+                    format!(
+                        "x-amz-trailer announced {} but the body has no such trailer.",
+                        a.header()
+                    ),
+                )
+            })?;
+        expected.push((*a, v));
+    }
+    let mut echo = Vec::new();
+    for (a, want) in &expected {
+        let got = r.digests.checksum(*a).unwrap_or_default();
+        if got != *want {
+            return Err(S3Error::bad(
+                "BadDigest",
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    a.name()
+                ),
+            ));
+        }
+        echo.push((a.header(), got));
+    }
+    Ok(echo)
+}
+
 /// Receive and verify a body (PutObject and UploadPart). Returns the received body
 /// and the verified checksum headers to echo.
 pub async fn receive(
@@ -104,40 +219,11 @@ pub async fn receive(
         )
         .with("MaxSizeAllowed", limit.to_string()));
     }
-    // Checksums promised in headers, and in the trailer (`x-amz-trailer`).
-    let mut expected: Vec<(Algo, String)> = Vec::new();
-    for a in Algo::ALL {
-        if let Some(v) = ctx.header(a.header()) {
-            expected.push((a, v.trim().to_string()));
-        }
-    }
-    let mut trailer_algos: Vec<Algo> = Vec::new();
-    if let Some(t) = ctx.header("x-amz-trailer") {
-        if !matches!(framing, Framing::AwsChunked { trailer: true, .. }) {
-            return Err(S3Error::bad(
-                "InvalidRequest",
-                "x-amz-trailer needs a STREAMING-…-TRAILER x-amz-content-sha256.",
-            ));
-        }
-        for name in t.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let a = Algo::from_header(name).ok_or_else(|| {
-                S3Error::bad(
-                    "InvalidRequest",
-                    format!("The trailer {:?} is not a supported checksum (x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256).", imgport_policy::text::clip(name, 60)),
-                )
-            })?;
-            trailer_algos.push(a);
-        }
-    }
-    let content_md5 = match ctx.header("content-md5") {
-        Some(v) => Some(body::unb64(v).filter(|d| d.len() == 16).ok_or_else(|| {
-            S3Error::bad(
-                "InvalidDigest",
-                "The Content-MD5 you specified is not valid base64 of 16 bytes.",
-            )
-        })?),
-        None => None,
-    };
+    let Promised {
+        expected,
+        trailer_algos,
+        content_md5,
+    } = promised(ctx, &framing)?;
     let mut checksums: Vec<Algo> = expected.iter().map(|(a, _)| *a).collect();
     checksums.extend(trailer_algos.iter().copied());
     let spec = BodySpec {
@@ -148,61 +234,7 @@ pub async fn receive(
         checksums,
     };
     let r = body::receive(ctx.st, body, spec).await?;
-    if let Some(want) = sha256 {
-        if r.digests.sha256.map(hex::encode).as_deref() != Some(want.as_str()) {
-            return Err(S3Error::bad(
-                "XAmzContentSHA256Mismatch",
-                "The provided 'x-amz-content-sha256' header does not match what was computed.",
-            ));
-        }
-    }
-    if let Some(want) = content_md5 {
-        if want[..] != r.digests.md5[..] {
-            return Err(S3Error::bad(
-                "BadDigest",
-                "The Content-MD5 you specified did not match what we received.",
-            ));
-        }
-    }
-    for (name, _) in &r.trailers {
-        if !trailer_algos.iter().any(|a| a.header() == name) {
-            return Err(S3Error::bad(
-                "InvalidRequest",
-                format!("The trailer {name} was not announced in x-amz-trailer."),
-            ));
-        }
-    }
-    for a in &trailer_algos {
-        let v = r
-            .trailers
-            .iter()
-            .find(|(k, _)| k == a.header())
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| {
-                S3Error::bad(
-                    "InvalidRequest",
-                    format!(
-                        "x-amz-trailer announced {} but the body has no such trailer.",
-                        a.header()
-                    ),
-                )
-            })?;
-        expected.push((*a, v));
-    }
-    let mut echo = Vec::new();
-    for (a, want) in &expected {
-        let got = r.digests.checksum(*a).unwrap_or_default();
-        if got != *want {
-            return Err(S3Error::bad(
-                "BadDigest",
-                format!(
-                    "The {} you specified did not match the calculated checksum.",
-                    a.name()
-                ),
-            ));
-        }
-        echo.push((a.header(), got));
-    }
+    let echo = verify(&r, sha256, content_md5, expected, &trailer_algos)?;
     Ok((r, echo))
 }
 
