@@ -203,27 +203,18 @@ pub fn release_from_product_name(name: &str) -> Option<String> {
     None
 }
 
-/// Establish the facts of a Windows system volume. `Ok(None)` when `fs` has no
-/// `Windows/System32/config/{SOFTWARE,SYSTEM}` (any casing); an error when a
-/// hive cannot be opened at all (not a hive, damaged bins, over the size cap).
-/// Damage met later is a warning and leaves the affected facts `None`.
-pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
-    let Some(config) = find_dir(fs, CONFIG_DIR) else {
-        return Ok(None);
-    };
-    let (Some(software_path), Some(system_path)) = (
-        find_file(fs, &format!("{config}/SOFTWARE")),
-        find_file(fs, &format!("{config}/SYSTEM")),
-    ) else {
-        return Ok(None);
-    };
-    let mut ev = Vec::new();
-    let mut warnings = Vec::new();
-    let mut hives = Vec::new();
-    let software = load_hive(fs, &software_path, &mut hives, &mut warnings)?;
-    let system = load_hive(fs, &system_path, &mut hives, &mut warnings)?;
+/// The product and version values of `HKLM\SOFTWARE\…\CurrentVersion`.
+struct Product {
+    product_name: Option<String>,
+    edition_id: Option<String>,
+    installation_type: Option<String>,
+    current_version: Option<String>,
+    current_build: Option<String>,
+    major: Option<u32>,
+    minor: Option<u32>,
+}
 
-    // Product and version.
+fn product(software: &Hive, ev: &mut Vec<Evidence>, warnings: &mut Vec<String>) -> Product {
     let mut product_name = None;
     let mut edition_id = None;
     let mut installation_type = None;
@@ -231,8 +222,8 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
     let mut current_build = None;
     let mut major = None;
     let mut minor = None;
-    if let Some(cv) = open(&software, CURRENT_VERSION, &mut warnings) {
-        let w = &mut warnings;
+    if let Some(cv) = open(software, CURRENT_VERSION, warnings) {
+        let w = &mut *warnings;
         product_name = string_value(&cv, "ProductName", w);
         edition_id = string_value(&cv, "EditionID", w);
         installation_type = string_value(&cv, "InstallationType", w);
@@ -260,6 +251,58 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
         major = parts.next().and_then(|p| p.trim().parse().ok());
         minor = minor.or_else(|| parts.next().and_then(|p| p.trim().parse().ok()));
     }
+    Product {
+        product_name,
+        edition_id,
+        installation_type,
+        current_version,
+        current_build,
+        major,
+        minor,
+    }
+}
+
+/// The architecture from `PROCESSOR_ARCHITECTURE`, else 64-bit x86 when `SysWOW64` exists.
+fn windows_arch(processor_architecture: Option<&str>, syswow64: bool) -> Option<Arch> {
+    let named = processor_architecture.and_then(|a| match a.to_ascii_uppercase().as_str() {
+        "AMD64" => Some(Arch::X86_64),
+        "X86" => Some(Arch::I386),
+        "ARM64" => Some(Arch::Aarch64),
+        "ARM" => Some(Arch::Armv7),
+        _ => None,
+    });
+    named.or(syswow64.then_some(Arch::X86_64))
+}
+
+/// Establish the facts of a Windows system volume. `Ok(None)` when `fs` has no
+/// `Windows/System32/config/{SOFTWARE,SYSTEM}` (any casing); an error when a
+/// hive cannot be opened at all (not a hive, damaged bins, over the size cap).
+/// Damage met later is a warning and leaves the affected facts `None`.
+pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
+    let Some(config) = find_dir(fs, CONFIG_DIR) else {
+        return Ok(None);
+    };
+    let (Some(software_path), Some(system_path)) = (
+        find_file(fs, &format!("{config}/SOFTWARE")),
+        find_file(fs, &format!("{config}/SYSTEM")),
+    ) else {
+        return Ok(None);
+    };
+    let mut ev = Vec::new();
+    let mut warnings = Vec::new();
+    let mut hives = Vec::new();
+    let software = load_hive(fs, &software_path, &mut hives, &mut warnings)?;
+    let system = load_hive(fs, &system_path, &mut hives, &mut warnings)?;
+
+    let Product {
+        product_name,
+        edition_id,
+        installation_type,
+        current_version,
+        current_build,
+        major,
+        minor,
+    } = product(&software, &mut ev, &mut warnings);
     let build: Option<u32> = current_build.as_deref().and_then(|b| b.trim().parse().ok());
 
     // Control set.
@@ -311,19 +354,11 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
     // Architecture.
     let env_arch = sub(r"Control\Session Manager\Environment", &mut warnings)
         .and_then(|k| string_value(&k, "PROCESSOR_ARCHITECTURE", &mut warnings));
-    let mut arch = None;
     if let Some(a) = &env_arch {
         ev.push(Evidence::new(
             r"HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\Environment",
             format!("PROCESSOR_ARCHITECTURE={a}"),
         ));
-        arch = match a.to_ascii_uppercase().as_str() {
-            "AMD64" => Some(Arch::X86_64),
-            "X86" => Some(Arch::I386),
-            "ARM64" => Some(Arch::Aarch64),
-            "ARM" => Some(Arch::Armv7),
-            _ => None,
-        };
     }
     let syswow64 = find_dir(fs, "/Windows/SysWOW64");
     if let Some(d) = &syswow64 {
@@ -332,9 +367,7 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
             "32-bit compatibility directory present (64-bit Windows)",
         ));
     }
-    if arch.is_none() && syswow64.is_some() {
-        arch = Some(Arch::X86_64);
-    }
+    let arch = windows_arch(env_arch.as_deref(), syswow64.is_some());
 
     let computer_name = sub(r"Control\ComputerName\ComputerName", &mut warnings)
         .and_then(|k| string_value(&k, "ComputerName", &mut warnings));
@@ -384,4 +417,18 @@ fn sub_key<'h>(key: &Key<'h>, path: &str) -> Result<Option<Key<'h>>> {
         }
     }
     Ok(Some(cur))
+}
+
+#[cfg(test)]
+mod arch_tests {
+    use super::*;
+
+    #[test]
+    fn the_architecture_is_named_or_told_by_syswow64() {
+        assert_eq!(windows_arch(Some("amd64"), false), Some(Arch::X86_64));
+        assert_eq!(windows_arch(Some("x86"), true), Some(Arch::I386));
+        assert_eq!(windows_arch(None, true), Some(Arch::X86_64));
+        assert_eq!(windows_arch(Some("IA64"), false), None);
+        assert_eq!(windows_arch(None, false), None);
+    }
 }
