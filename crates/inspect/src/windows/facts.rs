@@ -294,16 +294,11 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
     let software = load_hive(fs, &software_path, &mut hives, &mut warnings)?;
     let system = load_hive(fs, &system_path, &mut hives, &mut warnings)?;
 
-    let Product {
-        product_name,
-        edition_id,
-        installation_type,
-        current_version,
-        current_build,
-        major,
-        minor,
-    } = product(&software, &mut ev, &mut warnings);
-    let build: Option<u32> = current_build.as_deref().and_then(|b| b.trim().parse().ok());
+    let p = product(&software, &mut ev, &mut warnings);
+    let build: Option<u32> = p
+        .current_build
+        .as_deref()
+        .and_then(|b| b.trim().parse().ok());
 
     // Control set.
     let current_control_set = open(&system, "Select", &mut warnings)
@@ -340,7 +335,7 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
             format!("ProductType={pt}"),
         ));
     }
-    let is_server = match (&product_type, &installation_type, &product_name) {
+    let is_server = match (&product_type, &p.installation_type, &p.product_name) {
         (Some(pt), _, _) if !pt.is_empty() => Some(!pt.eq_ignore_ascii_case("WinNT")),
         (_, Some(it), _) => Some(it.to_ascii_lowercase().starts_with("server")),
         (_, _, Some(pn)) => Some(pn.to_ascii_lowercase().contains("server")),
@@ -349,7 +344,11 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
     let version = build
         .zip(is_server)
         .and_then(|(b, s)| release_from_build(b, s).map(str::to_string))
-        .or_else(|| product_name.as_deref().and_then(release_from_product_name));
+        .or_else(|| {
+            p.product_name
+                .as_deref()
+                .and_then(release_from_product_name)
+        });
 
     // Architecture.
     let env_arch = sub(r"Control\Session Manager\Environment", &mut warnings)
@@ -384,16 +383,16 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
         services::cloudbase_init(fs, services_key.as_ref(), &mut ev, &mut warnings);
 
     Ok(Some(WindowsFacts {
-        product_name,
-        edition_id,
-        installation_type,
+        product_name: p.product_name,
+        edition_id: p.edition_id,
+        installation_type: p.installation_type,
         product_type,
         is_server,
-        current_version,
-        current_build,
+        current_version: p.current_version,
+        current_build: p.current_build,
         build,
-        major,
-        minor,
+        major: p.major,
+        minor: p.minor,
         version,
         arch,
         arch_bits: arch.map(Arch::bits),
