@@ -91,8 +91,8 @@ fn kind_name(k: FsKind) -> String {
         .unwrap_or_else(|| format!("{k:?}"))
 }
 
-/// What classification reads beyond the report, gathered first so that [`judge`]
-/// decides without I/O: the disk's first MiB, the first MiB of partitions without a
+/// What classification reads beyond the report, gathered first so that
+/// [`by_contents`] decides without I/O: the disk's first MiB, the first MiB of partitions without a
 /// filesystem, and the readable volumes' top directories.
 #[derive(Debug, Clone, Default)]
 pub struct DiskReads {
@@ -110,51 +110,41 @@ pub struct DiskReads {
 
 /// Classify the disk described by `r` (its volumes opened as `volumes`).
 pub fn classify(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> Classification {
-    judge(r, &gather(r, volumes, disk))
-}
-
-/// Read what [`judge`] needs (nothing when a root was found).
-pub fn gather(r: &Report, volumes: &[Volume], disk: &dyn ReadAt) -> DiskReads {
     let mut reads = DiskReads {
         disk_size: disk.size(),
         lvs_read: volumes.iter().any(|v| v.name.starts_with("lv ")),
         ..DiskReads::default()
     };
-    if by_report(r, &reads).is_some() {
-        return reads;
+    if let Some(c) = by_report(r, &reads) {
+        return c;
     }
-    let known = known(r);
-    if known.is_empty() {
-        if r.partitions.is_empty() {
-            reads.starts_blank = starts_blank(disk);
-        } else {
-            reads.unknown_partitions = volumes
-                .iter()
-                .filter(|v| v.probe.kind == FsKind::Unknown && v.name.starts_with("partition "))
-                .map(|v| (v.name.clone(), volume_starts_blank(disk, v.offset, v.size)))
-                .collect();
-        }
-        return reads;
-    }
-    if known.iter().all(|f| f.kind == FsKind::Swap) {
-        return reads;
-    }
-    reads.top_dirs = volumes
-        .iter()
-        .filter_map(|v| {
-            let entries = v.fs.as_ref()?.read_dir("/").ok()?;
-            Some((
-                v.name.clone(),
-                entries.into_iter().map(|e| e.name).collect(),
-            ))
-        })
-        .collect();
-    reads
+    read_contents(r, volumes, disk, &mut reads);
+    by_contents(r, &reads)
 }
 
-/// What the disk is, from the report and [`DiskReads`]: pure.
-pub fn judge(r: &Report, reads: &DiskReads) -> Classification {
-    by_report(r, reads).unwrap_or_else(|| by_contents(r, reads))
+/// Read what [`by_contents`] needs: without any known filesystem, the first MiB of the
+/// disk or of its partitions; else the top directory of each readable volume.
+fn read_contents(r: &Report, volumes: &[Volume], disk: &dyn ReadAt, reads: &mut DiskReads) {
+    if !known(r).is_empty() {
+        reads.top_dirs = volumes
+            .iter()
+            .filter_map(|v| {
+                let entries = v.fs.as_ref()?.read_dir("/").ok()?;
+                Some((
+                    v.name.clone(),
+                    entries.into_iter().map(|e| e.name).collect(),
+                ))
+            })
+            .collect();
+    } else if r.partitions.is_empty() {
+        reads.starts_blank = starts_blank(disk);
+    } else {
+        reads.unknown_partitions = volumes
+            .iter()
+            .filter(|v| v.probe.kind == FsKind::Unknown && v.name.starts_with("partition "))
+            .map(|v| (v.name.clone(), volume_starts_blank(disk, v.offset, v.size)))
+            .collect();
+    }
 }
 
 /// The filesystems seen, but for unknown content and LVM physical volumes.
@@ -419,6 +409,11 @@ fn volume_starts_blank(disk: &dyn ReadAt, offset: u64, size: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the disk is, from the report and [`DiskReads`], as [`classify`] decides it.
+    fn judge(r: &Report, reads: &DiskReads) -> Classification {
+        by_report(r, reads).unwrap_or_else(|| by_contents(r, reads))
+    }
     use crate::inspector::FilesystemReport;
 
     fn fs(volume: &str, kind: FsKind, readable: bool) -> FilesystemReport {
