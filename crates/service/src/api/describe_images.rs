@@ -42,12 +42,6 @@ struct Filter {
     values: Option<Vec<String>>,
 }
 
-impl Request for DescribeImages {
-    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
-        run(ctx, self)
-    }
-}
-
 const MAX_FILTERS: usize = 10;
 const MAX_VALUES: usize = 100;
 
@@ -203,16 +197,18 @@ fn filter(ctx: &Ctx<'_>, r: &mut DescribeImages) -> Result<Option<ImageFilter>, 
     Ok((!matches_nothing).then_some(f))
 }
 
-fn run(ctx: &Ctx<'_>, mut r: DescribeImages) -> Result<Value, ApiError> {
-    let f = filter(ctx, &mut r)?;
-    let offset = int(r.offset, "Offset", 0, 0, i64::from(u32::MAX))?;
-    let limit = int(r.limit, "Limit", 20, 0, 100)?;
-    let Some(f) = f else {
-        return Ok(json!({"TotalCount": 0, "ImageSet": []}));
-    };
-    let (images, total) = ctx.state.db.images(ctx.account.app_id, &f, offset, limit)?;
-    Ok(json!({
-        "TotalCount": total,
-        "ImageSet": images.iter().map(|i| image_json(ctx, i)).collect::<Vec<_>>(),
-    }))
+impl Request for DescribeImages {
+    fn run(mut self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        let f = filter(ctx, &mut self)?;
+        let offset = int(self.offset, "Offset", 0, 0, i64::from(u32::MAX))?;
+        let limit = int(self.limit, "Limit", 20, 0, 100)?;
+        let Some(f) = f else {
+            return Ok(json!({"TotalCount": 0, "ImageSet": []}));
+        };
+        let (images, total) = ctx.state.db.images(ctx.account.app_id, &f, offset, limit)?;
+        Ok(json!({
+            "TotalCount": total,
+            "ImageSet": images.iter().map(|i| image_json(ctx, i)).collect::<Vec<_>>(),
+        }))
+    }
 }

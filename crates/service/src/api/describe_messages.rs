@@ -25,32 +25,28 @@ pub struct DescribeMessages {
 
 impl Request for DescribeMessages {
     fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
-        run(ctx, self)
+        let (user, name) = message_user(ctx, self.user_name.as_deref())?;
+        let unread_only = Flag::or_false(self.unread_only);
+        let offset = int(self.offset, "Offset", 0, 0, i64::from(u32::MAX))?;
+        let limit = int(self.limit, "Limit", 20, 1, 100)?;
+        let (msgs, total, unread) =
+            ctx.state
+                .db
+                .messages_filtered(user, unread_only, offset, limit)?;
+        Ok(json!({
+            "UserName": name,
+            "TotalCount": total,
+            "UnreadCount": unread,
+            "MessageSet": msgs.iter().map(|m| json!({
+                "MessageId": m.message_id,
+                "Topic": TOPIC,
+                "Title": m.title,
+                "Content": m.body,
+                "ImageId": m.image_id,
+                "ErrorCode": m.code,
+                "IsRead": m.is_read,
+                "CreatedTime": api_time(m.created_at),
+            })).collect::<Vec<_>>(),
+        }))
     }
-}
-
-fn run(ctx: &Ctx<'_>, r: DescribeMessages) -> Result<Value, ApiError> {
-    let (user, name) = message_user(ctx, r.user_name.as_deref())?;
-    let unread_only = Flag::or_false(r.unread_only);
-    let offset = int(r.offset, "Offset", 0, 0, i64::from(u32::MAX))?;
-    let limit = int(r.limit, "Limit", 20, 1, 100)?;
-    let (msgs, total, unread) = ctx
-        .state
-        .db
-        .messages_filtered(user, unread_only, offset, limit)?;
-    Ok(json!({
-        "UserName": name,
-        "TotalCount": total,
-        "UnreadCount": unread,
-        "MessageSet": msgs.iter().map(|m| json!({
-            "MessageId": m.message_id,
-            "Topic": TOPIC,
-            "Title": m.title,
-            "Content": m.body,
-            "ImageId": m.image_id,
-            "ErrorCode": m.code,
-            "IsRead": m.is_read,
-            "CreatedTime": api_time(m.created_at),
-        })).collect::<Vec<_>>(),
-    }))
 }

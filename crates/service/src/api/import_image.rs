@@ -63,12 +63,6 @@ struct Tag {
     value: Option<String>,
 }
 
-impl Request for ImportImage {
-    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
-        run(ctx, self)
-    }
-}
-
 /// Form limits (R-FLOW-FORM).
 pub const MAX_NAME: usize = 60;
 pub const MAX_DESCRIPTION: usize = 256;
@@ -125,132 +119,139 @@ fn one_of(v: Option<&str>, name: &str, allowed: &[&str]) -> Result<(), ApiError>
     }
 }
 
-fn run(ctx: &Ctx<'_>, r: ImportImage) -> Result<Value, ApiError> {
-    let dry_run = Flag::or_false(r.dry_run);
-    // A DryRun may leave the OS out: it reports what it detected (`Detected`) for the
-    // form (issue 15 item 2); an import needs all three.
-    let form_field = |v: &'_ Option<String>, name: &str| -> Result<Option<String>, ApiError> {
-        if dry_run {
-            Ok(v.clone())
-        } else {
-            required(v, name).map(|s| Some(s.to_string()))
-        }
-    };
-    let os_type = form_field(&r.os_type, "OsType")?;
-    let os_version = form_field(&r.os_version, "OsVersion")?;
-    let arch = form_field(&r.architecture, "Architecture")?;
-    let url = required(&r.image_url, "ImageUrl")?;
-    let name = required(&r.image_name, "ImageName")?;
-    let description = r.image_description.as_deref().unwrap_or("");
-    let force = Flag::or_false(r.force);
-    let boot_test = r.boot_test.map(|Flag(b)| b);
-    if dry_run && boot_test == Some(true) {
-        return Err(ApiError::invalid(
+impl Request for ImportImage {
+    fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        let dry_run = Flag::or_false(self.dry_run);
+        // A DryRun may leave the OS out: it reports what it detected (`Detected`) for the
+        // form (issue 15 item 2); an import needs all three.
+        let form_field = |v: &'_ Option<String>, name: &str| -> Result<Option<String>, ApiError> {
+            if dry_run {
+                Ok(v.clone())
+            } else {
+                required(v, name).map(|s| Some(s.to_string()))
+            }
+        };
+        let os_type = form_field(&self.os_type, "OsType")?;
+        let os_version = form_field(&self.os_version, "OsVersion")?;
+        let arch = form_field(&self.architecture, "Architecture")?;
+        let url = required(&self.image_url, "ImageUrl")?;
+        let name = required(&self.image_name, "ImageName")?;
+        let description = self.image_description.as_deref().unwrap_or("");
+        let force = Flag::or_false(self.force);
+        let boot_test = self.boot_test.map(|Flag(b)| b);
+        if dry_run && boot_test == Some(true) {
+            return Err(ApiError::invalid(
             "BootTest",
             "a DryRun converts nothing, so there is no image to boot: import with BootTest=true, \
              or boot a local copy with `imgport check --boot IMAGE`",
         ));
-    }
-    let boot_test = boot_test.unwrap_or(ctx.state.config.boot_test_default);
-    text("ImageName", name, MAX_NAME)?;
-    text("ImageDescription", description, MAX_DESCRIPTION)?;
-    if url.len() > MAX_URL {
-        return Err(ApiError::new(
-            Code::InvalidUrl,
-            format!("InvalidUrl: the URL is longer than {MAX_URL} characters."),
-        ));
-    }
-    one_of(r.boot_mode.as_deref(), "BootMode", &["Legacy BIOS", "UEFI"])?;
-    one_of(
-        r.license_type.as_deref(),
-        "LicenseType",
-        &["TencentCloud", "BYOL"],
-    )?;
-    if let Some(f) = &r.image_family {
-        text("ImageFamily", f, MAX_NAME)?;
-    }
-    let tags = tags(r.tag_specification)?;
-    let mut form = ImportForm {
-        os_type: os_type.clone(),
-        os_version: os_version.clone(),
-        architecture: arch.clone(),
-        force,
-        region: Some(ctx.region.clone()),
-        source_region: None,
-    };
-    if let Some(f) = check_form(&form)
-        .into_iter()
-        .find(|f| f.severity == Severity::Error)
-    {
-        let code = f
-            .code
-            .map_or(ApiCode::InvalidParameterValue, ApiCode::Policy);
-        let fix = f.fix.first().map(|x| format!(" {x}")).unwrap_or_default();
-        return Err(ApiError::new(code, format!("{}.{fix}", f.message)));
-    }
-    let invalid_url =
-        |e: crate::s3::import_url::UrlError| ApiError::new(Code::InvalidUrl, e.message());
-    let src = resolve_import_url(ctx.state, url, &ctx.region, false).map_err(invalid_url)?;
-    form.source_region = Some(src.region.clone());
-    // An import has all three (required above); a DryRun is checked with what it has.
-    let (Some(os_type), Some(os_version), Some(arch), false) = (os_type, os_version, arch, dry_run)
-    else {
-        return dry_run_check(ctx, &src.blob, &form);
-    };
-    let (_, held) = ctx.state.db.images(
-        ctx.account.app_id,
-        &crate::db::images::ImageFilter::default(),
-        0,
-        0,
-    )?;
-    let quota = || {
-        ApiError::new(
+        }
+        let boot_test = boot_test.unwrap_or(ctx.state.config.boot_test_default);
+        text("ImageName", name, MAX_NAME)?;
+        text("ImageDescription", description, MAX_DESCRIPTION)?;
+        if url.len() > MAX_URL {
+            return Err(ApiError::new(
+                Code::InvalidUrl,
+                format!("InvalidUrl: the URL is longer than {MAX_URL} characters."),
+            ));
+        }
+        one_of(
+            self.boot_mode.as_deref(),
+            "BootMode",
+            &["Legacy BIOS", "UEFI"],
+        )?;
+        one_of(
+            self.license_type.as_deref(),
+            "LicenseType",
+            &["TencentCloud", "BYOL"],
+        )?;
+        if let Some(f) = &self.image_family {
+            text("ImageFamily", f, MAX_NAME)?;
+        }
+        let tags = tags(self.tag_specification)?;
+        let mut form = ImportForm {
+            os_type: os_type.clone(),
+            os_version: os_version.clone(),
+            architecture: arch.clone(),
+            force,
+            region: Some(ctx.region.clone()),
+            source_region: None,
+        };
+        if let Some(f) = check_form(&form)
+            .into_iter()
+            .find(|f| f.severity == Severity::Error)
+        {
+            let code = f
+                .code
+                .map_or(ApiCode::InvalidParameterValue, ApiCode::Policy);
+            let fix = f.fix.first().map(|x| format!(" {x}")).unwrap_or_default();
+            return Err(ApiError::new(code, format!("{}.{fix}", f.message)));
+        }
+        let invalid_url =
+            |e: crate::s3::import_url::UrlError| ApiError::new(Code::InvalidUrl, e.message());
+        let src = resolve_import_url(ctx.state, url, &ctx.region, false).map_err(invalid_url)?;
+        form.source_region = Some(src.region.clone());
+        // An import has all three (required above); a DryRun is checked with what it has.
+        let (Some(os_type), Some(os_version), Some(arch), false) =
+            (os_type, os_version, arch, dry_run)
+        else {
+            return dry_run_check(ctx, &src.blob, &form);
+        };
+        let (_, held) = ctx.state.db.images(
+            ctx.account.app_id,
+            &crate::db::images::ImageFilter::default(),
+            0,
+            0,
+        )?;
+        let quota = || {
+            ApiError::new(
             ApiCode::ImageQuotaLimitExceeded,
             format!(
                 "The account holds {held} images; at most {} are allowed. Delete images you no longer need (DeleteImages).",
                 crate::db::images::QUOTA
             ),
         )
-    };
-    if held >= crate::db::images::QUOTA {
-        return Err(quota());
+        };
+        if held >= crate::db::images::QUOTA {
+            return Err(quota());
+        }
+        // A duplicate name is refused before the link is used up (create_image checks again,
+        // in its transaction, for imports racing each other).
+        if let Some(other) = ctx
+            .state
+            .db
+            .image_named(ctx.account.app_id, &ctx.region, name, "")?
+        {
+            return Err(duplicate_name(name, &other, &ctx.region));
+        }
+        // Use up the single-use signature now: a second import with this URL is InvalidUrl.
+        let src = resolve_import_url(ctx.state, url, &ctx.region, true).map_err(invalid_url)?;
+        let id = ctx
+            .state
+            .db
+            .create_image(&NewImage {
+                app_id: ctx.account.app_id,
+                name,
+                description,
+                os_type: &os_type,
+                os_version: &os_version,
+                architecture: &arch,
+                force,
+                region: &ctx.region,
+                source_url: url,
+                source_blob: &src.blob,
+                tags: &tags,
+                request_id: &ctx.request_id,
+                boot_test,
+            })?
+            .map_err(|refused| match refused {
+                CreateRefused::Quota => quota(),
+                CreateRefused::DuplicateName(other) => duplicate_name(name, &other, &ctx.region),
+            })?;
+        tracing::info!(image_id = %id, bucket = %src.bucket, key = %src.key, "import queued");
+        ctx.state.wake_workers();
+        Ok(json!({ "ImageId": id }))
     }
-    // A duplicate name is refused before the link is used up (create_image checks again,
-    // in its transaction, for imports racing each other).
-    if let Some(other) = ctx
-        .state
-        .db
-        .image_named(ctx.account.app_id, &ctx.region, name, "")?
-    {
-        return Err(duplicate_name(name, &other, &ctx.region));
-    }
-    // Use up the single-use signature now: a second import with this URL is InvalidUrl.
-    let src = resolve_import_url(ctx.state, url, &ctx.region, true).map_err(invalid_url)?;
-    let id = ctx
-        .state
-        .db
-        .create_image(&NewImage {
-            app_id: ctx.account.app_id,
-            name,
-            description,
-            os_type: &os_type,
-            os_version: &os_version,
-            architecture: &arch,
-            force,
-            region: &ctx.region,
-            source_url: url,
-            source_blob: &src.blob,
-            tags: &tags,
-            request_id: &ctx.request_id,
-            boot_test,
-        })?
-        .map_err(|refused| match refused {
-            CreateRefused::Quota => quota(),
-            CreateRefused::DuplicateName(other) => duplicate_name(name, &other, &ctx.region),
-        })?;
-    tracing::info!(image_id = %id, bucket = %src.bucket, key = %src.key, "import queued");
-    ctx.state.wake_workers();
-    Ok(json!({ "ImageId": id }))
 }
 
 /// `InvalidImageName.Duplicate` (issue 15 item 5): image names are unique per account

@@ -28,51 +28,47 @@ pub struct ModifyImageAttribute {
 
 impl Request for ModifyImageAttribute {
     fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
-        run(ctx, self)
-    }
-}
-
-fn run(ctx: &Ctx<'_>, r: ModifyImageAttribute) -> Result<Value, ApiError> {
-    let id = required(&r.image_id, "ImageId")?;
-    image_id(id)?;
-    let name = r.image_name.as_deref();
-    let desc = r.image_description.as_deref();
-    if name.is_none() && desc.is_none() {
-        return Err(ApiError::missing("ImageName"));
-    }
-    if let Some(n) = name {
-        if n.trim().is_empty() {
-            return Err(ApiError::invalid("ImageName", "must not be empty"));
+        let id = required(&self.image_id, "ImageId")?;
+        image_id(id)?;
+        let name = self.image_name.as_deref();
+        let desc = self.image_description.as_deref();
+        if name.is_none() && desc.is_none() {
+            return Err(ApiError::missing("ImageName"));
         }
-        text("ImageName", n, MAX_NAME)?;
-    }
-    if let Some(d) = desc {
-        text("ImageDescription", d, MAX_DESCRIPTION)?;
-    }
-    let in_region = ctx
-        .state
-        .db
-        .image(ctx.account.app_id, id)?
-        .is_some_and(|i| i.region == ctx.region);
-    if let (true, Some(n)) = (in_region, name) {
-        if let Some(other) = ctx
+        if let Some(n) = name {
+            if n.trim().is_empty() {
+                return Err(ApiError::invalid("ImageName", "must not be empty"));
+            }
+            text("ImageName", n, MAX_NAME)?;
+        }
+        if let Some(d) = desc {
+            text("ImageDescription", d, MAX_DESCRIPTION)?;
+        }
+        let in_region = ctx
             .state
             .db
-            .image_named(ctx.account.app_id, &ctx.region, n, id)?
+            .image(ctx.account.app_id, id)?
+            .is_some_and(|i| i.region == ctx.region);
+        if let (true, Some(n)) = (in_region, name) {
+            if let Some(other) = ctx
+                .state
+                .db
+                .image_named(ctx.account.app_id, &ctx.region, n, id)?
+            {
+                return Err(super::import_image::duplicate_name(n, &other, &ctx.region));
+            }
+        }
+        if !in_region
+            || !ctx
+                .state
+                .db
+                .modify_image(ctx.account.app_id, id, name, desc)?
         {
-            return Err(super::import_image::duplicate_name(n, &other, &ctx.region));
+            return Err(ApiError::new(
+                ApiCode::InvalidImageIdNotFound,
+                format!("The image `{id}` does not exist in region {}.", ctx.region),
+            ));
         }
+        Ok(json!({}))
     }
-    if !in_region
-        || !ctx
-            .state
-            .db
-            .modify_image(ctx.account.app_id, id, name, desc)?
-    {
-        return Err(ApiError::new(
-            ApiCode::InvalidImageIdNotFound,
-            format!("The image `{id}` does not exist in region {}.", ctx.region),
-        ));
-    }
-    Ok(json!({}))
 }

@@ -24,26 +24,22 @@ pub struct ModifySubscription {
 
 impl Request for ModifySubscription {
     fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
-        run(ctx, self)
+        let (user, _) = message_user(ctx, self.user_name.as_deref())?;
+        let Flag(subscribed) = self
+            .subscribed
+            .ok_or_else(|| ApiError::missing("Subscribed"))?;
+        let hook = match self.webhook_url.as_deref() {
+            None => ctx.state.db.subscription(user)?.1,
+            Some("") => None,
+            Some(h) => {
+                webhook::validate(h, &ctx.state.config)
+                    .map_err(|why| ApiError::invalid("WebhookUrl", why))?;
+                Some(h.to_string())
+            }
+        };
+        ctx.state
+            .db
+            .set_subscription(user, subscribed, hook.as_deref())?;
+        Ok(json!({}))
     }
-}
-
-fn run(ctx: &Ctx<'_>, r: ModifySubscription) -> Result<Value, ApiError> {
-    let (user, _) = message_user(ctx, r.user_name.as_deref())?;
-    let Flag(subscribed) = r
-        .subscribed
-        .ok_or_else(|| ApiError::missing("Subscribed"))?;
-    let hook = match r.webhook_url.as_deref() {
-        None => ctx.state.db.subscription(user)?.1,
-        Some("") => None,
-        Some(h) => {
-            webhook::validate(h, &ctx.state.config)
-                .map_err(|why| ApiError::invalid("WebhookUrl", why))?;
-            Some(h.to_string())
-        }
-    };
-    ctx.state
-        .db
-        .set_subscription(user, subscribed, hook.as_deref())?;
-    Ok(json!({}))
 }

@@ -20,27 +20,23 @@ pub struct ReadMessage {
 
 impl Request for ReadMessage {
     fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
-        run(ctx, self)
-    }
-}
-
-fn run(ctx: &Ctx<'_>, r: ReadMessage) -> Result<Value, ApiError> {
-    let (user, _) = message_user(ctx, r.user_name.as_deref())?;
-    let mut ids = Vec::new();
-    if r.message_id.is_some() {
-        ids.push(int(r.message_id, "MessageId", 0, 1, i64::MAX)?);
-    }
-    for id in list(r.message_ids, "MessageIds", 100)? {
-        ids.push(int(Some(id), "MessageIds", 0, 1, i64::MAX)?);
-    }
-    if ids.is_empty() {
-        return Err(ApiError::missing("MessageIds"));
-    }
-    match ctx.state.db.read_messages(user, &ids)? {
-        Ok(()) => Ok(json!({})),
-        Err(id) => Err(ApiError::new(
-            ApiCode::InvalidParameterValueMessageNotFound,
-            format!("There is no message {id} for this user."),
-        )),
+        let (user, _) = message_user(ctx, self.user_name.as_deref())?;
+        let mut ids = Vec::new();
+        if self.message_id.is_some() {
+            ids.push(int(self.message_id, "MessageId", 0, 1, i64::MAX)?);
+        }
+        for id in list(self.message_ids, "MessageIds", 100)? {
+            ids.push(int(Some(id), "MessageIds", 0, 1, i64::MAX)?);
+        }
+        if ids.is_empty() {
+            return Err(ApiError::missing("MessageIds"));
+        }
+        match ctx.state.db.read_messages(user, &ids)? {
+            Ok(()) => Ok(json!({})),
+            Err(id) => Err(ApiError::new(
+                ApiCode::InvalidParameterValueMessageNotFound,
+                format!("There is no message {id} for this user."),
+            )),
+        }
     }
 }
