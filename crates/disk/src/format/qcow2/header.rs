@@ -85,16 +85,33 @@ impl Header {
             ));
         }
         let h = src.read_upto(0, 112)?;
+        let (mut hdr, refused) = Header::parse_v2_fields(&h)?;
+        if hdr.version == 3 {
+            hdr.parse_v3_fields(&h)?;
+        }
+        hdr.refuse_features(src, &refused)?;
+        hdr.check_l1_table(file_size)?;
+        hdr.check_refcount_table()?;
+        hdr.read_extensions(src)?;
+        Ok(hdr)
+    }
+
+    /// The fields every version has (bytes 0..72): magic, version and cluster_bits
+    /// checked; the version 3 fields at their version 2 defaults.
+    fn parse_v2_fields(h: &[u8]) -> Result<(Header, RefusedFields)> {
         if &h[0..4] != MAGIC {
             return Err(Error::corrupt(FMT, "header", 0, "bad magic"));
         }
-        let version = be32(&h, 4);
+        let version = be32(h, 4);
         if version != 2 && version != 3 {
             return Err(Error::unsupported(FMT, format!("qcow2 version {version}")));
         }
-        let backing_file_offset = be64(&h, 8);
-        let backing_file_size = be32(&h, 16);
-        let cluster_bits = be32(&h, 20);
+        let refused = RefusedFields {
+            backing_file_offset: be64(h, 8),
+            backing_file_size: be32(h, 16),
+            crypt_method: be32(h, 32),
+        };
+        let cluster_bits = be32(h, 20);
         if !(9..=21).contains(&cluster_bits) {
             return Err(Error::corrupt(
                 FMT,
@@ -103,18 +120,16 @@ impl Header {
                 format!("cluster_bits {cluster_bits} outside 9..=21"),
             ));
         }
-        let cluster_size = 1u64 << cluster_bits;
-        let crypt_method = be32(&h, 32);
-        let mut hdr = Header {
+        let hdr = Header {
             version,
             cluster_bits,
-            size: be64(&h, 24),
-            l1_size: be32(&h, 36),
-            l1_table_offset: be64(&h, 40),
-            refcount_table_offset: be64(&h, 48),
-            refcount_table_clusters: be32(&h, 56),
-            nb_snapshots: be32(&h, 60),
-            snapshots_offset: be64(&h, 64),
+            size: be64(h, 24),
+            l1_size: be32(h, 36),
+            l1_table_offset: be64(h, 40),
+            refcount_table_offset: be64(h, 48),
+            refcount_table_clusters: be32(h, 56),
+            nb_snapshots: be32(h, 60),
+            snapshots_offset: be64(h, 64),
             incompatible_features: 0,
             compatible_features: 0,
             autoclear_features: 0,
@@ -123,119 +138,142 @@ impl Header {
             compression: Compression::Zlib,
             has_bitmaps_extension: false,
         };
-        if version == 3 {
-            if h.len() < 104 {
-                return Err(Error::corrupt(
-                    FMT,
-                    "header",
-                    0,
-                    "version 3 header is truncated",
-                ));
-            }
-            hdr.incompatible_features = be64(&h, 72);
-            hdr.compatible_features = be64(&h, 80);
-            hdr.autoclear_features = be64(&h, 88);
-            hdr.refcount_order = be32(&h, 96);
-            hdr.header_length = be32(&h, 100);
-            if hdr.header_length < 104 || u64::from(hdr.header_length) > cluster_size {
-                return Err(Error::corrupt(
-                    FMT,
-                    "header",
-                    100,
-                    format!("header_length {} is invalid", hdr.header_length),
-                ));
-            }
-            if hdr.refcount_order > 6 {
-                return Err(Error::corrupt(
-                    FMT,
-                    "header",
-                    96,
-                    format!("refcount_order {} > 6", hdr.refcount_order),
-                ));
-            }
-            if hdr.header_length > 104 {
-                hdr.compression = match h.get(104).copied().unwrap_or(0) {
-                    0 => Compression::Zlib,
-                    1 => Compression::Zstd,
-                    t => {
-                        return Err(Error::unsupported(
-                            FMT,
-                            format!("unknown compression type {t}"),
-                        ))
-                    }
-                };
-            }
-            if hdr.compression != Compression::Zlib
-                && hdr.incompatible_features & INCOMPAT_COMPRESSION == 0
-            {
-                return Err(Error::corrupt(
-                    FMT,
-                    "header",
-                    72,
-                    "compression type set without its incompatible feature bit",
-                ));
-            }
+        Ok((hdr, refused))
+    }
+
+    /// The version 3 fields (bytes 72..104, and the compression type at 104).
+    fn parse_v3_fields(&mut self, h: &[u8]) -> Result<()> {
+        if h.len() < 104 {
+            return Err(Error::corrupt(
+                FMT,
+                "header",
+                0,
+                "version 3 header is truncated",
+            ));
         }
+        self.incompatible_features = be64(h, 72);
+        self.compatible_features = be64(h, 80);
+        self.autoclear_features = be64(h, 88);
+        self.refcount_order = be32(h, 96);
+        self.header_length = be32(h, 100);
+        if self.header_length < 104 || u64::from(self.header_length) > self.cluster_size() {
+            return Err(Error::corrupt(
+                FMT,
+                "header",
+                100,
+                format!("header_length {} is invalid", self.header_length),
+            ));
+        }
+        if self.refcount_order > 6 {
+            return Err(Error::corrupt(
+                FMT,
+                "header",
+                96,
+                format!("refcount_order {} > 6", self.refcount_order),
+            ));
+        }
+        if self.header_length > 104 {
+            self.compression = match h.get(104).copied().unwrap_or(0) {
+                0 => Compression::Zlib,
+                1 => Compression::Zstd,
+                t => {
+                    return Err(Error::unsupported(
+                        FMT,
+                        format!("unknown compression type {t}"),
+                    ))
+                }
+            };
+        }
+        if self.compression != Compression::Zlib
+            && self.incompatible_features & INCOMPAT_COMPRESSION == 0
+        {
+            return Err(Error::corrupt(
+                FMT,
+                "header",
+                72,
+                "compression type set without its incompatible feature bit",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuse what the import never does: a backing file, an external data file,
+    /// unknown incompatible features, extended L2 entries, a corrupt mark, encryption.
+    fn refuse_features(&self, src: &dyn ReadAt, refused: &RefusedFields) -> Result<()> {
         // Safety (R-FMT, DEVELOPERS "Safety first"): never follow another file.
-        if backing_file_offset != 0 || backing_file_size != 0 {
-            let name = read_backing_name(src, backing_file_offset, backing_file_size, cluster_size);
+        if refused.backing_file_offset != 0 || refused.backing_file_size != 0 {
+            let name = read_backing_name(
+                src,
+                refused.backing_file_offset,
+                refused.backing_file_size,
+                self.cluster_size(),
+            );
             return Err(Error::unsafe_image(FMT, format!("the image has a backing file{name}; backing files are never opened — flatten it with `qemu-img convert -O qcow2 IN OUT`")));
         }
-        if hdr.incompatible_features & INCOMPAT_DATA_FILE != 0 {
+        if self.incompatible_features & INCOMPAT_DATA_FILE != 0 {
             return Err(Error::unsafe_image(FMT, "the image stores its data in an external data file (incompatible feature bit 2); external files are never opened — convert it with `qemu-img convert -O qcow2 IN OUT`"));
         }
-        let unknown = hdr.incompatible_features & !INCOMPAT_KNOWN;
+        let unknown = self.incompatible_features & !INCOMPAT_KNOWN;
         if unknown != 0 {
             return Err(Error::unsupported(
                 FMT,
                 format!("unknown incompatible feature bits {unknown:#x}"),
             ));
         }
-        if hdr.incompatible_features & INCOMPAT_EXTL2 != 0 {
+        if self.incompatible_features & INCOMPAT_EXTL2 != 0 {
             return Err(Error::unsupported(FMT, "extended L2 entries (subclusters); convert with `qemu-img convert -O qcow2 IN OUT`"));
         }
-        if hdr.incompatible_features & INCOMPAT_CORRUPT != 0 {
+        if self.incompatible_features & INCOMPAT_CORRUPT != 0 {
             return Err(Error::corrupt(FMT, "header", 72, "the image is marked corrupt (incompatible feature bit 1); repair it with `qemu-img check -r all`"));
         }
-        if crypt_method != 0 {
-            return Err(Error::unsupported(FMT, format!("the image is encrypted (crypt_method {crypt_method}); decrypt it with `qemu-img convert`")));
+        if refused.crypt_method != 0 {
+            return Err(Error::unsupported(
+                FMT,
+                format!(
+                    "the image is encrypted (crypt_method {}); decrypt it with `qemu-img convert`",
+                    refused.crypt_method
+                ),
+            ));
         }
-        // L1 table: must cover the virtual size and lie inside the file.
+        Ok(())
+    }
+
+    /// The L1 table must cover the virtual size and lie inside the file.
+    fn check_l1_table(&self, file_size: u64) -> Result<()> {
+        let cluster_size = self.cluster_size();
         let l2_entries = cluster_size / 8;
         let per_l1 = cluster_size * l2_entries;
-        let needed = hdr.size.div_ceil(per_l1);
-        if u64::from(hdr.l1_size) < needed {
+        let needed = self.size.div_ceil(per_l1);
+        if u64::from(self.l1_size) < needed {
             return Err(Error::corrupt(
                 FMT,
                 "L1 table",
                 36,
                 format!(
                     "l1_size {} cannot map a virtual size of {} bytes (needs {needed})",
-                    hdr.l1_size, hdr.size
+                    self.l1_size, self.size
                 ),
             ));
         }
-        let l1_bytes = u64::from(hdr.l1_size) * 8;
-        if hdr.l1_size > 0 {
-            if !hdr.l1_table_offset.is_multiple_of(cluster_size) {
+        let l1_bytes = u64::from(self.l1_size) * 8;
+        if self.l1_size > 0 {
+            if !self.l1_table_offset.is_multiple_of(cluster_size) {
                 return Err(Error::corrupt(
                     FMT,
                     "L1 table",
                     40,
-                    format!("offset {:#x} is not cluster aligned", hdr.l1_table_offset),
+                    format!("offset {:#x} is not cluster aligned", self.l1_table_offset),
                 ));
             }
-            if hdr
+            if self
                 .l1_table_offset
                 .checked_add(l1_bytes)
                 .is_none_or(|e| e > file_size)
             {
-                return Err(Error::corrupt(FMT, "L1 table", hdr.l1_table_offset, format!("{l1_bytes} bytes at {:#x} extend past the end of the file ({file_size} bytes): the file is truncated", hdr.l1_table_offset)));
+                return Err(Error::corrupt(FMT, "L1 table", self.l1_table_offset, format!("{l1_bytes} bytes at {:#x} extend past the end of the file ({file_size} bytes): the file is truncated", self.l1_table_offset)));
             }
         }
-        hdr.check_refcount_table()?;
-        hdr.read_extensions(src)?;
-        Ok(hdr)
+        Ok(())
     }
 
     /// qemu's refcount table checks at open (block/qcow2.c `qcow2_do_open`): at least
@@ -332,6 +370,13 @@ impl Header {
         }
         Ok(())
     }
+}
+
+/// The version 2 header fields `Header` does not keep: read only to refuse the image.
+struct RefusedFields {
+    backing_file_offset: u64,
+    backing_file_size: u32,
+    crypt_method: u32,
 }
 
 /// The backing file name, for the error message only (bounded, lossy).
