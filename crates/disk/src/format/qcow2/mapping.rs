@@ -22,7 +22,7 @@
 //!   file: uncompressed data clusters map at most the file's size, compressed ones at
 //!   most the file's size times the codec's largest possible ratio for one cluster.
 
-use super::header::{Compression, FMT};
+use super::header::{Compression, Header, FMT};
 use super::l2_entry::ClusterKind;
 use super::refcount::Refcounts;
 use super::Qcow2Disk;
@@ -52,6 +52,23 @@ struct Refs {
 }
 
 impl Refs {
+    /// No references yet to the host clusters of a `file_size`-byte file, refused
+    /// above `MAX_TRACKED_CLUSTERS`.
+    fn for_file(file_size: u64, cs: u64) -> Result<Refs> {
+        let file_clusters = file_size.div_ceil(cs);
+        if file_clusters > MAX_TRACKED_CLUSTERS {
+            return Err(Error::limit(
+                format!("qcow2 host clusters of {cs} bytes to check against their refcounts (convert the image with `qemu-img convert -O qcow2`, whose 64 KiB clusters are fewer)"),
+                file_clusters,
+                MAX_TRACKED_CLUSTERS,
+            ));
+        }
+        Ok(Refs {
+            counts: vec![0u8; file_clusters as usize],
+            cs,
+        })
+    }
+
     fn add(&mut self, cluster: u64, n: u64) {
         if let Some(c) = usize::try_from(cluster)
             .ok()
@@ -80,20 +97,28 @@ pub(super) fn check(disk: &Qcow2Disk) -> Result<()> {
     let hdr = &disk.hdr;
     let cs = hdr.cluster_size();
     let file_size = src.size();
-    let file_clusters = file_size.div_ceil(cs);
-    if file_clusters > MAX_TRACKED_CLUSTERS {
-        return Err(Error::limit(
-            format!("qcow2 host clusters of {cs} bytes to check against their refcounts (convert the image with `qemu-img convert -O qcow2`, whose 64 KiB clusters are fewer)"),
-            file_clusters,
-            MAX_TRACKED_CLUSTERS,
-        ));
-    }
-    let mut refs = Refs {
-        counts: vec![0u8; file_clusters as usize],
-        cs,
-    };
+    let mut refs = Refs::for_file(file_size, cs)?;
     let mut refcounts = Refcounts::new(src, hdr)?;
-    // Metadata: header, L1 table, refcount table and blocks.
+    count_metadata(&mut refs, hdr, &refcounts);
+
+    let distinct = distinct_l2_tables(disk);
+    // Everything below reads every L2 table once: ask for them all now, so that a
+    // remote source fetches them in a few concurrent, coalesced requests instead of one
+    // round trip each (issue 16). Bounded by the tables' own size (of the virtual
+    // size) and by the cache. Refcount blocks are only read for shared clusters: not
+    // asked for (no more bytes than before).
+    let metadata: Vec<(u64, u64)> = distinct.iter().map(|&(off, _, _)| (off, cs)).collect();
+    src.prefetch(&metadata)?;
+    check_shared_l2_tables(&distinct, &mut refcounts, hdr)?;
+
+    let (uncompressed, compressed) = count_l2_tables(disk, &distinct, &mut refs)?;
+    check_shared_clusters(&refs, &mut refcounts)?;
+    check_data_bounds(hdr, file_size, uncompressed, compressed)
+}
+
+/// Count the metadata's references: header, L1 table, refcount table and blocks.
+fn count_metadata(refs: &mut Refs, hdr: &Header, refcounts: &Refcounts) {
+    let cs = hdr.cluster_size();
     refs.add(0, 1);
     refs.add_range(hdr.l1_table_offset, u64::from(hdr.l1_size) * 8, 1);
     refs.add_range(
@@ -101,14 +126,17 @@ pub(super) fn check(disk: &Qcow2Disk) -> Result<()> {
         u64::from(hdr.refcount_table_clusters) * cs,
         1,
     );
-    let blocks: Vec<u64> = refcounts.block_offsets().collect();
-    for b in blocks {
+    for b in refcounts.block_offsets() {
         refs.add(b / cs, 1);
     }
+}
 
-    // L2 tables: each distinct one once, with the number of L1 entries naming it. Only
-    // the L1 entries that map the virtual disk are read by the reader, so only they count.
-    let per_l1 = cs * hdr.l2_entries();
+/// L2 tables: each distinct one once, as (offset, first L1 index naming it, number of
+/// L1 entries naming it), by offset. Only the L1 entries that map the virtual disk are
+/// read by the reader, so only they count.
+fn distinct_l2_tables(disk: &Qcow2Disk) -> Vec<(u64, usize, u64)> {
+    let hdr = &disk.hdr;
+    let per_l1 = hdr.cluster_size() * hdr.l2_entries();
     let used_l1 = hdr.size.div_ceil(per_l1).min(disk.l1.len() as u64) as usize;
     let mut tables: Vec<(u64, usize)> = disk
         .l1
@@ -126,13 +154,17 @@ pub(super) fn check(disk: &Qcow2Disk) -> Result<()> {
             _ => distinct.push((off, l1i, 1)),
         }
     }
-    // Everything below reads every L2 table once: ask for them all now, so that a
-    // remote source fetches them in a few concurrent, coalesced requests instead of one
-    // round trip each (issue 16). Bounded by the tables' own size (of the virtual
-    // size) and by the cache. Refcount blocks are only read for shared clusters: not
-    // asked for (no more bytes than before).
-    let metadata: Vec<(u64, u64)> = distinct.iter().map(|&(off, _, _)| (off, cs)).collect();
-    src.prefetch(&metadata)?;
+    distinct
+}
+
+/// Refuse an L2 table named by more L1 entries than its refcount allows, before it
+/// is read.
+fn check_shared_l2_tables(
+    distinct: &[(u64, usize, u64)],
+    refcounts: &mut Refcounts,
+    hdr: &Header,
+) -> Result<()> {
+    let cs = hdr.cluster_size();
     for &(off, _, n) in distinct.iter().filter(|(_, _, n)| *n > 1) {
         let rc = refcounts.get(off / cs)?;
         if n > rc {
@@ -144,10 +176,22 @@ pub(super) fn check(disk: &Qcow2Disk) -> Result<()> {
             ));
         }
     }
+    Ok(())
+}
 
+/// Count the references of the L2 tables and of the clusters they map; returns the
+/// guest bytes mapped by (uncompressed, compressed) data clusters.
+fn count_l2_tables(
+    disk: &Qcow2Disk,
+    distinct: &[(u64, usize, u64)],
+    refs: &mut Refs,
+) -> Result<(u64, u64)> {
+    let hdr = &disk.hdr;
+    let cs = hdr.cluster_size();
+    let per_l1 = cs * hdr.l2_entries();
     let mut uncompressed = 0u64;
     let mut compressed = 0u64;
-    for &(off, l1i, n) in &distinct {
+    for &(off, l1i, n) in distinct {
         refs.add(off / cs, n);
         // Validates the L1 entry and the table's place in the file, as any read would.
         let Some(table) = disk.l2_table(l1i)? else {
@@ -172,8 +216,12 @@ pub(super) fn check(disk: &Qcow2Disk) -> Result<()> {
             }
         }
     }
+    Ok((uncompressed, compressed))
+}
 
-    // Clusters referenced more than once: more often than their refcounts allow?
+/// Clusters referenced more than once: refused if more often than their refcounts allow.
+fn check_shared_clusters(refs: &Refs, refcounts: &mut Refcounts) -> Result<()> {
+    let cs = refs.cs;
     for (c, &count) in refs.counts.iter().enumerate() {
         if count < 2 {
             continue;
@@ -194,7 +242,18 @@ pub(super) fn check(disk: &Qcow2Disk) -> Result<()> {
             ));
         }
     }
+    Ok(())
+}
 
+/// Whatever the refcounts say, the data mapped is bounded by the file: uncompressed
+/// at most its size, compressed at most its size times the codec's largest ratio.
+fn check_data_bounds(
+    hdr: &Header,
+    file_size: u64,
+    uncompressed: u64,
+    compressed: u64,
+) -> Result<()> {
+    let cs = hdr.cluster_size();
     if uncompressed > file_size {
         return Err(Error::corrupt(
             FMT,
