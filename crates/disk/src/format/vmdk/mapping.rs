@@ -24,6 +24,7 @@ const TABLE: u64 = 3;
 const GRAIN: u64 = 4;
 const COMPRESSED_GRAIN: u64 = 5;
 
+/// What a structure of `kind` is called in messages.
 fn name(kind: u64) -> &'static str {
     match kind {
         HEADER => "the sparse extent header",
@@ -38,36 +39,62 @@ fn name(kind: u64) -> &'static str {
 /// Check that the grains and grain tables of `disk` do not overlap (see the module
 /// documentation).
 pub(super) fn check(disk: &VmdkDisk) -> Result<()> {
-    let hdr = &disk.hdr;
-    let file_size = disk.src.size();
-    let file_sectors = file_size.div_ceil(512);
-    let gt_sectors = disk.gd.gt_bytes.div_ceil(512);
-    let gd_sectors = (disk.gd.entries.len() as u64 * 4).div_ceil(512);
-    let mut items: Vec<u64> = Vec::new();
-    let push = |items: &mut Vec<u64>, sector: u64, kind: u64| -> Result<()> {
-        if items.len() as u64 >= MAX_TRACKED {
-            return Err(Error::limit(
-                "VMDK grains and grain tables to check for overlaps",
-                items.len() as u64 + 1,
-                MAX_TRACKED,
-            ));
-        }
-        items.push(sector << 3 | kind);
-        Ok(())
-    };
-    let len = |kind: u64| match kind {
-        HEADER | COMPRESSED_GRAIN => 1,
-        DESCRIPTOR => hdr.desc_size.max(1),
-        DIRECTORY => gd_sectors.max(1),
-        TABLE => gt_sectors.max(1),
-        _ => hdr.grain_sectors,
-    };
-    push(&mut items, 0, HEADER)?;
-    push(&mut items, hdr.desc_offset, DESCRIPTOR)?;
-    push(&mut items, disk.gd.offset / 512, DIRECTORY)?;
+    let mut items = Items(Vec::new());
+    items.push(0, HEADER)?;
+    items.push(disk.hdr.desc_offset, DESCRIPTOR)?;
+    items.push(disk.gd.offset / 512, DIRECTORY)?;
 
     // Grain tables first, before any is read: a table named by many directory entries
     // would otherwise be walked once per entry.
+    let tables = grain_tables_apart(disk)?;
+    // Every table is read below: ask for them all at once, so that a remote source
+    // fetches them in a few concurrent, coalesced requests (a streamOptimized image
+    // keeps each table after its grains, spread over the file) instead of one round
+    // trip each (issue 16). Bounded by the directory's size and by the cache.
+    let ranges: Vec<(u64, u64)> = tables
+        .iter()
+        .map(|&s| (s.saturating_mul(512), disk.gd.gt_bytes))
+        .collect();
+    disk.src.prefetch(&ranges)?;
+    drop(tables);
+
+    push_tables_and_grains(disk, &mut items)?;
+    check_overlaps(disk, items.0)
+}
+
+/// Each allocated structure as `start sector << 3 | kind`, at most `MAX_TRACKED`.
+struct Items(Vec<u64>);
+
+impl Items {
+    /// Add the structure of `kind` at `sector`, refused past `MAX_TRACKED`.
+    fn push(&mut self, sector: u64, kind: u64) -> Result<()> {
+        if self.0.len() as u64 >= MAX_TRACKED {
+            return Err(Error::limit(
+                "VMDK grains and grain tables to check for overlaps",
+                self.0.len() as u64 + 1,
+                MAX_TRACKED,
+            ));
+        }
+        self.0.push(sector << 3 | kind);
+        Ok(())
+    }
+}
+
+/// The sectors of a structure of `kind` in `disk`.
+fn sectors(disk: &VmdkDisk, kind: u64) -> u64 {
+    match kind {
+        HEADER | COMPRESSED_GRAIN => 1,
+        DESCRIPTOR => disk.hdr.desc_size.max(1),
+        DIRECTORY => (disk.gd.entries.len() as u64 * 4).div_ceil(512).max(1),
+        TABLE => disk.gd.gt_bytes.div_ceil(512).max(1),
+        _ => disk.hdr.grain_sectors,
+    }
+}
+
+/// The grain tables' start sectors, sorted; refused if two directory entries name
+/// one table or two tables overlap.
+fn grain_tables_apart(disk: &VmdkDisk) -> Result<Vec<u64>> {
+    let gt_sectors = disk.gd.gt_bytes.div_ceil(512);
     let mut tables: Vec<u64> = (0..disk.gd.entries.len())
         .filter_map(|i| disk.gd.table_offset(i))
         .map(|o| o / 512)
@@ -84,17 +111,15 @@ pub(super) fn check(disk: &VmdkDisk) -> Result<()> {
             }
         }
     }
-    // Every table is read below: ask for them all at once, so that a remote source
-    // fetches them in a few concurrent, coalesced requests (a streamOptimized image
-    // keeps each table after its grains, spread over the file) instead of one round
-    // trip each (issue 16). Bounded by the directory's size and by the cache.
-    let ranges: Vec<(u64, u64)> = tables
-        .iter()
-        .map(|&s| (s.saturating_mul(512), disk.gd.gt_bytes))
-        .collect();
-    disk.src.prefetch(&ranges)?;
-    drop(tables);
+    Ok(tables)
+}
 
+/// Add every grain table and every grain they map to `items`; refused as soon as more
+/// grains are mapped than the file can hold.
+fn push_tables_and_grains(disk: &VmdkDisk, items: &mut Items) -> Result<()> {
+    let hdr = &disk.hdr;
+    let file_size = disk.src.size();
+    let file_sectors = file_size.div_ceil(512);
     let gs = hdr.grain_size();
     let per_gt = u64::from(hdr.num_gtes_per_gt);
     let span = hdr.gt_coverage();
@@ -104,7 +129,7 @@ pub(super) fn check(disk: &VmdkDisk) -> Result<()> {
         let Some(gt_at) = disk.gd.table_offset(gdi) else {
             continue;
         };
-        push(&mut items, gt_at / 512, TABLE)?;
+        items.push(gt_at / 512, TABLE)?;
         let Some(table) = disk.table(gdi)? else {
             continue;
         };
@@ -122,20 +147,25 @@ pub(super) fn check(disk: &VmdkDisk) -> Result<()> {
                             "{grains} grains of {gs} bytes are mapped from a {file_size}-byte file"
                         )));
                     }
-                    push(&mut items, h / 512, GRAIN)?;
+                    items.push(h / 512, GRAIN)?;
                 }
                 GrainKind::Compressed(h) => {
                     compressed += 1;
                     if compressed > file_sectors {
                         return Err(shared(format!("{compressed} compressed grains are mapped from a {file_size}-byte file of {file_sectors} sectors")));
                     }
-                    push(&mut items, h / 512, COMPRESSED_GRAIN)?;
+                    items.push(h / 512, COMPRESSED_GRAIN)?;
                 }
                 GrainKind::Zero | GrainKind::Unallocated => {}
             }
         }
     }
+    Ok(())
+}
 
+/// Sort the structures and refuse the first that starts before the furthest-reaching
+/// one before it ends.
+fn check_overlaps(disk: &VmdkDisk, mut items: Vec<u64>) -> Result<()> {
     items.sort_unstable();
     // The structure reaching furthest so far: (end sector, packed item).
     let mut reach: Option<(u64, u64)> = None;
@@ -143,28 +173,10 @@ pub(super) fn check(disk: &VmdkDisk) -> Result<()> {
         let (start, kind) = (it >> 3, it & 7);
         if let Some((end, prev)) = reach {
             if start < end {
-                let (pstart, pkind) = (prev >> 3, prev & 7);
-                let detail = if pstart == start && pkind == kind {
-                    match kind {
-                        TABLE => format!(
-                            "two grain directory entries name the grain table at sector {start}"
-                        ),
-                        _ => format!(
-                            "two grain table entries name {} at sector {start}",
-                            name(kind)
-                        ),
-                    }
-                } else {
-                    format!(
-                        "{} at sector {start} overlaps {} at sector {pstart}",
-                        name(kind),
-                        name(pkind)
-                    )
-                };
-                return Err(shared(detail));
+                return Err(shared(overlap_detail(start, kind, prev >> 3, prev & 7)));
             }
         }
-        let end = start.saturating_add(len(kind));
+        let end = start.saturating_add(sectors(disk, kind));
         if reach.is_none_or(|(e, _)| end > e) {
             reach = Some((end, it));
         }
@@ -172,6 +184,26 @@ pub(super) fn check(disk: &VmdkDisk) -> Result<()> {
     Ok(())
 }
 
+/// What overlaps what: the same structure named twice, or two that overlap.
+fn overlap_detail(start: u64, kind: u64, pstart: u64, pkind: u64) -> String {
+    if pstart == start && pkind == kind {
+        match kind {
+            TABLE => format!("two grain directory entries name the grain table at sector {start}"),
+            _ => format!(
+                "two grain table entries name {} at sector {start}",
+                name(kind)
+            ),
+        }
+    } else {
+        format!(
+            "{} at sector {start} overlaps {} at sector {pstart}",
+            name(kind),
+            name(pkind)
+        )
+    }
+}
+
+/// The error for a structure that does not have its own place in the file.
 fn shared(detail: String) -> Error {
     Error::corrupt(
         FMT,
