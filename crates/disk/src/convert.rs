@@ -26,10 +26,11 @@ use std::sync::{Arc, Mutex};
 
 /// Guest bytes read per batch (coalesced into one read when contiguous).
 const BATCH_BYTES: u64 = 4 << 20;
-/// Deflate level. qemu uses zlib's default (6); zlib-rs at 6 compresses ~2 % worse than
-/// zlib, at 9 slightly better, and with all cores still in about half qemu's time
-/// (README: benchmark). Output no larger than `qemu-img convert -c` is the goal.
-const ZLIB_LEVEL: i32 = 9;
+/// Deflate level (libdeflate's default). On the Debian 12 guest (12.8 k data clusters)
+/// libdeflate at 6 gives 280 MB in 11 CPU-s, zlib-rs at 9 with qemu's 4 KiB window
+/// 294 MB in 29 CPU-s, qemu's zlib at 6 297 MB: smaller output in about a third of
+/// the time (docs/decisions.md; README: benchmark).
+const DEFLATE_LEVEL: i32 = 6;
 /// zstd level. qemu uses 3; 4 gives ~1 % smaller output here at little cost.
 const ZSTD_LEVEL: i32 = 4;
 /// Extents are asked for in windows of this many guest bytes.
@@ -172,6 +173,9 @@ pub fn convert<T: ConvertTarget>(
     };
     let (work_tx, work_rx) = sync_channel::<Batch>(threads * 2);
     let (done_tx, done_rx) = sync_channel::<Done>(threads * 2);
+    // Written batches' buffers go back to the reader: no fresh 4 MiB of memory (page
+    // faults, zeroing, the heap trimmed and grown again) per batch.
+    let (spare_tx, spare_rx) = sync_channel::<Vec<u8>>(threads * 4 + 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let before = src.bytes_read();
 
@@ -185,9 +189,14 @@ pub fn convert<T: ConvertTarget>(
         // the reader's next send fails instead of waiting for ever.
         drop(work_rx);
         drop(done_tx);
-        let writer =
-            scope.spawn(move || write_all(out, done_rx, virtual_size, cs, reserve, opts, progress));
-        let read_result = read_batches(src, cs, &work_tx);
+        let writer = scope.spawn(move || {
+            let ends = WriterEnds {
+                done: done_rx,
+                spare: spare_tx,
+            };
+            write_all(out, ends, virtual_size, cs, reserve, opts, progress)
+        });
+        let read_result = read_batches(src, cs, &work_tx, &spare_rx);
         drop(work_tx);
         let written = writer.join().map_err(|_| Error::Io {
             what: "convert writer".into(),
@@ -202,11 +211,13 @@ pub fn convert<T: ConvertTarget>(
 }
 
 /// Send batches of whole clusters that hold source data (as qemu's block status sees
-/// it: holes of a raw file are skipped), in guest order.
+/// it: holes of a raw file are skipped), in guest order, in buffers the writer gave
+/// back (`spare`) where it has.
 fn read_batches(
     src: &dyn VirtualDisk,
     cs: u64,
     tx: &std::sync::mpsc::SyncSender<Batch>,
+    spare: &Receiver<Vec<u8>>,
 ) -> Result<()> {
     let size = src.size();
     let per_batch = (BATCH_BYTES / cs).max(1);
@@ -217,7 +228,14 @@ fn read_batches(
     let mut queued_to = 0u64;
     let mut flush = |first: u64, end: u64| -> Result<()> {
         let start = first * cs;
-        let mut data = vec![0u8; ((end * cs).min(size) - start) as usize];
+        let len = ((end * cs).min(size) - start) as usize;
+        let mut data = spare.try_recv().unwrap_or_default();
+        // Every byte is read over below: old contents need no zeroing.
+        if data.len() >= len {
+            data.truncate(len);
+        } else {
+            data.resize(len, 0);
+        }
         src.read_exact_at(&mut data, start)?;
         tx.send(Batch { seq, first, data }).map_err(|_| Error::Io {
             what: "convert pipeline".into(),
@@ -276,13 +294,7 @@ fn worker(
     cs: usize,
     compression: Option<Compression>,
 ) {
-    let config = zlib_rs::DeflateConfig {
-        level: ZLIB_LEVEL,
-        method: zlib_rs::Method::Deflated,
-        window_bits: -12,
-        mem_level: 9,
-        strategy: zlib_rs::Strategy::Default,
-    };
+    let mut compressor = ClusterCompressor::new(compression);
     let mut zbuf = vec![0u8; cs];
     loop {
         let batch = match rx.lock() {
@@ -300,19 +312,14 @@ fn worker(
                     return Kind::Zero;
                 }
                 let crc = crc32fast::hash(chunk);
-                // A partial last cluster is compressed zero-padded: readers (ours and
-                // qemu's) inflate exactly one cluster.
-                let whole: std::borrow::Cow<[u8]> = if chunk.len() < cs {
-                    [chunk, &vec![0u8; cs - chunk.len()]].concat().into()
-                } else {
-                    chunk.into()
-                };
-                let compressed = match compression {
-                    Some(Compression::Zlib) => deflate_cluster(config, &whole, cs, &mut zbuf),
-                    Some(Compression::Zstd) => zstd::bulk::compress(&whole, ZSTD_LEVEL)
-                        .ok()
-                        .filter(|z| z.len() < cs - 1),
+                let compressed = match &mut compressor {
                     None => None,
+                    Some(c) if chunk.len() < cs => {
+                        // A partial last cluster is compressed zero-padded: readers (ours
+                        // and qemu's) inflate exactly one cluster.
+                        c.compress(&[chunk, &vec![0u8; cs - chunk.len()]].concat(), &mut zbuf)
+                    }
+                    Some(c) => c.compress(chunk, &mut zbuf),
                 };
                 match compressed {
                     Some(z) => Kind::Compressed(z, crc),
@@ -334,17 +341,43 @@ fn worker(
     }
 }
 
-/// Raw deflate as qemu's `qcow2_zlib_compress` does it (`deflateInit2(level, Z_DEFLATED,
-/// -12, 9, Z_DEFAULT_STRATEGY)`: a 4 KiB window, which qemu's reader requires, and
-/// memLevel 9); `None` when the result would not be smaller than a cluster.
-fn deflate_cluster(
-    config: zlib_rs::DeflateConfig,
-    input: &[u8],
-    cs: usize,
-    buf: &mut [u8],
-) -> Option<Vec<u8>> {
-    let (out, rc) = zlib_rs::compress_slice(&mut buf[..cs - 1], input, config);
-    (rc == zlib_rs::ReturnCode::Ok).then(|| out.to_vec())
+/// One worker's compressor, made once and reused for every cluster (a zstd context
+/// made per cluster costs about as much as compressing it).
+enum ClusterCompressor {
+    /// Raw deflate (RFC 1951), as qcow2's zlib compression type stores it. libdeflate
+    /// uses deflate's 32 KiB window where qemu's writer uses 4 KiB (`deflateInit2(…,
+    /// -12, …)`): qemu inflates a whole cluster in one call, so every distance within
+    /// the cluster reads back (`qemu-img compare` in the convert tests proves it).
+    Deflate(libdeflater::Compressor),
+    Zstd(zstd::bulk::Compressor<'static>),
+}
+
+impl ClusterCompressor {
+    /// `None` for uncompressed output, or when zstd cannot make a context (then
+    /// clusters are stored as they are: the output stays valid, only larger).
+    fn new(compression: Option<Compression>) -> Option<Self> {
+        match compression? {
+            Compression::Zlib => Some(ClusterCompressor::Deflate(libdeflater::Compressor::new(
+                libdeflater::CompressionLvl::new(DEFLATE_LEVEL).ok()?,
+            ))),
+            Compression::Zstd => zstd::bulk::Compressor::new(ZSTD_LEVEL)
+                .ok()
+                .map(ClusterCompressor::Zstd),
+        }
+    }
+
+    /// `cluster` compressed, or `None` when that would not be smaller than a cluster
+    /// (it is stored as is). `buf` is scratch of one cluster's size.
+    fn compress(&mut self, cluster: &[u8], buf: &mut [u8]) -> Option<Vec<u8>> {
+        let cs = cluster.len();
+        let n = match self {
+            ClusterCompressor::Deflate(c) => {
+                c.deflate_compress(cluster, &mut buf[..cs - 1]).ok()?
+            }
+            ClusterCompressor::Zstd(c) => c.compress_to_buffer(cluster, &mut buf[..cs - 2]).ok()?,
+        };
+        Some(buf[..n].to_vec())
+    }
 }
 
 enum Sink<T: ConvertTarget> {
@@ -352,9 +385,15 @@ enum Sink<T: ConvertTarget> {
     Raw(T),
 }
 
+/// The writer's ends of the pipeline: finished batches in, emptied buffers back.
+struct WriterEnds {
+    done: Receiver<Done>,
+    spare: std::sync::mpsc::SyncSender<Vec<u8>>,
+}
+
 fn write_all<T: ConvertTarget>(
     mut out: T,
-    rx: Receiver<Done>,
+    ends: WriterEnds,
     virtual_size: u64,
     cs: u64,
     reserve: u64,
@@ -385,7 +424,7 @@ fn write_all<T: ConvertTarget>(
     let mut digest = crc32fast::Hasher::new();
     let mut next = 0u64;
     let mut parked: BTreeMap<u64, Done> = BTreeMap::new();
-    for done in rx {
+    for done in ends.done {
         parked.insert(done.seq, done);
         while let Some(d) = parked.remove(&next) {
             next += 1;
@@ -435,6 +474,8 @@ fn write_all<T: ConvertTarget>(
                 ((d.first + d.kinds.len() as u64) * cs).min(virtual_size),
                 virtual_size,
             );
+            // Full (the reader has enough) or gone: the buffer is simply dropped.
+            let _ = ends.spare.try_send(d.data);
         }
     }
     stats.digest = digest.finalize();
