@@ -121,6 +121,48 @@ fn one_of(v: Option<&str>, name: &str, allowed: &[&str]) -> Result<(), ApiError>
 
 impl Request for ImportImage {
     fn run(self, ctx: &Ctx<'_>) -> Result<Value, ApiError> {
+        let req = self.checked(ctx)?;
+        let mut form = ImportForm {
+            os_type: req.os_type.clone(),
+            os_version: req.os_version.clone(),
+            architecture: req.arch.clone(),
+            force: req.force,
+            region: Some(ctx.region.clone()),
+            source_region: None,
+        };
+        refuse_form(&form)?;
+        let src =
+            resolve_import_url(ctx.state, &req.url, &ctx.region, false).map_err(invalid_url)?;
+        form.source_region = Some(src.region.clone());
+        // An import has all three (required above); a DryRun is checked with what it has.
+        let (Some(os_type), Some(os_version), Some(arch), false) =
+            (&req.os_type, &req.os_version, &req.arch, req.dry_run)
+        else {
+            return dry_run_check(ctx, &src.blob, &form);
+        };
+        queue_import(ctx, &req, os_type, os_version, arch)
+    }
+}
+
+/// The request's values, each checked (R-FLOW-FORM): what the import or DryRun uses.
+struct Checked {
+    dry_run: bool,
+    /// Absent only in a DryRun.
+    os_type: Option<String>,
+    os_version: Option<String>,
+    arch: Option<String>,
+    url: String,
+    name: String,
+    description: String,
+    force: bool,
+    boot_test: bool,
+    /// The stored JSON array of tags.
+    tags: String,
+}
+
+impl ImportImage {
+    /// Check every parameter's presence, length and value, in the API's order.
+    fn checked(self, ctx: &Ctx<'_>) -> Result<Checked, ApiError> {
         let dry_run = Flag::or_false(self.dry_run);
         // A DryRun may leave the OS out: it reports what it detected (`Detected`) for the
         // form (issue 15 item 2); an import needs all three.
@@ -168,90 +210,110 @@ impl Request for ImportImage {
         if let Some(f) = &self.image_family {
             text("ImageFamily", f, MAX_NAME)?;
         }
+        let (url, name, description) = (url.to_string(), name.to_string(), description.to_string());
         let tags = tags(self.tag_specification)?;
-        let mut form = ImportForm {
-            os_type: os_type.clone(),
-            os_version: os_version.clone(),
-            architecture: arch.clone(),
+        Ok(Checked {
+            dry_run,
+            os_type,
+            os_version,
+            arch,
+            url,
+            name,
+            description,
             force,
-            region: Some(ctx.region.clone()),
-            source_region: None,
-        };
-        if let Some(f) = check_form(&form)
-            .into_iter()
-            .find(|f| f.severity == Severity::Error)
-        {
-            let code = f
-                .code
-                .map_or(ApiCode::InvalidParameterValue, ApiCode::Policy);
-            let fix = f.fix.first().map(|x| format!(" {x}")).unwrap_or_default();
-            return Err(ApiError::new(code, format!("{}.{fix}", f.message)));
-        }
-        let invalid_url =
-            |e: crate::s3::import_url::UrlError| ApiError::new(Code::InvalidUrl, e.message());
-        let src = resolve_import_url(ctx.state, url, &ctx.region, false).map_err(invalid_url)?;
-        form.source_region = Some(src.region.clone());
-        // An import has all three (required above); a DryRun is checked with what it has.
-        let (Some(os_type), Some(os_version), Some(arch), false) =
-            (os_type, os_version, arch, dry_run)
-        else {
-            return dry_run_check(ctx, &src.blob, &form);
-        };
-        let (_, held) = ctx.state.db.images(
-            ctx.account.app_id,
-            &crate::db::images::ImageFilter::default(),
-            0,
-            0,
-        )?;
-        let quota = || {
-            ApiError::new(
-            ApiCode::ImageQuotaLimitExceeded,
-            format!(
-                "The account holds {held} images; at most {} are allowed. Delete images you no longer need (DeleteImages).",
-                crate::db::images::QUOTA
-            ),
-        )
-        };
-        if held >= crate::db::images::QUOTA {
-            return Err(quota());
-        }
-        // A duplicate name is refused before the link is used up (create_image checks again,
-        // in its transaction, for imports racing each other).
-        if let Some(other) = ctx
-            .state
-            .db
-            .image_named(ctx.account.app_id, &ctx.region, name, "")?
-        {
-            return Err(duplicate_name(name, &other, &ctx.region));
-        }
-        // Use up the single-use signature now: a second import with this URL is InvalidUrl.
-        let src = resolve_import_url(ctx.state, url, &ctx.region, true).map_err(invalid_url)?;
-        let id = ctx
-            .state
-            .db
-            .create_image(&NewImage {
-                app_id: ctx.account.app_id,
-                name,
-                description,
-                os_type: &os_type,
-                os_version: &os_version,
-                architecture: &arch,
-                force,
-                region: &ctx.region,
-                source_url: url,
-                source_blob: &src.blob,
-                tags: &tags,
-                request_id: &ctx.request_id,
-                boot_test,
-            })?
-            .map_err(|refused| match refused {
-                CreateRefused::Quota => quota(),
-                CreateRefused::DuplicateName(other) => duplicate_name(name, &other, &ctx.region),
-            })?;
-        tracing::info!(image_id = %id, bucket = %src.bucket, key = %src.key, "import queued");
-        ctx.state.wake_workers();
-        Ok(json!({ "ImageId": id }))
+            boot_test,
+            tags,
+        })
     }
+}
+
+/// The form against the supported list (the policy crate's `check_form`): its first
+/// error, with its fix, is the API error.
+fn refuse_form(form: &ImportForm) -> Result<(), ApiError> {
+    if let Some(f) = check_form(form)
+        .into_iter()
+        .find(|f| f.severity == Severity::Error)
+    {
+        let code = f
+            .code
+            .map_or(ApiCode::InvalidParameterValue, ApiCode::Policy);
+        let fix = f.fix.first().map(|x| format!(" {x}")).unwrap_or_default();
+        return Err(ApiError::new(code, format!("{}.{fix}", f.message)));
+    }
+    Ok(())
+}
+
+/// An ImageUrl the store refuses: `InvalidUrl`.
+fn invalid_url(e: crate::s3::import_url::UrlError) -> ApiError {
+    ApiError::new(Code::InvalidUrl, e.message())
+}
+
+/// `ImageQuotaLimitExceeded`: the account already holds `held` images.
+fn quota_exceeded(held: i64) -> ApiError {
+    ApiError::new(
+        ApiCode::ImageQuotaLimitExceeded,
+        format!(
+            "The account holds {held} images; at most {} are allowed. Delete images you no longer need (DeleteImages).",
+            crate::db::images::QUOTA
+        ),
+    )
+}
+
+/// The import itself: quota and name checked, the single-use URL used up, the image
+/// row and its job created, the workers woken; returns the new `ImageId`.
+fn queue_import(
+    ctx: &Ctx<'_>,
+    req: &Checked,
+    os_type: &str,
+    os_version: &str,
+    arch: &str,
+) -> Result<Value, ApiError> {
+    let name = req.name.as_str();
+    let (_, held) = ctx.state.db.images(
+        ctx.account.app_id,
+        &crate::db::images::ImageFilter::default(),
+        0,
+        0,
+    )?;
+    if held >= crate::db::images::QUOTA {
+        return Err(quota_exceeded(held));
+    }
+    // A duplicate name is refused before the link is used up (create_image checks again,
+    // in its transaction, for imports racing each other).
+    if let Some(other) = ctx
+        .state
+        .db
+        .image_named(ctx.account.app_id, &ctx.region, name, "")?
+    {
+        return Err(duplicate_name(name, &other, &ctx.region));
+    }
+    // Use up the single-use signature now: a second import with this URL is InvalidUrl.
+    let src = resolve_import_url(ctx.state, &req.url, &ctx.region, true).map_err(invalid_url)?;
+    let id = ctx
+        .state
+        .db
+        .create_image(&NewImage {
+            app_id: ctx.account.app_id,
+            name,
+            description: &req.description,
+            os_type,
+            os_version,
+            architecture: arch,
+            force: req.force,
+            region: &ctx.region,
+            source_url: &req.url,
+            source_blob: &src.blob,
+            tags: &req.tags,
+            request_id: &ctx.request_id,
+            boot_test: req.boot_test,
+        })?
+        .map_err(|refused| match refused {
+            CreateRefused::Quota => quota_exceeded(held),
+            CreateRefused::DuplicateName(other) => duplicate_name(name, &other, &ctx.region),
+        })?;
+    tracing::info!(image_id = %id, bucket = %src.bucket, key = %src.key, "import queued");
+    ctx.state.wake_workers();
+    Ok(json!({ "ImageId": id }))
 }
 
 /// `InvalidImageName.Duplicate` (issue 15 item 5): image names are unique per account
