@@ -257,51 +257,14 @@ fn header_sigv4(
     fields: &str,
     now: i64,
 ) -> Result<Auth, AuthError> {
-    let (mut cred, mut names, mut sig) = (None, None, None);
-    for part in fields.split(',') {
-        let part = part.trim();
-        if let Some(v) = part.strip_prefix("Credential=") {
-            cred = Some(v);
-        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
-            names = Some(v);
-        } else if let Some(v) = part.strip_prefix("Signature=") {
-            sig = Some(v);
-        }
-    }
-    let (Some(cred), Some(names), Some(sig)) = (cred, names, sig) else {
-        return Err(malformed(
-            "The authorization header needs Credential=, SignedHeaders= and Signature=.",
-        ));
-    };
+    let (cred, names, sig) = sigv4_fields(fields)?;
     let (key, scope_text) = cred
         .split_once('/')
         .ok_or_else(|| malformed("Credential must be ACCESSKEY/DATE/REGION/s3/aws4_request."))?;
     let scope = Scope::parse(scope_text)
         .ok_or_else(|| malformed("Credential must be ACCESSKEY/DATE/REGION/s3/aws4_request."))?;
     let acct = account(st, key)?;
-    let amz_date = header(req.headers, "x-amz-date").ok_or_else(|| {
-        AuthError::Malformed(
-            "AccessDenied",
-            "AWS authentication requires a valid x-amz-date header.".into(),
-        )
-    })?;
-    let t = sigv4::parse_amz_date(amz_date)
-        .ok_or_else(|| malformed("x-amz-date must be YYYYMMDDTHHMMSSZ."))?;
-    if !amz_date.starts_with(&scope.date) {
-        return Err(malformed(format!(
-            "The credential date {} differs from the date of x-amz-date {amz_date}.",
-            scope.date
-        )));
-    }
-    if scope.service != "s3" {
-        return Err(malformed(format!(
-            "The credential names service {:?}; this endpoint is s3.",
-            scope.service
-        )));
-    }
-    if (now - t).abs() > MAX_SKEW {
-        return Err(AuthError::Skewed);
-    }
+    let (amz_date, t) = sigv4_date(req.headers, &scope, now)?;
     let payload_text = header(req.headers, "x-amz-content-sha256").ok_or_else(|| {
         AuthError::Malformed(
             "InvalidRequest",
@@ -340,13 +303,86 @@ fn header_sigv4(
     }) {
         return Err(AuthError::Mismatch);
     }
-    let signer = || ChunkSigner {
+    let payload = sigv4_payload(payload_text, || ChunkSigner {
         key: key_bytes.clone(),
         amz_date: amz_date.to_string(),
         scope: scope_text.clone(),
         seed: sig.to_ascii_lowercase(),
+    })?;
+    Ok(Auth {
+        caller: Caller::Account(acct),
+        payload,
+        signed: Some(Signed {
+            replay_key: crate::replay::s3_key("sigv4", sig),
+            expires_at: t.saturating_add(MAX_SKEW),
+            scope_region: Some(scope.region.clone()),
+            presigned: false,
+        }),
+    })
+}
+
+/// The `Credential=`, `SignedHeaders=` and `Signature=` fields of a SigV4
+/// `Authorization` header, all three required.
+fn sigv4_fields(fields: &str) -> Result<(&str, &str, &str), AuthError> {
+    let (mut cred, mut names, mut sig) = (None, None, None);
+    for part in fields.split(',') {
+        let part = part.trim();
+        if let Some(v) = part.strip_prefix("Credential=") {
+            cred = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            names = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            sig = Some(v);
+        }
+    }
+    let (Some(cred), Some(names), Some(sig)) = (cred, names, sig) else {
+        return Err(malformed(
+            "The authorization header needs Credential=, SignedHeaders= and Signature=.",
+        ));
     };
-    let payload = match payload_text {
+    Ok((cred, names, sig))
+}
+
+/// The request's `x-amz-date` and its Unix time: well formed, on the credential's
+/// date, for service s3, and within [`MAX_SKEW`] of `now`.
+fn sigv4_date<'h>(
+    headers: &'h HeaderMap,
+    scope: &Scope,
+    now: i64,
+) -> Result<(&'h str, i64), AuthError> {
+    let amz_date = header(headers, "x-amz-date").ok_or_else(|| {
+        AuthError::Malformed(
+            "AccessDenied",
+            "AWS authentication requires a valid x-amz-date header.".into(),
+        )
+    })?;
+    let t = sigv4::parse_amz_date(amz_date)
+        .ok_or_else(|| malformed("x-amz-date must be YYYYMMDDTHHMMSSZ."))?;
+    if !amz_date.starts_with(&scope.date) {
+        return Err(malformed(format!(
+            "The credential date {} differs from the date of x-amz-date {amz_date}.",
+            scope.date
+        )));
+    }
+    if scope.service != "s3" {
+        return Err(malformed(format!(
+            "The credential names service {:?}; this endpoint is s3.",
+            scope.service
+        )));
+    }
+    if (now - t).abs() > MAX_SKEW {
+        return Err(AuthError::Skewed);
+    }
+    Ok((amz_date, t))
+}
+
+/// What `x-amz-content-sha256` says about the body; `signer` continues the signature
+/// over signed `aws-chunked` bodies.
+fn sigv4_payload(
+    payload_text: &str,
+    signer: impl Fn() -> ChunkSigner,
+) -> Result<Payload, AuthError> {
+    Ok(match payload_text {
         "UNSIGNED-PAYLOAD" => Payload::Unsigned,
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => Payload::Streaming {
             signer: Some(signer()),
@@ -369,16 +405,6 @@ fn header_sigv4(
                 format!("x-amz-content-sha256 {:?} is not a SHA-256 hex digest, UNSIGNED-PAYLOAD or a supported STREAMING- mode (SigV4a is not supported).", imgport_policy::text::clip(other, 80)),
             ))
         }
-    };
-    Ok(Auth {
-        caller: Caller::Account(acct),
-        payload,
-        signed: Some(Signed {
-            replay_key: crate::replay::s3_key("sigv4", sig),
-            expires_at: t.saturating_add(MAX_SKEW),
-            scope_region: Some(scope.region.clone()),
-            presigned: false,
-        }),
     })
 }
 
