@@ -158,25 +158,41 @@ fn known(r: &Report) -> Vec<&super::FilesystemReport> {
 /// What the report alone tells (a root, a medium, an encrypted or pooled volume, an
 /// unreadable LVM, a cut-short image); `None` when the contents must be looked at.
 fn by_report(r: &Report, reads: &DiskReads) -> Option<Classification> {
-    if let Some(root) = &r.root {
-        let os =
-            r.os.as_ref()
-                .and_then(|o| o.product_name.clone().or(o.distro.clone()))
-                .unwrap_or_else(|| "an operating system".into());
-        return Some(class(
-            DiskKind::Os,
-            format!(
-                "{os} root on {} ({}{})",
-                root.volume,
-                kind_name(root.filesystem),
-                root.subvolume
-                    .as_deref()
-                    .map(|s| format!(", subvolume {s}"))
-                    .unwrap_or_default()
-            ),
-        ));
+    if r.root.is_some() {
+        return os_root(r);
     }
     let known = known(r);
+    install_medium(&known)
+        .or_else(|| encrypted(&known))
+        .or_else(|| storage_pool(&known))
+        .or_else(|| raid_member(&known))
+        .or_else(|| unread_lvm(r, reads))
+        .or_else(|| truncated(r, reads))
+}
+
+/// An OS root was found: the OS and where its root is.
+fn os_root(r: &Report) -> Option<Classification> {
+    let root = r.root.as_ref()?;
+    let os =
+        r.os.as_ref()
+            .and_then(|o| o.product_name.clone().or(o.distro.clone()))
+            .unwrap_or_else(|| "an operating system".into());
+    Some(class(
+        DiskKind::Os,
+        format!(
+            "{os} root on {} ({}{})",
+            root.volume,
+            kind_name(root.filesystem),
+            root.subvolume
+                .as_deref()
+                .map(|s| format!(", subvolume {s}"))
+                .unwrap_or_default()
+        ),
+    ))
+}
+
+/// An ISO 9660 filesystem: an installation or live medium.
+fn install_medium(known: &[&super::FilesystemReport]) -> Option<Classification> {
     if let Some(f) = known.iter().find(|f| f.kind == FsKind::Iso9660) {
         return Some(class(
             DiskKind::InstallIso,
@@ -187,6 +203,11 @@ fn by_report(r: &Report, reads: &DiskReads) -> Option<Classification> {
             ),
         ));
     }
+    None
+}
+
+/// A LUKS or BitLocker volume, whose contents cannot be inspected.
+fn encrypted(known: &[&super::FilesystemReport]) -> Option<Classification> {
     if let Some(f) = known
         .iter()
         .find(|f| matches!(f.kind, FsKind::Luks | FsKind::Bitlocker))
@@ -199,7 +220,7 @@ fn by_report(r: &Report, reads: &DiskReads) -> Option<Classification> {
         let others = if known.len() > 1 {
             format!(
                 "; the other filesystems ({}) hold no OS root",
-                list(&known, Some(f.volume.as_str()))
+                list(known, Some(f.volume.as_str()))
             )
         } else {
             String::new()
@@ -212,8 +233,14 @@ fn by_report(r: &Report, reads: &DiskReads) -> Option<Classification> {
             ),
         ));
     }
-    // Containers whose volumes cannot be read: what holds the volume is the finding
-    // (R-PART: Windows cannot be imported from a storage pool or software RAID).
+    None
+}
+
+// Containers whose volumes cannot be read: what holds the volume is the finding
+// (R-PART: Windows cannot be imported from a storage pool or software RAID).
+
+/// Windows Storage Spaces pool members, whose volumes cannot be read.
+fn storage_pool(known: &[&super::FilesystemReport]) -> Option<Classification> {
     let spaces: Vec<&str> = known
         .iter()
         .filter(|f| f.kind == FsKind::StorageSpaces)
@@ -229,6 +256,11 @@ fn by_report(r: &Report, reads: &DiskReads) -> Option<Classification> {
             ),
         ));
     }
+    None
+}
+
+/// Linux md RAID members, whose array cannot be read.
+fn raid_member(known: &[&super::FilesystemReport]) -> Option<Classification> {
     let raid: Vec<String> = known
         .iter()
         .filter(|f| f.kind == FsKind::LinuxRaidMember)
@@ -253,6 +285,11 @@ fn by_report(r: &Report, reads: &DiskReads) -> Option<Classification> {
             ),
         ));
     }
+    None
+}
+
+/// LVM volume groups whose logical volumes could not be read.
+fn unread_lvm(r: &Report, reads: &DiskReads) -> Option<Classification> {
     if !r.lvm.is_empty() && !reads.lvs_read {
         return Some(class(
             DiskKind::Unreadable,
@@ -266,8 +303,12 @@ fn by_report(r: &Report, reads: &DiskReads) -> Option<Classification> {
             ),
         ));
     }
-    // Partitions that end past the end of the disk: the image was cut short (an
-    // interrupted copy or upload), so the missing part may hold the root.
+    None
+}
+
+/// Partitions that end past the end of the disk: the image was cut short (an
+/// interrupted copy or upload), so the missing part may hold the root.
+fn truncated(r: &Report, reads: &DiskReads) -> Option<Classification> {
     let cut: Vec<String> = r
         .partitions
         .iter()
