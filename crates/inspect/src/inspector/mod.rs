@@ -153,35 +153,10 @@ const GUEST_CACHE_BYPASS: u64 = 128 * 1024;
 pub fn inspect(disk: Arc<dyn ReadAt>) -> Report {
     let started = Instant::now();
     let read_before = disk.bytes_read();
-    // The filesystem readers come back to the same metadata blocks again and again (the
-    // NTFS MFT and index records for each path looked up, ext4 group descriptors, XFS
-    // inode clusters): a small guest-level cache reads each once and saves decoding a
-    // compressed cluster more than once.
-    let disk: Arc<dyn ReadAt> = Arc::new(BlockCache::with_options(
-        disk,
-        BlockCacheOptions {
-            block_size: GUEST_CACHE_BLOCK,
-            capacity: GUEST_CACHE_BYTES,
-            max_fetch: GUEST_CACHE_MAX_FETCH,
-            bypass_len: GUEST_CACHE_BYPASS,
-            readahead: 0,
-        },
-    ));
+    let disk = with_guest_cache(disk);
     let mut errors = Vec::new();
     let mut evidence = Vec::new();
-    let table = match partition::read_partition_table(&*disk) {
-        Ok(t) => t,
-        Err(e) => {
-            errors.push(format!("partition table: {e}"));
-            PartitionTable {
-                kind: TableKind::None,
-                hybrid: false,
-                disk_id: None,
-                partitions: Vec::new(),
-                findings: Vec::new(),
-            }
-        }
-    };
+    let table = read_table(&*disk, &mut errors);
     for f in &table.findings {
         evidence.push(Evidence::new("partition table", f.clone()));
     }
@@ -191,50 +166,9 @@ pub fn inspect(disk: Arc<dyn ReadAt>) -> Report {
         .any(|p| LDM_TYPES.contains(&p.type_id.to_ascii_lowercase().as_str()));
 
     let mut found = Found::default();
-    if table.kind == TableKind::None {
-        found.open_volume("whole disk", 0, disk.clone());
-    } else {
-        for p in table.partitions.iter().filter(|p| !p.is_extended()) {
-            if found.volumes.len() >= MAX_VOLUMES {
-                found.errors.push(format!(
-                    "more than {MAX_VOLUMES} volumes: partition {} and later not examined",
-                    p.number
-                ));
-                break;
-            }
-            if p.start.saturating_add(p.size) > disk.size() {
-                found.errors.push(format!(
-                    "partition {} ends at byte {} past the end of the disk ({} bytes): read up to the end only",
-                    p.number,
-                    p.start.saturating_add(p.size),
-                    disk.size()
-                ));
-            }
-            let dev = partition::open_partition(disk.clone(), p);
-            found.open_volume(&format!("partition {}", p.number), p.start, dev);
-        }
-    }
+    found.open_partitions(&table, &disk);
     let vgs = lvm::assemble(std::mem::take(&mut found.pvs));
-    for vg in &vgs {
-        for lv in &vg.lvs {
-            let name = format!("lv {}/{}", vg.name, lv.name);
-            if !lv.readable {
-                found.errors.push(format!(
-                    "{name}: {}",
-                    lv.reason.as_deref().unwrap_or("not readable")
-                ));
-                continue;
-            }
-            if found.volumes.len() >= MAX_VOLUMES {
-                found.errors.push(format!("{name}: volume limit reached"));
-                continue;
-            }
-            match lvm::open_lv(vg, lv) {
-                Ok(dev) => found.open_volume(&name, 0, dev),
-                Err(e) => found.errors.push(format!("{name}: {e}")),
-            }
-        }
-    }
+    found.open_lvs(&vgs);
     errors.append(&mut found.errors);
 
     let mut report = Report {
@@ -264,8 +198,53 @@ pub fn inspect(disk: Arc<dyn ReadAt>) -> Report {
     if report.root.is_none() {
         inspect_linux_volumes(&mut report, &found.volumes);
     }
+    name_root_container(&mut report, &disk);
+    report.classification = classify::classify(&report, &found.volumes, &*disk);
+    report.bytes_read = disk.bytes_read().saturating_sub(read_before);
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+/// `disk` behind the guest-level block cache. The filesystem readers come back to
+/// the same metadata blocks again and again (the NTFS MFT and index records for each
+/// path looked up, ext4 group descriptors, XFS inode clusters): a small cache reads
+/// each once and saves decoding a compressed cluster more than once.
+fn with_guest_cache(disk: Arc<dyn ReadAt>) -> Arc<dyn ReadAt> {
+    Arc::new(BlockCache::with_options(
+        disk,
+        BlockCacheOptions {
+            block_size: GUEST_CACHE_BLOCK,
+            capacity: GUEST_CACHE_BYTES,
+            max_fetch: GUEST_CACHE_MAX_FETCH,
+            bypass_len: GUEST_CACHE_BYPASS,
+            readahead: 0,
+        },
+    ))
+}
+
+/// The disk's partition table; an empty one (kind `None`) when it cannot be read,
+/// with the error in `errors`.
+fn read_table(disk: &dyn ReadAt, errors: &mut Vec<String>) -> PartitionTable {
+    match partition::read_partition_table(disk) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("partition table: {e}"));
+            PartitionTable {
+                kind: TableKind::None,
+                hybrid: false,
+                disk_id: None,
+                partitions: Vec::new(),
+                findings: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Name what holds the root volume (LVM, md RAID, …) in the report, with its
+/// evidence.
+fn name_root_container(report: &mut Report, disk: &Arc<dyn ReadAt>) {
     if let Some(volume) = report.root.as_ref().map(|r| r.volume.clone()) {
-        let c = root_container(&report, &volume, &disk);
+        let c = root_container(report, &volume, disk);
         if let Some(c) = &c {
             for e in &c.evidence {
                 report
@@ -277,10 +256,6 @@ pub fn inspect(disk: Arc<dyn ReadAt>) -> Report {
             root.container = c;
         }
     }
-    report.classification = classify::classify(&report, &found.volumes, &*disk);
-    report.bytes_read = disk.bytes_read().saturating_sub(read_before);
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    report
 }
 
 /// Volumes opened so far, with their reports.
@@ -294,6 +269,60 @@ struct Found {
 
 impl Found {
     /// Probe `dev`; open it when we can read that filesystem; collect LVM PVs.
+    /// Open the whole disk when it has no partition table, else each primary and
+    /// logical partition (at most [`MAX_VOLUMES`]; one past the disk's end is read up
+    /// to the end, and said so).
+    fn open_partitions(&mut self, table: &PartitionTable, disk: &Arc<dyn ReadAt>) {
+        if table.kind == TableKind::None {
+            self.open_volume("whole disk", 0, disk.clone());
+            return;
+        }
+        for p in table.partitions.iter().filter(|p| !p.is_extended()) {
+            if self.volumes.len() >= MAX_VOLUMES {
+                self.errors.push(format!(
+                    "more than {MAX_VOLUMES} volumes: partition {} and later not examined",
+                    p.number
+                ));
+                break;
+            }
+            if p.start.saturating_add(p.size) > disk.size() {
+                self.errors.push(format!(
+                    "partition {} ends at byte {} past the end of the disk ({} bytes): read up to the end only",
+                    p.number,
+                    p.start.saturating_add(p.size),
+                    disk.size()
+                ));
+            }
+            let dev = partition::open_partition(disk.clone(), p);
+            self.open_volume(&format!("partition {}", p.number), p.start, dev);
+        }
+    }
+
+    /// Open each readable logical volume of `vgs` (within [`MAX_VOLUMES`]); the
+    /// others are errors.
+    fn open_lvs(&mut self, vgs: &[lvm::VolumeGroup]) {
+        for vg in vgs {
+            for lv in &vg.lvs {
+                let name = format!("lv {}/{}", vg.name, lv.name);
+                if !lv.readable {
+                    self.errors.push(format!(
+                        "{name}: {}",
+                        lv.reason.as_deref().unwrap_or("not readable")
+                    ));
+                    continue;
+                }
+                if self.volumes.len() >= MAX_VOLUMES {
+                    self.errors.push(format!("{name}: volume limit reached"));
+                    continue;
+                }
+                match lvm::open_lv(vg, lv) {
+                    Ok(dev) => self.open_volume(&name, 0, dev),
+                    Err(e) => self.errors.push(format!("{name}: {e}")),
+                }
+            }
+        }
+    }
+
     fn open_volume(&mut self, name: &str, offset: u64, dev: Arc<dyn ReadAt>) {
         let size = dev.size();
         let probe = match fs::probe(&*dev) {
