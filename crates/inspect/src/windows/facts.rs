@@ -300,34 +300,11 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
         .as_deref()
         .and_then(|b| b.trim().parse().ok());
 
-    // Control set.
-    let current_control_set = open(&system, "Select", &mut warnings)
-        .and_then(|k| dword_value(&k, "Current", &mut warnings));
-    let ccs_name = match current_control_set {
-        Some(n) => {
-            ev.push(Evidence::new(r"HKLM\SYSTEM\Select", format!("Current={n}")));
-            format!("ControlSet{n:03}")
-        }
-        None => {
-            warnings.push(r"HKLM\SYSTEM\Select\Current not found: using ControlSet001".into());
-            "ControlSet001".to_string()
-        }
-    };
-    let ccs = open(&system, &ccs_name, &mut warnings);
-    if ccs.is_none() {
-        warnings.push(format!(r"HKLM\SYSTEM\{ccs_name} not found"));
-    }
-    let sub = |path: &str, warnings: &mut Vec<String>| {
-        ccs.as_ref().and_then(|k| match sub_key(k, path) {
-            Ok(k) => k,
-            Err(e) => {
-                warnings.push(format!(r"{ccs_name}\{path}: {e}"));
-                None
-            }
-        })
-    };
+    let ccs = ControlSet::open(&system, &mut ev, &mut warnings);
+    let current_control_set = ccs.current;
 
-    let product_type = sub(r"Control\ProductOptions", &mut warnings)
+    let product_type = ccs
+        .sub(r"Control\ProductOptions", &mut warnings)
         .and_then(|k| string_value(&k, "ProductType", &mut warnings));
     if let Some(pt) = &product_type {
         ev.push(Evidence::new(
@@ -335,12 +312,7 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
             format!("ProductType={pt}"),
         ));
     }
-    let is_server = match (&product_type, &p.installation_type, &p.product_name) {
-        (Some(pt), _, _) if !pt.is_empty() => Some(!pt.eq_ignore_ascii_case("WinNT")),
-        (_, Some(it), _) => Some(it.to_ascii_lowercase().starts_with("server")),
-        (_, _, Some(pn)) => Some(pn.to_ascii_lowercase().contains("server")),
-        _ => None,
-    };
+    let is_server = is_server(product_type.as_ref(), &p);
     let version = build
         .zip(is_server)
         .and_then(|(b, s)| release_from_build(b, s).map(str::to_string))
@@ -350,25 +322,10 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
                 .and_then(release_from_product_name)
         });
 
-    // Architecture.
-    let env_arch = sub(r"Control\Session Manager\Environment", &mut warnings)
-        .and_then(|k| string_value(&k, "PROCESSOR_ARCHITECTURE", &mut warnings));
-    if let Some(a) = &env_arch {
-        ev.push(Evidence::new(
-            r"HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\Environment",
-            format!("PROCESSOR_ARCHITECTURE={a}"),
-        ));
-    }
-    let syswow64 = find_dir(fs, "/Windows/SysWOW64");
-    if let Some(d) = &syswow64 {
-        ev.push(Evidence::new(
-            d.clone(),
-            "32-bit compatibility directory present (64-bit Windows)",
-        ));
-    }
-    let arch = windows_arch(env_arch.as_deref(), syswow64.is_some());
+    let arch = architecture(fs, &ccs, &mut ev, &mut warnings);
 
-    let computer_name = sub(r"Control\ComputerName\ComputerName", &mut warnings)
+    let computer_name = ccs
+        .sub(r"Control\ComputerName\ComputerName", &mut warnings)
         .and_then(|k| string_value(&k, "ComputerName", &mut warnings));
     if let Some(n) = &computer_name {
         ev.push(Evidence::new(
@@ -377,7 +334,7 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
         ));
     }
 
-    let services_key = sub("Services", &mut warnings);
+    let services_key = ccs.sub("Services", &mut warnings);
     let virtio = services::virtio(fs, services_key.as_ref(), &mut ev, &mut warnings);
     let cloudbase_init =
         services::cloudbase_init(fs, services_key.as_ref(), &mut ev, &mut warnings);
@@ -404,6 +361,89 @@ pub fn inspect_windows(fs: &dyn FileSystem) -> Result<Option<WindowsFacts>> {
         warnings,
         evidence: ev,
     }))
+}
+
+/// The current control set of the SYSTEM hive (`HKLM\SYSTEM\Select\Current`, else
+/// `ControlSet001`), the key services and settings are read under.
+struct ControlSet<'h> {
+    /// `Select\Current`, when present.
+    current: Option<u32>,
+    /// `ControlSetNNN`.
+    name: String,
+    key: Option<Key<'h>>,
+}
+
+impl<'h> ControlSet<'h> {
+    /// Find the current control set, noting what was read (or not) in `ev` / `warnings`.
+    fn open(system: &'h Hive, ev: &mut Vec<Evidence>, warnings: &mut Vec<String>) -> Self {
+        let current =
+            open(system, "Select", warnings).and_then(|k| dword_value(&k, "Current", warnings));
+        let name = match current {
+            Some(n) => {
+                ev.push(Evidence::new(r"HKLM\SYSTEM\Select", format!("Current={n}")));
+                format!("ControlSet{n:03}")
+            }
+            None => {
+                warnings.push(r"HKLM\SYSTEM\Select\Current not found: using ControlSet001".into());
+                "ControlSet001".to_string()
+            }
+        };
+        let key = open(system, &name, warnings);
+        if key.is_none() {
+            warnings.push(format!(r"HKLM\SYSTEM\{name} not found"));
+        }
+        ControlSet { current, name, key }
+    }
+
+    /// The key at `path` below the control set; nothing when absent, a warning when
+    /// it cannot be read.
+    fn sub(&self, path: &str, warnings: &mut Vec<String>) -> Option<Key<'h>> {
+        self.key.as_ref().and_then(|k| match sub_key(k, path) {
+            Ok(k) => k,
+            Err(e) => {
+                warnings.push(format!(r"{}\{path}: {e}", self.name));
+                None
+            }
+        })
+    }
+}
+
+/// Whether this is a server edition: by `ProductType` (anything but `WinNT`), else
+/// `InstallationType`, else the product name; unknown without any of them.
+fn is_server(product_type: Option<&String>, p: &Product) -> Option<bool> {
+    match (product_type, &p.installation_type, &p.product_name) {
+        (Some(pt), _, _) if !pt.is_empty() => Some(!pt.eq_ignore_ascii_case("WinNT")),
+        (_, Some(it), _) => Some(it.to_ascii_lowercase().starts_with("server")),
+        (_, _, Some(pn)) => Some(pn.to_ascii_lowercase().contains("server")),
+        _ => None,
+    }
+}
+
+/// The architecture from the control set's `PROCESSOR_ARCHITECTURE` and the
+/// presence of `SysWOW64` ([`windows_arch`]), with the evidence of each.
+fn architecture(
+    fs: &dyn FileSystem,
+    ccs: &ControlSet<'_>,
+    ev: &mut Vec<Evidence>,
+    warnings: &mut Vec<String>,
+) -> Option<Arch> {
+    let env_arch = ccs
+        .sub(r"Control\Session Manager\Environment", warnings)
+        .and_then(|k| string_value(&k, "PROCESSOR_ARCHITECTURE", warnings));
+    if let Some(a) = &env_arch {
+        ev.push(Evidence::new(
+            r"HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\Environment",
+            format!("PROCESSOR_ARCHITECTURE={a}"),
+        ));
+    }
+    let syswow64 = find_dir(fs, "/Windows/SysWOW64");
+    if let Some(d) = &syswow64 {
+        ev.push(Evidence::new(
+            d.clone(),
+            "32-bit compatibility directory present (64-bit Windows)",
+        ));
+    }
+    windows_arch(env_arch.as_deref(), syswow64.is_some())
 }
 
 /// The key at `path` below `key` (case-insensitive).
