@@ -197,6 +197,7 @@ impl Style {
     }
 }
 
+/// The human report of one image: what it is, its verdict and every finding.
 fn print_report(target: &str, r: &CheckReport, color: bool) {
     let st = Style { color };
     // A local source names the file a symbolic link led to.
@@ -206,6 +207,29 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
         &r.source
     };
     println!("{}", st.paint("1", &format!("imgport check {name}")));
+    print_image_line(r);
+    print_guest_line(r);
+    if let Some(b) = r.guest.as_ref().and_then(|g| g.boot.as_ref()) {
+        crate::cmd_boot_test::print_boot(b);
+    }
+    println!();
+    print_verdict(r, &st);
+    print_findings(r, &st);
+    if !r.verdict.passed.is_empty() {
+        let passed: Vec<&str> = r.verdict.passed.iter().map(|id| id.as_str()).collect();
+        println!("\n  passed: {}", passed.join(", "));
+    }
+    println!(
+        "\n  read {} of {} ({:.2} %) in {:.2} s\n",
+        human_bytes(r.bytes_read),
+        human_bytes(r.image_size),
+        100.0 * r.bytes_read as f64 / r.image_size.max(1) as f64,
+        r.elapsed_ms as f64 / 1000.0
+    );
+}
+
+/// `image:` the format, virtual size, size as qcow2 and file size (or what was detected).
+fn print_image_line(r: &CheckReport) {
     match &r.info {
         Some(i) => println!(
             "  image: {}, virtual size {}, {} as qcow2, file {}",
@@ -228,6 +252,10 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
                 .unwrap_or("unknown format")
         ),
     }
+}
+
+/// `guest:` the operating system, root volume, partition table and kind of disk.
+fn print_guest_line(r: &CheckReport) {
     if let Some(ins) = &r.inspection {
         let os = ins
             .os
@@ -262,10 +290,10 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
             ins.partition_table
         );
     }
-    if let Some(b) = r.guest.as_ref().and_then(|g| g.boot.as_ref()) {
-        crate::cmd_boot_test::print_boot(b);
-    }
-    println!();
+}
+
+/// IMPORTABLE, or NOT IMPORTABLE with the error codes in the order the import meets them.
+fn print_verdict(r: &CheckReport, st: &Style) {
     if r.verdict.importable {
         println!("  {}", st.paint("1;32", "IMPORTABLE"));
     } else {
@@ -279,6 +307,10 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
             println!("  (and, once that is fixed: {})", codes[1..].join(", "));
         }
     }
+}
+
+/// The findings grouped by severity, each with its code, rule, evidence and fixes.
+fn print_findings(r: &CheckReport, st: &Style) {
     for (sev, title, mark, paint) in [
         (Severity::Error, "Errors", "✗", "31"),
         (Severity::Warning, "Warnings", "!", "33"),
@@ -315,17 +347,6 @@ fn print_report(target: &str, r: &CheckReport, color: bool) {
             }
         }
     }
-    if !r.verdict.passed.is_empty() {
-        let passed: Vec<&str> = r.verdict.passed.iter().map(|id| id.as_str()).collect();
-        println!("\n  passed: {}", passed.join(", "));
-    }
-    println!(
-        "\n  read {} of {} ({:.2} %) in {:.2} s\n",
-        human_bytes(r.bytes_read),
-        human_bytes(r.image_size),
-        100.0 * r.bytes_read as f64 / r.image_size.max(1) as f64,
-        r.elapsed_ms as f64 / 1000.0
-    );
 }
 
 /// The summary table: one line per image, named relative to the directory they share.
