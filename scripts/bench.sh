@@ -1,53 +1,90 @@
 #!/usr/bin/env bash
-# Benchmarks imgport against qemu-img on the same files, in the same run, side by side:
-# info, measure, convert (plain and compressed), reporting wall time, peak RSS, output size
-# and bytes read. Not a test: numbers go to stdout (and into the README by hand).
+# Benchmarks imgport against qemu-img on the same image, in the same run, side by side
+# (issue 16 item 5): prints the README's benchmark table — every row the median wall time of
+# BENCH_RUNS runs (default 3), with the ratio imgport/qemu-img and the output sizes — and the
+# remote-check rows (`imgport check URL` through the test suite's range server at 0 and
+# BENCH_DELAY_MS, default 50 ms per request: requests, dependent round trips, bytes, wall).
+# Not a test (wall time on a shared machine is noisy: the script prints the load average
+# before and after; say which runs were noisy when you copy the table).
 #
-# usage: scripts/bench.sh [IMAGE…]   (default: the Debian 12 guest fixture, 3 GiB virtual)
+# usage: scripts/bench.sh [IMAGE]   (default: the Debian 12 guest fixture, 3 GiB virtual)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fixtures=${IMGPORT_FIXTURES:-$HOME/.cache/imgport/fixtures}
-cargo build --release -q
+runs=${BENCH_RUNS:-3}
+delay=${BENCH_DELAY_MS:-50}
+cargo build --release -q -p imgport
+cargo build --release -q -p imgport-test-support --example range_server
 bin=$PWD/target/release/imgport
+ranged=$PWD/target/release/examples/range_server
 if [ $# -eq 0 ]; then
   bash tests/fixtures/guest-images.sh "$fixtures" >/dev/null
   set -- "$fixtures/guest/debian12-cloud.qcow2"
 fi
+img=$1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-# run LABEL CMD… → "wall_s peak_rss_MiB"
-run() {
-  local label=$1; shift
-  # Fresh outputs, no dirty pages of the previous run: each tool pays for its own writes.
-  case "${@: -1}" in "$tmp"/*.qcow2) rm -f "${@: -1}" ;; esac
-  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-  /usr/bin/time -f "%e %M" -o "$tmp/t" "$@" > "$tmp/out" 2>/dev/null || true
-  read -r wall rss < "$tmp/t"
-  printf '  %-44s %8.2f s %8d MiB\n' "$label" "$wall" "$((rss / 1024))"
-}
-size() { stat -c %s "$1"; }
-for img in "$@"; do
-  echo "== $img ($(size "$img") bytes; $(qemu-img info --output=json "$img" | python3 -c 'import json,sys;print(json.load(sys.stdin)["virtual-size"])') virtual)"
-  # A raw copy for convert-from-raw numbers.
-  qemu-img convert -O raw "$img" "$tmp/src.raw"
-  run "qemu-img info"                     qemu-img info "$img"
-  run "imgport info"                      "$bin" info "$img"
-  echo "    imgport info read $("$bin" info --json "$img" | python3 -c 'import json,sys;print(json.load(sys.stdin)["bytes_read"])') bytes"
-  run "qemu-img measure -O qcow2"         qemu-img measure -O qcow2 "$img"
-  run "imgport measure"                   "$bin" measure "$img"
-  for src in "$img" "$tmp/src.raw"; do
-    s=$(basename "$src")
-    run "qemu-img convert -O qcow2 ($s)"    qemu-img convert -O qcow2 "$src" "$tmp/q.qcow2"
-    run "imgport convert ($s)"              "$bin" convert --force "$src" "$tmp/i.qcow2"
-    printf '    sizes: qemu-img %d, imgport %d\n' "$(size "$tmp/q.qcow2")" "$(size "$tmp/i.qcow2")"
-    run "qemu-img convert -c -O qcow2 ($s)" qemu-img convert -c -O qcow2 "$src" "$tmp/qc.qcow2"
-    run "imgport convert -c ($s)"           "$bin" convert --force -c "$src" "$tmp/ic.qcow2"
-    printf '    sizes: qemu-img -c %d, imgport -c %d\n' "$(size "$tmp/qc.qcow2")" "$(size "$tmp/ic.qcow2")"
-    run "qemu-img convert -c zstd ($s)"     qemu-img convert -c -O qcow2 -o compression_type=zstd "$src" "$tmp/qz.qcow2"
-    run "imgport convert -c zstd ($s)"      "$bin" convert --force -c --compression zstd "$src" "$tmp/iz.qcow2"
-    printf '    sizes: qemu-img zstd %d, imgport zstd %d\n' "$(size "$tmp/qz.qcow2")" "$(size "$tmp/iz.qcow2")"
-    qemu-img compare "$tmp/q.qcow2" "$tmp/ic.qcow2" >/dev/null && echo "    outputs identical (qemu-img compare)"
+qemu-img convert -O raw "$img" "$tmp/src.raw"
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+# median CACHE CMD… → median wall seconds of $runs runs. CACHE: cold (caches dropped before
+# each run) or warm (the source read once first; dirty pages of the last run flushed).
+# A CMD whose last argument is an output under $tmp gets a fresh output each run.
+median() {
+  local cache=$1; shift
+  local out=${*: -1} times=()
+  for _ in $(seq "$runs"); do
+    case "$out" in "$tmp"/out*) rm -f "$out" ;; esac
+    if [ "$cache" = cold ]; then drop_caches; else sync; fi
+    /usr/bin/time -f "%e" -o "$tmp/t" "$@" > /dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+    times+=("$(cat "$tmp/t")")
   done
-  if "$bin" check --help >/dev/null 2>&1; then
-    run "imgport check --json"            "$bin" check --json "$img"
+  printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p"
+}
+ratio() { python3 -c "print(f'{$2/$1:.2f}×' if $1 > 0 else '-')" "$@"; }
+mb() { python3 -c "print(f'{$1/1e6:.1f} MB')"; }
+# row LABEL CACHE SIZE_NOTE QEMU_CMD… -- IMGPORT_CMD…
+row() {
+  local label=$1 cache=$2; shift 2
+  local q=() i=()
+  while [ "$1" != "--" ]; do q+=("$1"); shift; done; shift; i=("$@")
+  [ "$cache" = warm ] && cat "${q[-2]}" > /dev/null
+  local tq ti; tq=$(median "$cache" "${q[@]}"); ti=$(median "$cache" "${i[@]}")
+  local note=""
+  if [ -f "${q[-1]}" ] && [ -f "${i[-1]}" ]; then
+    note="$(mb "$(stat -c %s "${q[-1]}")") / $(mb "$(stat -c %s "${i[-1]}")")"
+    qemu-img compare -q "${q[-1]}" "${i[-1]}" || note="$note, CONTENT DIFFERS"
   fi
+  printf '| %s | %s s | %s s | %s | %s |\n' "$label" "$tq" "$ti" "$(ratio "$tq" "$ti")" "$note"
+}
+
+virt=$(qemu-img info --output=json "$img" | python3 -c 'import json,sys;print(json.load(sys.stdin)["virtual-size"])')
+echo "$(basename "$img"): $(stat -c %s "$img") bytes, $virt virtual; $(nproc) cores; median of $runs runs; $(date -u '+%F %H:%M') UTC"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| operation | qemu-img | imgport | imgport/qemu-img | output size (qemu-img / imgport) |"
+echo "|---|---|---|---|---|"
+row "info" cold qemu-img info "$img" -- "$bin" info "$img"
+row "measure -O qcow2" cold qemu-img measure -O qcow2 "$img" -- "$bin" measure "$img"
+row "convert (uncompressed), qcow2 source, cold cache" cold \
+  qemu-img convert -O qcow2 "$img" "$tmp/out-q.qcow2" -- "$bin" convert --force "$img" "$tmp/out-i.qcow2"
+row "convert (uncompressed), raw source, page cache warm" warm \
+  qemu-img convert -O qcow2 "$tmp/src.raw" "$tmp/out-q.qcow2" -- "$bin" convert --force "$tmp/src.raw" "$tmp/out-i.qcow2"
+row "convert (uncompressed), qcow2 source, page cache warm" warm \
+  qemu-img convert -O qcow2 "$img" "$tmp/out-q.qcow2" -- "$bin" convert --force "$img" "$tmp/out-i.qcow2"
+row "convert -c (zlib)" warm \
+  qemu-img convert -c -O qcow2 "$img" "$tmp/out-qc.qcow2" -- "$bin" convert --force -c "$img" "$tmp/out-ic.qcow2"
+row "convert -c, compression_type=zstd" warm \
+  qemu-img convert -c -O qcow2 -o compression_type=zstd "$img" "$tmp/out-qz.qcow2" -- \
+  "$bin" convert --force -c --compression zstd "$img" "$tmp/out-iz.qcow2"
+echo
+echo "| remote check (imgport check URL) | requests | dependent round trips | bytes | wall |"
+echo "|---|---|---|---|---|"
+for d in 0 "$delay"; do
+  "$ranged" "$img" --delay-ms "$d" -- "$bin" check --json "{url}" > /dev/null 2> "$tmp/r" || true
+  tail -1 "$tmp/r" | python3 -c '
+import json,sys
+r=json.loads(sys.stdin.read())
+print(f"| {r[\"delay_ms\"]} ms per request | {r[\"requests\"]} | {r[\"waves\"]} | {r[\"bytes\"]/1e6:.1f} MB | {r[\"wall_s\"]:.2f} s |")'
 done
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
