@@ -175,101 +175,122 @@ fn build_vg(
     }
     if let Some(pvsec) = vg.section("physical_volumes") {
         for (id, p) in pvsec.sections() {
-            let pv_uuid = p.str("id").unwrap_or_default().to_string();
-            let found = scanned
-                .iter()
-                .filter(|s| normalize_uuid(&s.uuid) == normalize_uuid(&pv_uuid))
-                .collect::<Vec<_>>();
-            if found.len() > 1 {
-                out.findings.push(format!(
-                    "PV {pv_uuid} was found {} times ({}); the first is used",
-                    found.len(),
-                    found
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            let found = found.first();
-            let flagged_missing = p.strings("flags").contains(&"MISSING");
-            if let Some(s) = found {
-                out.findings
-                    .extend(s.findings.iter().map(|f| format!("{}: {f}", s.name)));
-            }
-            let pe_start = p
-                .int("pe_start")
-                .and_then(|v| u64::try_from(v).ok())
-                .unwrap_or(0);
-            let pv = VgPv {
-                id: id.to_string(),
-                uuid: pv_uuid.clone(),
-                device: found.map(|s| s.name.clone()),
-                pe_start: pe_start.saturating_mul(SECTOR),
-                pe_count: p
-                    .int("pe_count")
-                    .and_then(|v| u64::try_from(v).ok())
-                    .unwrap_or(0),
-                dev: if flagged_missing {
-                    None
-                } else {
-                    found.map(|s| s.dev.clone())
-                },
-            };
-            if pv.dev.is_none() {
-                let hint = p
-                    .str("device")
-                    .map(|d| format!(" (was {d})"))
-                    .unwrap_or_default();
-                let flag = if flagged_missing {
-                    ", flagged MISSING in the metadata"
-                } else {
-                    ""
-                };
-                out.missing_pvs.push(format!("{id} {pv_uuid}{hint}{flag}"));
-            }
+            let pv = vg_pv(id, p, scanned, &mut out);
             out.pvs.push(pv);
         }
     }
+    if let Some(lvsec) = vg.section("logical_volumes") {
+        add_lvs(&mut out, lvsec);
+    }
+    out
+}
+
+/// The VG's PV `id` as its metadata section `p` describes it, on the scanned PV of
+/// the same UUID (the first, when several: a finding) unless flagged MISSING; an
+/// absent one is listed in `out.missing_pvs`, the device's own findings in
+/// `out.findings`.
+fn vg_pv(id: &str, p: &Section, scanned: &[PhysicalVolume], out: &mut VolumeGroup) -> VgPv {
+    let pv_uuid = p.str("id").unwrap_or_default().to_string();
+    let found = scanned
+        .iter()
+        .filter(|s| normalize_uuid(&s.uuid) == normalize_uuid(&pv_uuid))
+        .collect::<Vec<_>>();
+    if found.len() > 1 {
+        out.findings.push(format!(
+            "PV {pv_uuid} was found {} times ({}); the first is used",
+            found.len(),
+            found
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let found = found.first();
+    let flagged_missing = p.strings("flags").contains(&"MISSING");
+    if let Some(s) = found {
+        out.findings
+            .extend(s.findings.iter().map(|f| format!("{}: {f}", s.name)));
+    }
+    let pe_start = p
+        .int("pe_start")
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(0);
+    let pv = VgPv {
+        id: id.to_string(),
+        uuid: pv_uuid.clone(),
+        device: found.map(|s| s.name.clone()),
+        pe_start: pe_start.saturating_mul(SECTOR),
+        pe_count: p
+            .int("pe_count")
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0),
+        dev: if flagged_missing {
+            None
+        } else {
+            found.map(|s| s.dev.clone())
+        },
+    };
+    if pv.dev.is_none() {
+        let hint = p
+            .str("device")
+            .map(|d| format!(" (was {d})"))
+            .unwrap_or_default();
+        let flag = if flagged_missing {
+            ", flagged MISSING in the metadata"
+        } else {
+            ""
+        };
+        out.missing_pvs.push(format!("{id} {pv_uuid}{hint}{flag}"));
+    }
+    pv
+}
+
+/// The visible LVs of `lvsec` (and old-style snapshots' copy-on-write stores, by the
+/// snapshot's name, unreadable), built over `out`'s PVs.
+fn add_lvs(out: &mut VolumeGroup, lvsec: &Section) {
     // First listing of each PV name wins, as for lookups by name elsewhere.
     let mut pv_index: HashMap<String, usize> = HashMap::new();
     for (i, p) in out.pvs.iter().enumerate() {
         pv_index.entry(p.id.clone()).or_insert(i);
     }
-    if let Some(lvsec) = vg.section("logical_volumes") {
-        // Copy-on-write stores of old-style snapshots look linear but hold no filesystem.
-        let mut cow: HashMap<String, String> = HashMap::new();
-        for (_, lv) in lvsec.sections() {
-            for (_, seg) in lv.sections() {
-                if seg.str("type") == Some("snapshot") {
-                    if let (Some(store), Some(origin)) = (seg.str("cow_store"), seg.str("origin")) {
-                        cow.insert(store.to_string(), origin.to_string());
-                    }
+    let cow = cow_stores(lvsec);
+    for (lv_name, lv) in lvsec.sections() {
+        // As `lvs` shows them: the snapshot goes by its COW store's name (the
+        // `snapshotN` LV holding the snapshot segment is internal).
+        let is_cow = cow.contains_key(lv_name);
+        let is_snapshot = lv
+            .sections()
+            .any(|(_, s)| s.str("type") == Some("snapshot"));
+        if is_snapshot || (!is_cow && !lv.strings("status").contains(&"VISIBLE")) {
+            continue;
+        }
+        let mut l = build_lv(&out.name, lv_name, lv, out, &pv_index);
+        if let Some(origin) = cow.get(lv_name) {
+            l.readable = false;
+            l.map.clear();
+            l.reason = Some(format!(
+                "snapshot of {origin} (a copy-on-write store, not a filesystem)"
+            ));
+        }
+        out.lvs.push(l);
+    }
+}
+
+/// Copy-on-write store → origin, for each old-style snapshot segment of `lvsec`:
+/// such stores look linear but hold no filesystem.
+fn cow_stores(lvsec: &Section) -> HashMap<String, String> {
+    let mut cow: HashMap<String, String> = HashMap::new();
+    for (_, lv) in lvsec.sections() {
+        for (_, seg) in lv.sections() {
+            if seg.str("type") == Some("snapshot") {
+                if let (Some(store), Some(origin)) = (seg.str("cow_store"), seg.str("origin")) {
+                    cow.insert(store.to_string(), origin.to_string());
                 }
             }
         }
-        for (lv_name, lv) in lvsec.sections() {
-            // As `lvs` shows them: the snapshot goes by its COW store's name (the
-            // `snapshotN` LV holding the snapshot segment is internal).
-            let is_cow = cow.contains_key(lv_name);
-            let is_snapshot = lv
-                .sections()
-                .any(|(_, s)| s.str("type") == Some("snapshot"));
-            if is_snapshot || (!is_cow && !lv.strings("status").contains(&"VISIBLE")) {
-                continue;
-            }
-            let mut l = build_lv(name, lv_name, lv, &out, &pv_index);
-            if let Some(origin) = cow.get(lv_name) {
-                l.readable = false;
-                l.map.clear();
-                l.reason = Some(format!(
-                    "snapshot of {origin} (a copy-on-write store, not a filesystem)"
-                ));
-            }
-            out.lvs.push(l);
-        }
     }
-    out
+    cow
 }
 
 fn build_lv(
