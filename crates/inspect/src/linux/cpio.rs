@@ -157,6 +157,45 @@ fn pad_to(len: u64, align: u64) -> u64 {
     (align - len % align) % align
 }
 
+/// The archive format a header magic names (`off`: where it starts, for the error).
+fn magic_format(magic: &[u8], off: u64) -> Result<Format> {
+    match magic {
+        b"070701" | b"070702" => Ok(Format::Newc),
+        b"070707" => Ok(Format::Odc),
+        [0xc7, 0x71] => Ok(Format::BinLe),
+        [0x71, 0xc7] => Ok(Format::BinBe),
+        m => Err(Error::corrupt(
+            "cpio header",
+            off,
+            format!("bad magic {:?}", String::from_utf8_lossy(m)),
+        )),
+    }
+}
+
+/// (name size, file size) from header `h` at `off`; a name size of zero or over
+/// [`MAX_NAME`] is corrupt.
+fn entry_sizes(format: Format, h: &[u8], off: u64) -> Result<(u64, u64)> {
+    let (namesize, filesize) = match format {
+        Format::Newc => (hex_field(h, 94, off)?, hex_field(h, 54, off)?),
+        Format::Odc => (oct_field(h, 59, 6, off)?, oct_field(h, 65, 11, off)?),
+        Format::BinLe | Format::BinBe => {
+            let be = format == Format::BinBe;
+            (
+                bin_u16(h, 20, be),
+                (bin_u16(h, 22, be) << 16) | bin_u16(h, 24, be),
+            )
+        }
+    };
+    if namesize == 0 || namesize as usize > MAX_NAME {
+        return Err(Error::corrupt(
+            "cpio header",
+            off,
+            format!("name size {namesize}"),
+        ));
+    }
+    Ok((namesize, filesize))
+}
+
 impl CpioScanner {
     pub fn new() -> Self {
         CpioScanner {
@@ -206,19 +245,7 @@ impl CpioScanner {
                     if self.buf.len() < need {
                         continue;
                     }
-                    let format = match self.buf.as_slice() {
-                        b"070701" | b"070702" => Format::Newc,
-                        b"070707" => Format::Odc,
-                        [0xc7, 0x71] => Format::BinLe,
-                        [0x71, 0xc7] => Format::BinBe,
-                        m => {
-                            return Err(Error::corrupt(
-                                "cpio header",
-                                self.offset - need as u64,
-                                format!("bad magic {:?}", String::from_utf8_lossy(m)),
-                            ))
-                        }
-                    };
+                    let format = magic_format(&self.buf, self.offset - need as u64)?;
                     self.state = State::Header(format);
                 }
                 State::Header(format) => {
@@ -229,24 +256,7 @@ impl CpioScanner {
                     }
                     let off = self.offset - need as u64;
                     let h = std::mem::take(&mut self.buf);
-                    let (namesize, filesize) = match format {
-                        Format::Newc => (hex_field(&h, 94, off)?, hex_field(&h, 54, off)?),
-                        Format::Odc => (oct_field(&h, 59, 6, off)?, oct_field(&h, 65, 11, off)?),
-                        Format::BinLe | Format::BinBe => {
-                            let be = format == Format::BinBe;
-                            (
-                                bin_u16(&h, 20, be),
-                                (bin_u16(&h, 22, be) << 16) | bin_u16(&h, 24, be),
-                            )
-                        }
-                    };
-                    if namesize == 0 || namesize as usize > MAX_NAME {
-                        return Err(Error::corrupt(
-                            "cpio header",
-                            off,
-                            format!("name size {namesize}"),
-                        ));
-                    }
+                    let (namesize, filesize) = entry_sizes(format, &h, off)?;
                     let pad = pad_to(need as u64 + namesize, format.align()) as usize;
                     self.state = State::Name {
                         format,
@@ -268,25 +278,7 @@ impl CpioScanner {
                     let raw = self.buf.get(..namesize.saturating_sub(1)).unwrap_or(&[]);
                     let name = String::from_utf8_lossy(raw).into_owned();
                     self.buf.clear();
-                    if name == "TRAILER!!!" {
-                        self.trailers += 1;
-                        self.state = State::Between;
-                        continue;
-                    }
-                    self.entries += 1;
-                    if self.entries > MAX_ENTRIES {
-                        return Err(Error::Limit {
-                            what: "cpio entries in the initramfs".into(),
-                            limit: MAX_ENTRIES,
-                        });
-                    }
-                    self.note(&name);
-                    let skip = filesize + pad_to(filesize, format.align());
-                    self.state = if skip == 0 {
-                        State::Between.next_entry()
-                    } else {
-                        State::Skip(skip)
-                    };
+                    self.state = self.after_name(&name, format, filesize)?;
                 }
                 State::Skip(n) => {
                     let take = (rest.len() as u64).min(n);
@@ -301,6 +293,29 @@ impl CpioScanner {
             }
         }
         Ok(Fed::All)
+    }
+
+    /// What follows the name of an entry: the trailer ends an archive; any other
+    /// entry is counted (at most [`MAX_ENTRIES`]), noted, and its data skipped.
+    fn after_name(&mut self, name: &str, format: Format, filesize: u64) -> Result<State> {
+        if name == "TRAILER!!!" {
+            self.trailers += 1;
+            return Ok(State::Between);
+        }
+        self.entries += 1;
+        if self.entries > MAX_ENTRIES {
+            return Err(Error::Limit {
+                what: "cpio entries in the initramfs".into(),
+                limit: MAX_ENTRIES,
+            });
+        }
+        self.note(name);
+        let skip = filesize + pad_to(filesize, format.align());
+        Ok(if skip == 0 {
+            State::Between.next_entry()
+        } else {
+            State::Skip(skip)
+        })
     }
 
     /// Append up to `need - buf.len()` bytes of `rest` to the buffer; bytes taken.
