@@ -283,46 +283,9 @@ fn examine(
         guest,
         &[format!("/boot/config-{v}"), format!("{md}/config")],
     );
-    let kconfig = config_path
-        .as_deref()
-        .and_then(|p| read_text(guest, p))
-        .map(|t| parse_kconfig(&t));
-    if let (Some(p), Some(k)) = (&config_path, &kconfig) {
-        let shown: Vec<String> = [
-            "CONFIG_VIRTIO_BLK",
-            "CONFIG_SCSI_VIRTIO",
-            "CONFIG_VIRTIO_PCI",
-            "CONFIG_VIRTIO_NET",
-        ]
-        .iter()
-        .map(|s| format!("{s}={}", k.get(*s).map(tristate_str).unwrap_or("unset")))
-        .collect();
-        ev.push(Evidence::new(p, shown.join(" ")));
-    }
-    let builtin_path = format!("{md}/modules.builtin");
-    let builtin: Option<BTreeSet<String>> = read_text(guest, &builtin_path)
-        .map(|t| t.lines().take(100_000).filter_map(module_name).collect());
-    if let Some(b) = &builtin {
-        let hits: Vec<&str> = VIRTIO_MODULES
-            .iter()
-            .copied()
-            .filter(|m| b.contains(*m))
-            .collect();
-        ev.push(Evidence::new(
-            &builtin_path,
-            format!("built-in virtio modules: {hits:?}"),
-        ));
-    }
-    let on_disk = moddir
-        .as_deref()
-        .map(|d| modules_on_disk(guest, d))
-        .unwrap_or_default();
-    if let Some(d) = &moddir {
-        ev.push(Evidence::new(
-            format!("{d}/kernel/drivers"),
-            format!("virtio module files: {on_disk:?}"),
-        ));
-    }
+    let kconfig = read_kconfig(guest, config_path.as_deref(), ev);
+    let builtin = read_builtin(guest, &md, ev);
+    let on_disk = read_modules_on_disk(guest, moddir.as_deref(), ev);
 
     let scan = match &initrd_path {
         Some(p) => scan_initramfs(guest, p, scans, ev),
@@ -368,6 +331,69 @@ fn examine(
         virtio_net: judged.net,
         modified_hint,
     }
+}
+
+/// The kernel's configuration at `config_path`, with its virtio symbols as evidence.
+fn read_kconfig(
+    guest: &Guest,
+    config_path: Option<&str>,
+    ev: &mut Vec<Evidence>,
+) -> Option<BTreeMap<String, Tristate>> {
+    let kconfig = config_path
+        .and_then(|p| read_text(guest, p))
+        .map(|t| parse_kconfig(&t));
+    if let (Some(p), Some(k)) = (config_path, &kconfig) {
+        let shown: Vec<String> = [
+            "CONFIG_VIRTIO_BLK",
+            "CONFIG_SCSI_VIRTIO",
+            "CONFIG_VIRTIO_PCI",
+            "CONFIG_VIRTIO_NET",
+        ]
+        .iter()
+        .map(|s| format!("{s}={}", k.get(*s).map(tristate_str).unwrap_or("unset")))
+        .collect();
+        ev.push(Evidence::new(p, shown.join(" ")));
+    }
+    kconfig
+}
+
+/// The modules `{md}/modules.builtin` lists (its first 100 000 lines), with the
+/// virtio ones as evidence.
+fn read_builtin(guest: &Guest, md: &str, ev: &mut Vec<Evidence>) -> Option<BTreeSet<String>> {
+    let builtin_path = format!("{md}/modules.builtin");
+    let builtin: Option<BTreeSet<String>> = read_text(guest, &builtin_path)
+        .map(|t| t.lines().take(100_000).filter_map(module_name).collect());
+    if let Some(b) = &builtin {
+        let hits: Vec<&str> = VIRTIO_MODULES
+            .iter()
+            .copied()
+            .filter(|m| b.contains(*m))
+            .collect();
+        ev.push(Evidence::new(
+            &builtin_path,
+            format!("built-in virtio modules: {hits:?}"),
+        ));
+    }
+    builtin
+}
+
+/// The virtio module files under `moddir` ([`modules_on_disk`]), as evidence too;
+/// none without a modules directory.
+fn read_modules_on_disk(
+    guest: &Guest,
+    moddir: Option<&str>,
+    ev: &mut Vec<Evidence>,
+) -> BTreeSet<String> {
+    let on_disk = moddir
+        .map(|d| modules_on_disk(guest, d))
+        .unwrap_or_default();
+    if let Some(d) = moddir {
+        ev.push(Evidence::new(
+            format!("{d}/kernel/drivers"),
+            format!("virtio module files: {on_disk:?}"),
+        ));
+    }
+    on_disk
 }
 
 /// The initramfs as read for the virtio check (at most [`MAX_INITRAMFS_SCANS`] per image).
