@@ -50,7 +50,7 @@ row() {
   [ "$cache" = warm ] && cat "${q[-2]}" > /dev/null
   local tq ti; tq=$(median "$cache" "${q[@]}"); ti=$(median "$cache" "${i[@]}")
   local note=""
-  if [ -f "${q[-1]}" ] && [ -f "${i[-1]}" ]; then
+  if [[ "${q[-1]}" == "$tmp"/out* && -f "${q[-1]}" && -f "${i[-1]}" ]]; then
     note="$(mb "$(stat -c %s "${q[-1]}")") / $(mb "$(stat -c %s "${i[-1]}")")"
     qemu-img compare -q "${q[-1]}" "${i[-1]}" || note="$note, CONTENT DIFFERS"
   fi
@@ -84,7 +84,7 @@ for d in 0 "$delay"; do
   tail -1 "$tmp/r" | python3 -c '
 import json,sys
 r=json.loads(sys.stdin.read())
-print(f"| {r[\"delay_ms\"]} ms per request | {r[\"requests\"]} | {r[\"waves\"]} | {r[\"bytes\"]/1e6:.1f} MB | {r[\"wall_s\"]:.2f} s |")'
+print("| %d ms per request | %d | %d | %.1f MB | %.2f s |" % (r["delay_ms"], r["requests"], r["waves"], r["bytes"] / 1e6, r["wall_s"]))'
 done
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

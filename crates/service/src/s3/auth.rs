@@ -271,14 +271,8 @@ fn header_sigv4(
             "Missing required header for this request: x-amz-content-sha256".into(),
         )
     })?;
-    let names: Vec<String> = names
-        .split(';')
-        .filter(|n| !n.is_empty())
-        .map(|n| n.to_ascii_lowercase())
-        .collect();
-    if !names.iter().any(|n| n == "host") {
-        return Err(malformed("SignedHeaders must include host."));
-    }
+    let names =
+        signed_header_names(names).ok_or_else(|| malformed("SignedHeaders must include host."))?;
     let signed: Vec<(String, String)> = names
         .iter()
         .map(|n| (n.clone(), header_value(req.headers, n).unwrap_or_default()))
@@ -319,6 +313,17 @@ fn header_sigv4(
             presigned: false,
         }),
     })
+}
+
+/// SigV4's SignedHeaders list (`host;x-amz-date;…`), lower-cased; `None` when it does
+/// not name `host`, which every SigV4 signature must cover.
+fn signed_header_names(list: &str) -> Option<Vec<String>> {
+    let names: Vec<String> = list
+        .split(';')
+        .filter(|n| !n.is_empty())
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    names.iter().any(|n| n == "host").then_some(names)
 }
 
 /// The `Credential=`, `SignedHeaders=` and `Signature=` fields of a SigV4
@@ -466,14 +471,8 @@ pub fn presigned(
         .ok_or_else(|| {
             query_error("X-Amz-Expires must be a number of seconds from 1 to 604800 (7 days).")
         })?;
-    let names: Vec<String> = names
-        .split(';')
-        .filter(|n| !n.is_empty())
-        .map(|n| n.to_ascii_lowercase())
-        .collect();
-    if !names.iter().any(|n| n == "host") {
-        return Err(query_error("X-Amz-SignedHeaders must include host."));
-    }
+    let names = signed_header_names(names)
+        .ok_or_else(|| query_error("X-Amz-SignedHeaders must include host."))?;
     let acct = account(st, key)?;
     let signed: Vec<(String, String)> = names
         .iter()

@@ -14,30 +14,26 @@
 //! MiB of data converts in seconds. Each written cluster's CRC-32 is folded, in order,
 //! into a digest that [`verify`] recomputes from the output through the reader.
 
+mod cluster;
+mod to_path;
+mod verify;
+
+pub use to_path::convert_to_path;
+pub use verify::verify;
+
 use crate::format::qcow2::writer::{ClusterData, Qcow2Writer};
 use crate::format::qcow2::Compression;
-use crate::image::{ExtentKind, VirtualDisk};
+use crate::image::VirtualDisk;
 use crate::{measure, Error, Result};
+use cluster::{classify_batch, pipeline_stopped, worker, Batch, Done, Kind, PageAligned};
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 
 /// Guest bytes read per batch (coalesced into one read when contiguous); 1 MiB keeps a
 /// batch in cache from the read to the write (4 MiB measured slower and noisier).
 const BATCH_BYTES: u64 = 1 << 20;
-/// Deflate level (libdeflate's default). On the Debian 12 guest (12.8 k data clusters)
-/// libdeflate at 6 gives 280 MB in 11 CPU-s, zlib-rs at 9 with qemu's 4 KiB window
-/// 294 MB in 29 CPU-s, qemu's zlib at 6 297 MB: smaller output in about a third of
-/// the time (docs/decisions.md; README: benchmark).
-const DEFLATE_LEVEL: i32 = 6;
-/// zstd level. qemu uses 3; 4 gives ~1 % smaller output here at little cost.
-const ZSTD_LEVEL: i32 = 4;
-/// Extents are asked for in windows of this many guest bytes.
-const EXTENT_WINDOW: u64 = 1 << 30;
 
 /// Output image format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,59 +91,6 @@ pub struct ConvertStats {
     pub digest: u32,
 }
 
-struct Batch {
-    seq: u64,
-    /// Guest cluster index of the first cluster in `data`.
-    first: u64,
-    data: PageAligned,
-}
-
-/// A buffer whose bytes start on a page boundary. Copies from the page cache into a
-/// misaligned buffer cost the kernel ~3× more here (`perf`: `_copy_to_iter`), which
-/// made the uncompressed conversion slower than qemu-img's (whose buffers are aligned).
-#[derive(Default)]
-struct PageAligned {
-    buf: Vec<u8>,
-    start: usize,
-    len: usize,
-}
-
-impl PageAligned {
-    const PAGE: usize = 4096;
-
-    /// Reuse this buffer for `len` bytes (contents unspecified: the caller fills them).
-    fn resize(&mut self, len: usize) {
-        if self.buf.len() < len + Self::PAGE {
-            self.buf = vec![0u8; len + Self::PAGE];
-        }
-        self.start = self.buf.as_ptr().align_offset(Self::PAGE).min(Self::PAGE);
-        self.len = len;
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..self.start + self.len]
-    }
-
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..self.start + self.len]
-    }
-}
-
-/// What a worker made of one cluster of a batch.
-enum Kind {
-    Zero,
-    /// Stored as is, from the batch's buffer; with its CRC-32.
-    Raw(u32),
-    Compressed(Vec<u8>, u32),
-}
-
-struct Done {
-    seq: u64,
-    first: u64,
-    data: PageAligned,
-    kinds: Vec<Kind>,
-}
-
 /// Where a conversion writes: a new, empty file, or (the import service with an
 /// external object store, issue 13) a multipart upload. Writes come front to back,
 /// except the qcow2 header, which is rewritten in the first cluster at the end
@@ -160,15 +103,6 @@ pub trait ConvertTarget: std::io::Write + Seek + Send {
     /// The output is complete and `len` bytes long (a file drops what a reservation
     /// left past it, or grows to it).
     fn finish_len(&mut self, len: u64) -> std::io::Result<()>;
-}
-
-impl ConvertTarget for File {
-    fn reserve(&mut self, len: u64) -> std::io::Result<()> {
-        self.set_len(len)
-    }
-    fn finish_len(&mut self, len: u64) -> std::io::Result<()> {
-        self.set_len(len)
-    }
 }
 
 /// Convert `src` into `out` (a new, empty file or another [`ConvertTarget`]).
@@ -316,129 +250,6 @@ fn read_batches(
     Ok(())
 }
 
-/// Whether `b` is all zeros (16 bytes at a time).
-fn is_zero(b: &[u8]) -> bool {
-    let words = b.chunks_exact(16);
-    let rest = words.remainder();
-    rest.iter().all(|&x| x == 0)
-        && words.into_iter().all(|w| {
-            w.try_into()
-                .is_ok_and(|a: [u8; 16]| u128::from_ne_bytes(a) == 0)
-        })
-}
-
-fn worker(
-    rx: &Mutex<Receiver<Batch>>,
-    tx: &std::sync::mpsc::SyncSender<Done>,
-    cs: usize,
-    compression: Option<Compression>,
-) {
-    let mut compressor = ClusterCompressor::new(compression);
-    let mut zbuf = vec![0u8; cs];
-    loop {
-        let batch = match rx.lock() {
-            Ok(guard) => match guard.recv() {
-                Ok(b) => b,
-                Err(_) => return,
-            },
-            Err(_) => return,
-        };
-        if tx
-            .send(classify_batch(batch, cs, &mut compressor, &mut zbuf))
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// The pipeline's other end went away (the writer failed; its error is the cause).
-fn pipeline_stopped() -> Error {
-    Error::Io {
-        what: "convert pipeline".into(),
-        source: std::io::Error::other("workers stopped"),
-    }
-}
-
-/// What to do with each cluster of `batch`: skip (all zeros), store, or store
-/// compressed (with `compressor`; `zbuf` is one cluster of scratch for it).
-fn classify_batch(
-    batch: Batch,
-    cs: usize,
-    compressor: &mut Option<ClusterCompressor>,
-    zbuf: &mut [u8],
-) -> Done {
-    let kinds = batch
-        .data
-        .bytes()
-        .chunks(cs)
-        .map(|chunk| {
-            if is_zero(chunk) {
-                return Kind::Zero;
-            }
-            let crc = crc32fast::hash(chunk);
-            let compressed = match compressor {
-                None => None,
-                Some(c) if chunk.len() < cs => {
-                    // A partial last cluster is compressed zero-padded: readers (ours
-                    // and qemu's) inflate exactly one cluster.
-                    c.compress(&[chunk, &vec![0u8; cs - chunk.len()]].concat(), zbuf)
-                }
-                Some(c) => c.compress(chunk, zbuf),
-            };
-            match compressed {
-                Some(z) => Kind::Compressed(z, crc),
-                None => Kind::Raw(crc),
-            }
-        })
-        .collect();
-    Done {
-        seq: batch.seq,
-        first: batch.first,
-        data: batch.data,
-        kinds,
-    }
-}
-
-/// One worker's compressor, made once and reused for every cluster (a zstd context
-/// made per cluster costs about as much as compressing it).
-enum ClusterCompressor {
-    /// Raw deflate (RFC 1951), as qcow2's zlib compression type stores it. libdeflate
-    /// uses deflate's 32 KiB window where qemu's writer uses 4 KiB (`deflateInit2(…,
-    /// -12, …)`): qemu inflates a whole cluster in one call, so every distance within
-    /// the cluster reads back (`qemu-img compare` in the convert tests proves it).
-    Deflate(libdeflater::Compressor),
-    Zstd(zstd::bulk::Compressor<'static>),
-}
-
-impl ClusterCompressor {
-    /// `None` for uncompressed output, or when zstd cannot make a context (then
-    /// clusters are stored as they are: the output stays valid, only larger).
-    fn new(compression: Option<Compression>) -> Option<Self> {
-        match compression? {
-            Compression::Zlib => Some(ClusterCompressor::Deflate(libdeflater::Compressor::new(
-                libdeflater::CompressionLvl::new(DEFLATE_LEVEL).ok()?,
-            ))),
-            Compression::Zstd => zstd::bulk::Compressor::new(ZSTD_LEVEL)
-                .ok()
-                .map(ClusterCompressor::Zstd),
-        }
-    }
-
-    /// `cluster` compressed, or `None` when that would not be smaller than a cluster
-    /// (it is stored as is). `buf` is scratch of one cluster's size.
-    fn compress(&mut self, cluster: &[u8], buf: &mut [u8]) -> Option<Vec<u8>> {
-        let cs = cluster.len();
-        let n = match self {
-            ClusterCompressor::Deflate(c) => {
-                c.deflate_compress(cluster, &mut buf[..cs - 1]).ok()?
-            }
-            ClusterCompressor::Zstd(c) => c.compress_to_buffer(cluster, &mut buf[..cs - 2]).ok()?,
-        };
-        Some(buf[..n].to_vec())
-    }
-}
-
 enum Sink<T: ConvertTarget> {
     Qcow2(Qcow2Writer<T>),
     Raw(T),
@@ -573,185 +384,11 @@ fn io(what: &str, source: std::io::Error) -> Error {
     }
 }
 
-/// Re-read `output` through the reader and check that its content digest equals
-/// `stats.digest`, i.e. that every cluster reads back as written and nothing else
-/// is allocated. Returns the number of clusters checked.
-pub fn verify(output: &dyn VirtualDisk, stats: &ConvertStats, cluster_size: u64) -> Result<u64> {
-    if output.size() != stats.virtual_size {
-        return Err(Error::Convert {
-            detail: format!(
-                "verification failed: the output's virtual size {} differs from the source's {}",
-                output.size(),
-                stats.virtual_size
-            ),
-        });
-    }
-    let cs = cluster_size;
-    let mut digest = crc32fast::Hasher::new();
-    let mut count = 0u64;
-    let mut buf = vec![0u8; cs as usize];
-    let size = output.size();
-    let mut pos = 0u64;
-    let mut last = None;
-    while pos < size {
-        let wend = pos.saturating_add(EXTENT_WINDOW).min(size);
-        for e in output.extents(pos, wend - pos)? {
-            if e.kind != ExtentKind::Data {
-                continue;
-            }
-            for c in e.offset / cs..(e.offset + e.length).div_ceil(cs) {
-                if last.is_some_and(|l| c <= l) {
-                    continue;
-                }
-                last = Some(c);
-                let n = (size - c * cs).min(cs) as usize;
-                output.read_exact_at(&mut buf[..n], c * cs)?;
-                if is_zero(&buf[..n]) {
-                    // Never written (the writer skips zero clusters); a raw output
-                    // reports every cluster as data.
-                    continue;
-                }
-                digest.update(&c.to_le_bytes());
-                digest.update(&crc32fast::hash(&buf[..n]).to_le_bytes());
-                count += 1;
-            }
-        }
-        pos = wend;
-    }
-    if count != stats.clusters_written || digest.finalize() != stats.digest {
-        return Err(Error::Convert {
-            detail: format!("verification failed: {count} clusters read back, {} written, or their content differs", stats.clusters_written),
-        });
-    }
-    Ok(count)
-}
-
-/// Convert to the file `dst` atomically: the data goes to an unnamed temporary file in
-/// the same directory (O_TMPFILE, or a hidden `.NAME.imgport-partial-PID` where the
-/// filesystem lacks it) that is linked/renamed to `dst` only when complete, so an
-/// interrupted conversion never leaves a file under the final name. Refuses to replace
-/// an existing `dst` unless `overwrite`. A `dst` that is a symbolic link is refused
-/// even with `overwrite`: neither written through nor replaced. The output gets the
-/// permission bits `opts.mode`, whatever the umask.
-pub fn convert_to_path(
-    src: &dyn VirtualDisk,
-    dst: &Path,
-    opts: &ConvertOptions,
-    overwrite: bool,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<ConvertStats> {
-    let existing = dst.symlink_metadata();
-    if existing.as_ref().is_ok_and(|m| m.file_type().is_symlink()) {
-        let target = std::fs::read_link(dst)
-            .map(|t| format!(" (to {})", t.display()))
-            .unwrap_or_default();
-        return Err(io(
-            &dst.display().to_string(),
-            std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!(
-                    "destination is a symbolic link{target}: refusing to write through it or to replace it, also with --force; remove the link or name a path that is not one"
-                ),
-            ),
-        ));
-    }
-    if !overwrite && existing.is_ok() {
-        return Err(io(
-            &dst.display().to_string(),
-            std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "destination exists (use --force to replace it)",
-            ),
-        ));
-    }
-    let dir = match dst.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = dst.file_name().ok_or_else(|| {
-        io(
-            &dst.display().to_string(),
-            std::io::Error::other("no file name"),
-        )
-    })?;
-    let partial = dir.join(format!(
-        ".{}.imgport-partial-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let (file, named) = match open_unnamed(&dir) {
-        Some(f) => (f, false),
-        None => (
-            File::options()
-                .write(true)
-                .read(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&partial)
-                .map_err(|e| io(&partial.display().to_string(), e))?,
-            true,
-        ),
-    };
-    let cleanup = |e: Error| {
-        if named {
-            let _ = std::fs::remove_file(&partial);
-        }
-        e
-    };
-    // Created 0600 (less under a strict umask); now exactly the mode asked for.
-    rustix::fs::fchmod(&file, rustix::fs::Mode::from_raw_mode(opts.mode & 0o777))
-        .map_err(|e| cleanup(io(&partial.display().to_string(), e.into())))?;
-    let (file, stats) = convert(src, file, opts, progress).map_err(cleanup)?;
-    if opts.sync {
-        file.sync_all().map_err(|e| cleanup(io("output", e)))?;
-    }
-    if !named {
-        // Give the unnamed file the hidden name, then rename over the destination.
-        let fd_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
-        rustix::fs::linkat(
-            rustix::fs::CWD,
-            fd_path.as_str(),
-            rustix::fs::CWD,
-            &partial,
-            rustix::fs::AtFlags::SYMLINK_FOLLOW,
-        )
-        .map_err(|e| io(&partial.display().to_string(), e.into()))?;
-    }
-    let renamed = if overwrite {
-        std::fs::rename(&partial, dst)
-    } else {
-        rustix::fs::renameat_with(
-            rustix::fs::CWD,
-            &partial,
-            rustix::fs::CWD,
-            dst,
-            rustix::fs::RenameFlags::NOREPLACE,
-        )
-        .map_err(Into::into)
-    };
-    renamed.map_err(|e| {
-        let _ = std::fs::remove_file(&partial);
-        io(&dst.display().to_string(), e)
-    })?;
-    Ok(stats)
-}
-
-/// An unnamed file in `dir` (Linux O_TMPFILE), or `None` where unsupported.
-fn open_unnamed(dir: &Path) -> Option<File> {
-    use rustix::fs::{Mode, OFlags};
-    let fd = rustix::fs::open(
-        dir,
-        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )
-    .ok()?;
-    Some(File::from(fd))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::{Extent, ImageInfo};
+    use crate::image::{Extent, ExtentKind, ImageInfo};
+    use std::fs::File;
     use crate::source::{MemSource, ReadAt};
     use crate::Format;
 
