@@ -388,9 +388,9 @@ fn io(what: &str, source: std::io::Error) -> Error {
 mod tests {
     use super::*;
     use crate::image::{Extent, ExtentKind, ImageInfo};
-    use std::fs::File;
     use crate::source::{MemSource, ReadAt};
     use crate::Format;
+    use std::fs::File;
 
     /// A guest whose data comes as two runs that meet inside one output cluster, the
     /// first ending exactly where a batch fills up (as metadata-preallocated qcow2 with
