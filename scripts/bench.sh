@@ -40,9 +40,9 @@ median() {
   done
   printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p"
 }
-ratio() { python3 -c "print(f'{$2/$1:.2f}×' if $1 > 0 else '-')" "$@"; }
+ratio() { python3 -c "print(f'{$2/$1:.2f}×' if $1 > 0 else '-')"; }
 mb() { python3 -c "print(f'{$1/1e6:.1f} MB')"; }
-# row LABEL CACHE SIZE_NOTE QEMU_CMD… -- IMGPORT_CMD…
+# row LABEL CACHE QEMU_CMD… -- IMGPORT_CMD… → a table row; outputs under $tmp/out* get sizes and a qemu-img compare
 row() {
   local label=$1 cache=$2; shift 2
   local q=() i=()
