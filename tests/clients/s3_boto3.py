@@ -292,8 +292,12 @@ s3b = client(SID2, SKEY2)
 assert [b["Name"] for b in s3b.list_buckets()["Buckets"]] == []
 expect_error("403", s3b.head_bucket, Bucket=B)
 expect_error("AccessDenied", s3b.get_object, Bucket=B, Key="big.qcow2")
-expect_error("AccessDenied", s3b.put_object, Bucket=B, Key="intruder", Body=b"x")
-expect_error("AccessDenied", s3b.delete_object, Bucket=B, Key="big.qcow2")
+for _ in range(20):
+    # botocore sends PutObject with Expect: 100-continue and, refused, no body; the
+    # DELETE that follows on the same connection must arrive whole (it once lost its
+    # first byte to the unsent body: SignatureDoesNotMatch for "ELETE").
+    expect_error("AccessDenied", s3b.put_object, Bucket=B, Key="intruder", Body=b"x")
+    expect_error("AccessDenied", s3b.delete_object, Bucket=B, Key="big.qcow2")
 expect_error("AccessDenied", s3b.list_objects_v2, Bucket=B)
 expect_error("BucketAlreadyExists", s3b.create_bucket, Bucket="plain-name-bucket")
 status, _, _ = fetch(s3b.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "big.qcow2"}))

@@ -196,7 +196,8 @@ assert status == 400, (status, body)
 
 
 def raw_expect(key, secret, body):
-    """PUT with Expect: 100-continue on a raw socket: (interim status or None, final status)."""
+    """PUT with Expect: 100-continue on a raw socket, sending the body only after a 100:
+    (interim status or None, final status, whether the server then closed the connection)."""
     headers = signed_head("PUT", key, {"Host": HOSTPORT, "Content-Length": str(len(body))},
                           hashlib.sha256(body).hexdigest(), secret=secret)
     s = socket.create_connection(tuple(HOSTPORT.rsplit(":", 1)[0:1]) + (int(HOSTPORT.rsplit(":", 1)[1]),), timeout=10)
@@ -211,13 +212,27 @@ def raw_expect(key, secret, body):
             pass
         s.sendall(body)
         first = f.readline().decode()
+    head = []
+    while (line := f.readline()) not in (b"\r\n", b""):
+        head.append(line.decode().strip().lower())
+    length = next((int(h.split(":", 1)[1]) for h in head if h.startswith("content-length:")), 0)
+    f.read(length)
+    # The next request's bytes must not be taken for the unsent body: the server
+    # closes (says so, and does), or it has read the whole body.
+    s.settimeout(3)
+    try:
+        closed = "connection: close" in head and f.read(1) == b""
+    except socket.timeout:
+        closed = False
     s.close()
-    return interim, int(first.split()[1])
+    return interim, int(first.split()[1]), closed
 
 
 step("Expect: 100-continue: 100 only once the signature is accepted")
-assert raw_expect("expect.bin", SKEY, b"continued body") == (100, 200)
+assert raw_expect("expect.bin", SKEY, b"continued body") == (100, 200, False)
 assert s3.get_object(Bucket=B, Key="expect.bin")["Body"].read() == b"continued body"
-assert raw_expect("expect-denied.bin", SKEY + "x", b"never sent") == (None, 403)
+step("Expect: 100-continue refused before the body: the connection closes (else a client that")
+step("  sends no body has its next request's first bytes taken for it: 'ELETE')")
+assert raw_expect("expect-denied.bin", SKEY + "x", b"never sent") == (None, 403, True)
 assert not exists("expect-denied.bin")
 print("OK protocol")

@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -185,6 +186,47 @@ fn tick(l: &Limits) -> Duration {
         .clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
+/// Whether the request asks for `100 Continue` before it sends its body.
+fn expects_continue(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// A request body that records when its end was reached (or it had none).
+struct EndSeen {
+    inner: Incoming,
+    ended: Arc<AtomicBool>,
+}
+
+impl http_body::Body for EndSeen {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(r, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.ended.store(true, Ordering::Release);
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let end = self.inner.is_end_stream();
+        if end {
+            self.ended.store(true, Ordering::Release);
+        }
+        end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Serve one connection until it ends, times out, or shutdown has drained it.
 pub(super) async fn serve_connection(
     stream: TcpStream,
@@ -206,13 +248,31 @@ pub(super) async fn serve_connection(
     let st = state.clone();
     let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let in_flight = st.begin();
-        let req = req.map(|b| Body::new(RateGuarded::new(b, limits.body_rate)));
+        let expects_continue = expects_continue(req.headers());
+        let body_ended = Arc::new(AtomicBool::new(false));
+        let ended = body_ended.clone();
+        let req = req.map(|b| {
+            Body::new(RateGuarded::new(
+                EndSeen { inner: b, ended },
+                limits.body_rate,
+            ))
+        });
         let router = router.clone();
         async move {
-            let resp = match router.oneshot(req).await {
+            let mut resp = match router.oneshot(req).await {
                 Ok(r) => r,
                 Err(e) => match e {},
             };
+            if expects_continue && !body_ended.load(Ordering::Acquire) {
+                // Answered before the body was asked for (e.g. 403): a client that
+                // saw no 100 does not send the body (botocore), another does. Reading
+                // on would take the next request's first bytes for this body (RFC 9110
+                // §10.1.1: say whether the connection closes), so it closes.
+                resp.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
             Ok::<_, Infallible>(resp.map(|inner| Tracked {
                 inner,
                 _in_flight: in_flight,
