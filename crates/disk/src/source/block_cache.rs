@@ -134,10 +134,41 @@ impl Lru {
 struct State {
     lru: Lru,
     in_flight: HashSet<u64>,
-    /// The block after the last inner read, and how many inner reads in a row
-    /// started where the previous one ended.
-    next_sequential: u64,
+    /// The sequential streams being followed, at most [`STREAMS`].
+    streams: Vec<Stream>,
+    /// Counts inner reads, to find the stream used least recently.
+    tick: u64,
+}
+
+/// Sequential streams followed at once: concurrent readers (the Linux inspection
+/// gathers its facts in parallel) each keep their own readahead instead of breaking
+/// each other's.
+const STREAMS: usize = 8;
+
+/// One sequential stream: the block after its last inner read, and how many inner
+/// reads in a row started where the previous one ended.
+#[derive(Clone, Copy)]
+struct Stream {
+    next: u64,
     streak: u32,
+    used: u64,
+}
+
+impl State {
+    /// Record `stream` in `slot` (the stream it continues), or in a free slot, or in
+    /// place of the stream used least recently.
+    fn follow(&mut self, slot: Option<usize>, stream: Stream) {
+        let slot = slot.or_else(|| {
+            (self.streams.len() >= STREAMS).then(|| {
+                let oldest = self.streams.iter().enumerate().min_by_key(|(_, s)| s.used);
+                oldest.map_or(0, |(i, _)| i)
+            })
+        });
+        match slot.and_then(|i| self.streams.get_mut(i)) {
+            Some(s) => *s = stream,
+            None => self.streams.push(stream),
+        }
+    }
 }
 
 /// A [`ReadAt`] that reads `inner` in aligned blocks and keeps recently used blocks.
@@ -298,11 +329,10 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
             // when the misses are sequential.
             let blocks = size.div_ceil(bs);
             // Two sequential misses make a stream: then 1, 2, 4, … blocks ahead.
-            let streak = if index == st.next_sequential && index > 0 {
-                st.streak.saturating_add(1)
-            } else {
-                0
-            };
+            let slot = st.streams.iter().position(|s| s.next == index && index > 0);
+            let streak = slot
+                .and_then(|i| st.streams.get(i))
+                .map_or(0, |s| s.streak.saturating_add(1));
             let window = match streak {
                 0 | 1 => 0,
                 n => 1u64
@@ -320,8 +350,13 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
                 run_end += 1;
             }
             if run_end >= last {
-                st.streak = streak;
-                st.next_sequential = run_end + 1;
+                st.tick += 1;
+                let stream = Stream {
+                    next: run_end + 1,
+                    streak,
+                    used: st.tick,
+                };
+                st.follow(slot, stream);
             }
             for b in index..=run_end {
                 st.in_flight.insert(b);
@@ -618,6 +653,35 @@ mod tests {
         let before = c.bytes_read();
         c.read_exact_at(&mut buf, 90 * 1024).unwrap();
         assert_eq!(c.bytes_read() - before, 1024);
+    }
+
+    #[test]
+    fn interleaved_streams_each_keep_their_readahead() {
+        // Two readers stream two files at once (the concurrent inspection), a random
+        // read between them: each stream is still recognised and read ahead.
+        let opts = BlockCacheOptions {
+            capacity: 128 * 1024,
+            max_fetch: 64 * 1024,
+            readahead: 8 * 1024,
+            ..OPTS
+        };
+        let (d, c) = cache(200_000, opts);
+        let mut buf = vec![0u8; 1024];
+        for b in 0..40u64 {
+            for (base, random) in [(0u64, 150u64), (60, 190)] {
+                c.read_exact_at(&mut buf, (base + b) * 1024).unwrap();
+                assert_eq!(
+                    buf,
+                    d[(base + b) as usize * 1024..(base + b + 1) as usize * 1024]
+                );
+                if b == 20 {
+                    c.read_exact_at(&mut buf, random * 1024).unwrap();
+                }
+            }
+        }
+        // 9 inner reads a stream alone (the test above), 2 random reads; one stream
+        // tracking reset both at every switch: 80 reads.
+        assert_eq!(c.inner().reads.load(Ordering::Relaxed), 2 * 9 + 2);
     }
 
     #[test]
