@@ -15,11 +15,15 @@
 //! the change.
 //!
 //! Its `Ext4` handle is `Rc`-based (neither `Send` nor `Sync`), while
-//! [`FileSystem`] must be both; so each opened filesystem gets one worker thread
-//! that owns the `Ext4` and runs the requests sent to it over a channel. Open
-//! files (the streaming readers of [`FileSystem::open_file`]) live in that thread
-//! too, addressed by a handle. The thread ends when the filesystem and all its
-//! readers are dropped. Should `ext4-view` panic on damaged metadata, only that
+//! [`FileSystem`] must be both; so each opened filesystem gets a worker thread
+//! that owns an `Ext4` and runs the requests sent to it over a channel. Open
+//! files (the streaming readers of [`FileSystem::open_file`]) live in the thread
+//! that opened them, addressed by a handle. Callers that come while every worker
+//! is busy get another one (its own `Ext4`, loaded through the same cached device),
+//! up to [`MAX_WORKERS`], so concurrent lookups — the Linux inspection gathers its
+//! facts in parallel — overlap their reads, which over a remote source are round
+//! trips (issue 16). One caller at a time only ever uses the first worker. The
+//! threads end when the filesystem and all its readers are dropped. Should `ext4-view` panic on damaged metadata, only that
 //! thread dies and every call returns [`Error::Corrupt`] (fuzzing aborts on the
 //! panic instead, so such bugs are still found).
 //!
@@ -43,7 +47,8 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Read;
 use std::rc::Rc;
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 
 /// Most block groups accepted (2^21 groups of 128 MiB = 256 TiB at 4 KiB blocks).
 pub const MAX_GROUPS: u64 = 1 << 21;
@@ -51,6 +56,11 @@ pub const MAX_GROUPS: u64 = 1 << 21;
 pub const READ_BUDGET: u64 = 512 << 20;
 /// Bytes a streaming reader fetches from the worker at once.
 const CHUNK: usize = 1 << 20;
+/// Most worker threads (each with its own `Ext4`) serving one filesystem.
+pub const MAX_WORKERS: usize = 4;
+/// A filesystem with more block groups than this keeps one worker: each `Ext4`
+/// holds the group descriptor table (up to 64 bytes a group: 1 MiB here).
+const POOL_MAX_GROUPS: u64 = 1 << 14;
 
 /// A request run in the worker thread.
 type Job = Box<dyn FnOnce(&mut Worker) + Send>;
@@ -146,10 +156,69 @@ impl Ext4Read for DevReader {
     }
 }
 
-/// An ext2/3/4 filesystem served by a worker thread.
+/// An ext2/3/4 filesystem served by worker threads.
 struct ExtFs {
     probe: FsProbe,
+    pool: Pool,
+}
+
+/// One worker thread: where its jobs go, and how many callers are waiting on it.
+struct Lane {
     jobs: mpsc::Sender<Job>,
+    busy: AtomicUsize,
+}
+
+impl Lane {
+    /// Run `f` in this worker and wait for its answer.
+    fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Worker) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        let r = call(&self.jobs, f);
+        self.busy.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+}
+
+/// The workers of one filesystem, started as concurrent callers need them.
+struct Pool {
+    dev: Arc<dyn ReadAt>,
+    superblock: Option<Vec<u8>>,
+    max: usize,
+    lanes: Mutex<Vec<Arc<Lane>>>,
+}
+
+impl Pool {
+    /// An idle worker — the first idle one, so a lone caller always gets the first —
+    /// a new one while fewer than `max` run, or else the least busy.
+    fn lane(&self) -> Arc<Lane> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(idle) = lanes.iter().find(|l| l.busy.load(Ordering::SeqCst) == 0) {
+            return Arc::clone(idle);
+        }
+        if lanes.len() < self.max {
+            // A worker that cannot start (no thread) is no error: the others serve.
+            if let Ok(jobs) = start_worker(Arc::clone(&self.dev), self.superblock.clone()) {
+                let lane = Arc::new(Lane {
+                    jobs,
+                    busy: AtomicUsize::new(0),
+                });
+                lanes.push(Arc::clone(&lane));
+                return lane;
+            }
+        }
+        let least = lanes.iter().min_by_key(|l| l.busy.load(Ordering::SeqCst));
+        // The pool always holds the first worker.
+        Arc::clone(least.unwrap_or(&lanes[0]))
+    }
+
+    fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Worker) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.lane().call(f)
+    }
 }
 
 fn stopped() -> Error {
@@ -188,8 +257,8 @@ fn map_err(e: Ext4Error, path: &str) -> Error {
 }
 
 /// Check the superblock fields that size `ext4-view`'s allocations and loops; the
-/// superblock to show it instead, if masked.
-fn check_superblock(dev: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
+/// superblock to show it instead, if masked, and the number of block groups.
+fn check_superblock(dev: &dyn ReadAt) -> Result<(Option<Vec<u8>>, u64)> {
     let at = 1024u64;
     if dev.size() < 2048 {
         return Err(Error::corrupt("ext superblock", at, "device too small"));
@@ -229,12 +298,31 @@ fn check_superblock(dev: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     if groups > MAX_GROUPS {
         return bad(format!("{groups} block groups (limit {MAX_GROUPS})"));
     }
-    Ok(masked_superblock(&sb))
+    Ok((masked_superblock(&sb), groups))
 }
 
 /// Open `dev` as ext2/3/4.
 pub fn open(dev: Arc<dyn ReadAt>, probe: FsProbe) -> Result<Arc<dyn FileSystem>> {
-    let superblock = check_superblock(&*dev)?;
+    let (superblock, groups) = check_superblock(&*dev)?;
+    let first = start_worker(Arc::clone(&dev), superblock.clone())?;
+    let pool = Pool {
+        dev,
+        superblock,
+        max: if groups <= POOL_MAX_GROUPS {
+            MAX_WORKERS
+        } else {
+            1
+        },
+        lanes: Mutex::new(vec![Arc::new(Lane {
+            jobs: first,
+            busy: AtomicUsize::new(0),
+        })]),
+    };
+    Ok(Arc::new(ExtFs { probe, pool }))
+}
+
+/// A worker thread with its own `Ext4` over `dev`, once it has loaded.
+fn start_worker(dev: Arc<dyn ReadAt>, superblock: Option<Vec<u8>>) -> Result<mpsc::Sender<Job>> {
     let (jobs, inbox) = mpsc::channel::<Job>();
     let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<()>>(1);
     std::thread::Builder::new()
@@ -266,7 +354,7 @@ pub fn open(dev: Arc<dyn ReadAt>, probe: FsProbe) -> Result<Arc<dyn FileSystem>>
         })
         .map_err(|e| Error::Unsupported(format!("cannot start the ext reader thread: {e}")))?;
     ready_rx.recv().map_err(|_| stopped())??;
-    Ok(Arc::new(ExtFs { probe, jobs }))
+    Ok(jobs)
 }
 
 /// `/a//b/./c` → `["a", "b", "c"]`; `..` is refused (paths are resolved by the caller).
@@ -353,7 +441,7 @@ impl FileSystem for ExtFs {
 
     fn metadata(&self, path: &str) -> Result<Metadata> {
         let path = path.to_string();
-        call(&self.jobs, move |w| {
+        self.pool.call(move |w| {
             let (_, md) = w.lstat(&path)?;
             Ok(Metadata {
                 file_type: file_type(md.file_type()),
@@ -364,7 +452,7 @@ impl FileSystem for ExtFs {
 
     fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
         let path = path.to_string();
-        call(&self.jobs, move |w| {
+        self.pool.call(move |w| {
             let (p, md) = w.lstat(&path)?;
             if !md.is_dir() {
                 return Err(Error::NotADirectory(p));
@@ -395,7 +483,7 @@ impl FileSystem for ExtFs {
 
     fn read_link(&self, path: &str) -> Result<String> {
         let path = path.to_string();
-        call(&self.jobs, move |w| {
+        self.pool.call(move |w| {
             let (p, md) = w.lstat(&path)?;
             if !md.is_symlink() {
                 return Err(Error::corrupt("symlink", 0, format!("{p}: not a symlink")));
@@ -407,7 +495,9 @@ impl FileSystem for ExtFs {
 
     fn open_file(&self, path: &str) -> Result<Box<dyn Read + Send + '_>> {
         let path = path.to_string();
-        let handle = call(&self.jobs, move |w| {
+        // The file stays in the worker that opened it.
+        let lane = self.pool.lane();
+        let handle = lane.call(move |w| {
             let (p, md) = w.lstat(&path)?;
             if !md.file_type().is_regular_file() {
                 return Err(Error::NotAFile(p));
@@ -419,7 +509,7 @@ impl FileSystem for ExtFs {
             Ok((h, p))
         })?;
         Ok(Box::new(ChunkReader::new(ExtChunks {
-            jobs: self.jobs.clone(),
+            lane,
             handle: handle.0,
             path: handle.1,
         })))
@@ -428,7 +518,7 @@ impl FileSystem for ExtFs {
 
 /// A file held open in the worker, read a chunk per call.
 struct ExtChunks {
-    jobs: mpsc::Sender<Job>,
+    lane: Arc<Lane>,
     handle: u64,
     path: String,
 }
@@ -437,7 +527,7 @@ impl Chunks for ExtChunks {
     fn next_chunk(&mut self, buf: &mut Vec<u8>, hint: usize) -> Result<()> {
         let (h, path) = (self.handle, self.path.clone());
         let want = hint.clamp(64 << 10, CHUNK);
-        *buf = call(&self.jobs, move |w| {
+        *buf = self.lane.call(move |w| {
             let f = w
                 .files
                 .get_mut(&h)
@@ -456,7 +546,7 @@ impl Chunks for ExtChunks {
 impl Drop for ExtChunks {
     fn drop(&mut self) {
         let h = self.handle;
-        let _ = self.jobs.send(Box::new(move |w: &mut Worker| {
+        let _ = self.lane.jobs.send(Box::new(move |w: &mut Worker| {
             w.files.remove(&h);
         }));
     }
