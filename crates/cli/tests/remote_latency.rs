@@ -3,7 +3,8 @@
 //! budget depends on — requests and **dependent round trips** (waves), bytes — never on
 //! wall time. Each case prints one row of the README's remote-check table
 //! (`cargo test -p imgport --test remote_latency -- --nocapture`;
-//! `IMGPORT_LATENCY_MS` sets the delay, default 20 ms).
+//! `IMGPORT_LATENCY_MS` sets the delay, default 50 ms: the issue's far-away store, and
+//! long enough that concurrent requests overlap on a busy machine too).
 
 mod common;
 
@@ -13,11 +14,14 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Round trips a remote check of the Debian fixture may take. Before readahead and the
-/// qcow2 metadata prefetch: 463 requests, 463 round trips, 31.2 MB. Now about 80: what
-/// remains is the guest filesystem walk (each read depends on the one before); issue
-/// 16's target of ~40 needs concurrent inspection, not done yet.
-const MAX_WAVES_DEBIAN: u64 = 90;
+/// Round trips a remote check of the Debian fixture may take (issue 16: ≤ 40). Before
+/// readahead and the qcow2 metadata prefetch: 463 requests, 463 round trips, 31.2 MB;
+/// with them, 80 (the guest filesystem walk, one read after another); with the Linux
+/// facts and a kernel's files gathered concurrently (several ext workers, one
+/// readahead stream per reader): 34.
+const MAX_WAVES_DEBIAN: u64 = 40;
+/// Requests of that check (82 since the readahead; 463 before).
+const MAX_REQUESTS_DEBIAN: u64 = 90;
 /// The Windows fixture (as qcow2): 12 before, 11 now.
 const MAX_WAVES_WINDOWS: u64 = 15;
 
@@ -25,7 +29,7 @@ fn delay() -> Duration {
     let ms = std::env::var("IMGPORT_LATENCY_MS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(50);
     Duration::from_millis(ms)
 }
 
@@ -75,7 +79,7 @@ fn debian_qcow2_remote_check_takes_few_round_trips() {
     let img = guest_image("debian12-cloud.qcow2");
     let (s, remote) = remote_check(&img, delay());
     assert!(s.waves <= MAX_WAVES_DEBIAN, "{s:?}");
-    assert!(s.requests <= MAX_WAVES_DEBIAN + 10, "{s:?}");
+    assert!(s.requests <= MAX_REQUESTS_DEBIAN, "{s:?}");
     // Latency-aware, not greedy: readahead overshoots a stream by at most one window
     // (31.2 MB fetched before it), and what the check reports is what the server sent.
     assert!(s.bytes <= 33_000_000, "{s:?}");

@@ -258,45 +258,78 @@ fn examine(
     let md = moddir
         .clone()
         .unwrap_or_else(|| format!("/lib/modules/{v}"));
-    let image = first_existing(
-        guest,
-        &[
-            format!("/boot/vmlinuz-{v}"),
-            format!("/boot/vmlinux-{v}"),
-            format!("/boot/Image-{v}"),
-            format!("{md}/vmlinuz"),
-        ],
-    );
-    let initrd_path = first_existing(
-        guest,
-        &[
-            format!("/boot/initrd.img-{v}"),
-            format!("/boot/initramfs-{v}.img"),
-            format!("/boot/initrd-{v}"),
-            format!("/boot/initrd-{v}.img"),
-            format!("/boot/initramfs-{v}"),
-            format!("{md}/initramfs.img"),
-            format!("{md}/initrd"),
-        ],
-    );
-    let config_path = first_existing(
-        guest,
-        &[format!("/boot/config-{v}"), format!("{md}/config")],
-    );
-    let kconfig = read_kconfig(guest, config_path.as_deref(), ev);
-    let builtin = read_builtin(guest, &md, ev);
-    let on_disk = read_modules_on_disk(guest, moddir.as_deref(), ev);
-
-    let scan = match &initrd_path {
-        Some(p) => scan_initramfs(guest, p, scans, ev),
-        None => {
-            ev.push(Evidence::new(
-                format!("/boot/*{v}*"),
-                "no initramfs for this kernel",
-            ));
-            InitramfsScan::default()
-        }
-    };
+    // The kernel's files are looked up and read concurrently (each lookup over a
+    // remote source is a round trip; issue 16); evidence in the sequential order:
+    // config, modules.builtin, modules on disk, initramfs.
+    let md = md.as_str();
+    let moddir_ref = moddir.as_deref();
+    let (
+        image,
+        (config_path, kconfig, ev_config),
+        (builtin, ev_builtin),
+        (on_disk, ev_disk),
+        (initrd_path, scan, ev_scan),
+    ) = std::thread::scope(|s| {
+        let image = s.spawn(|| {
+            first_existing(
+                guest,
+                &[
+                    format!("/boot/vmlinuz-{v}"),
+                    format!("/boot/vmlinux-{v}"),
+                    format!("/boot/Image-{v}"),
+                    format!("{md}/vmlinuz"),
+                ],
+            )
+        });
+        let config = super::gather(s, |ev| {
+            let path = first_existing(
+                guest,
+                &[format!("/boot/config-{v}"), format!("{md}/config")],
+            );
+            let kconfig = read_kconfig(guest, path.as_deref(), ev);
+            (path, kconfig)
+        });
+        let builtin = super::gather(s, |ev| read_builtin(guest, md, ev));
+        let on_disk = super::gather(s, |ev| read_modules_on_disk(guest, moddir_ref, ev));
+        let initrd = super::gather(s, |ev| {
+            let path = first_existing(
+                guest,
+                &[
+                    format!("/boot/initrd.img-{v}"),
+                    format!("/boot/initramfs-{v}.img"),
+                    format!("/boot/initrd-{v}"),
+                    format!("/boot/initrd-{v}.img"),
+                    format!("/boot/initramfs-{v}"),
+                    format!("{md}/initramfs.img"),
+                    format!("{md}/initrd"),
+                ],
+            );
+            let scan = match &path {
+                Some(p) => scan_initramfs(guest, p, scans, ev),
+                None => {
+                    ev.push(Evidence::new(
+                        format!("/boot/*{v}*"),
+                        "no initramfs for this kernel",
+                    ));
+                    InitramfsScan::default()
+                }
+            };
+            (path, scan)
+        });
+        let ((config_path, kconfig), ev_config) = super::join(config);
+        let ((initrd_path, scan), ev_scan) = super::join(initrd);
+        (
+            super::join(image),
+            (config_path, kconfig, ev_config),
+            super::join(builtin),
+            super::join(on_disk),
+            (initrd_path, scan, ev_scan),
+        )
+    });
+    for mut e in [ev_config, ev_builtin, ev_disk, ev_scan] {
+        ev.append(&mut e);
+    }
+    let md = md.to_string();
     let (initramfs, initramfs_unscanned) = (scan.summary, scan.unscanned);
     let (initrd_modules, initrd_partial) = (scan.modules, scan.partial);
     let judged = judge_virtio(&VirtioSources {

@@ -130,25 +130,72 @@ fn device_name_mounts(
     out
 }
 
-/// Establish the Linux facts of `guest`.
+/// A thread's result; a panic in the thread goes on in the caller, as it would have
+/// without the thread.
+pub(super) fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// `f` with an evidence list of its own, on a scoped thread.
+pub(super) fn gather<'s, T: Send + 's>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    f: impl FnOnce(&mut Vec<Evidence>) -> T + Send + 's,
+) -> std::thread::ScopedJoinHandle<'s, (T, Vec<Evidence>)> {
+    scope.spawn(move || {
+        let mut ev = Vec::new();
+        let v = f(&mut ev);
+        (v, ev)
+    })
+}
+
+/// Establish the Linux facts of `guest`. Facts that do not depend on each other are
+/// gathered concurrently: over a remote source every read is a round trip, and the
+/// lookups of one fact depend on each other but not on another fact's (issue 16; the
+/// ext reader gives concurrent callers more workers). Facts and evidence are the same
+/// as a sequential walk's, the evidence in its order: distro, architecture,
+/// bootloader, packages, kernels, initramfs tool, cloud-init, network, device names.
 pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
-    let mut ev = Vec::new();
-    let d = distro::detect(guest, &mut ev);
-    let arch = elf::detect(guest, &mut ev);
-    let bootloader = bootloader::detect(guest, &mut ev);
+    let (
+        (d, ev_distro),
+        (arch, ev_arch),
+        (bootloader, ev_boot),
+        (dpkg, ev_dpkg),
+        rpm_path,
+        kernel_versions,
+        (initramfs_tool, ev_tool),
+        (network, ev_net),
+    ) = std::thread::scope(|s| {
+        let d = gather(s, |ev| distro::detect(guest, ev));
+        let arch = gather(s, |ev| elf::detect(guest, ev));
+        let boot = gather(s, |ev| bootloader::detect(guest, ev));
+        let dpkg = gather(s, |ev| packages::dpkg_installed(guest, ev));
+        let rpm = s.spawn(|| packages::rpmdb_path(guest));
+        let versions = s.spawn(|| kernels::versions(guest));
+        let tool = gather(s, |ev| kernels::initramfs_tool(guest, ev));
+        let net = gather(s, |ev| network::detect(guest, ev));
+        (
+            join(d),
+            join(arch),
+            join(boot),
+            join(dpkg),
+            join(rpm),
+            join(versions),
+            join(tool),
+            join(net),
+        )
+    });
     let default_kernel = bootloader
         .as_ref()
         .and_then(|b| b.default_kernel_version.clone());
 
-    let dpkg = packages::dpkg_installed(guest, &mut ev);
-    let rpm_path = packages::rpmdb_path(guest);
-    let kernel_versions = kernels::versions(guest);
+    let mut ev_rpm = Vec::new();
     let mut rpm_kernels = BTreeMap::new();
     let mut rpm_cloud_init = false;
     if let Some(path) = rpm_path {
         let mut needles: Vec<Vec<u8>> = vec![b"cloud-init\0".to_vec()];
         needles.extend(kernel_versions.iter().map(|v| v.as_bytes().to_vec()));
-        let found = packages::rpmdb_search(guest, path, &needles, &mut ev);
+        let found = packages::rpmdb_search(guest, path, &needles, &mut ev_rpm);
         rpm_cloud_init = found.first().copied().unwrap_or(false);
         for (v, hit) in kernel_versions.iter().zip(found.iter().skip(1)) {
             rpm_kernels.insert(v.clone(), *hit);
@@ -167,15 +214,24 @@ pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
         rpm: rpm_path.map(|p| (p, rpm_kernels)),
         default_version: default_kernel.as_deref(),
     };
-    let kernels = kernels::detect(guest, &ctx, &mut ev);
-    let initramfs_tool = kernels::initramfs_tool(guest, &mut ev);
     let pkgs = cloudinit::PackageInfo {
         dpkg: dpkg.as_ref(),
         rpm: rpm_path.map(|p| (p, rpm_cloud_init)),
     };
-    let cloud_init = cloudinit::detect(guest, &pkgs, &mut ev);
-    let network = network::detect(guest, &mut ev);
-    let device_name_mounts = device_name_mounts(guest, bootloader.as_ref(), &mut ev);
+    let ((kernels, ev_kernels), (cloud_init, ev_cloud), (device_name_mounts, ev_mounts)) =
+        std::thread::scope(|s| {
+            let kernels = gather(s, |ev| kernels::detect(guest, &ctx, ev));
+            let cloud = gather(s, |ev| cloudinit::detect(guest, &pkgs, ev));
+            let mounts = gather(s, |ev| device_name_mounts(guest, bootloader.as_ref(), ev));
+            (join(kernels), join(cloud), join(mounts))
+        });
+    let ev: Vec<Evidence> = [
+        ev_distro, ev_arch, ev_boot, ev_dpkg, ev_rpm, ev_kernels, ev_tool, ev_cloud, ev_net,
+        ev_mounts,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     LinuxFacts {
         distro: d.id,
         version: d.version,
