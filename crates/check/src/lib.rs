@@ -5,6 +5,7 @@
 //! Pure composition of the core crates: no network or database of its own. A remote
 //! image is checked through [`imgport_disk::HttpSource`] range reads by the caller.
 
+#[cfg(feature = "native")]
 pub mod boot;
 mod error;
 mod facts;
@@ -18,7 +19,7 @@ use imgport_inspect::Report;
 use imgport_policy::{DiskRole, FormatFacts, GuestFacts, ImportForm, Verdict};
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Instant;
+use web_time::Instant;
 
 /// The phases of a check, in order (for progress display).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

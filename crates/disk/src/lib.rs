@@ -11,6 +11,8 @@
 //! damage as an [`Error`] naming the structure and offset.
 
 pub mod bytes;
+pub mod codec;
+#[cfg(feature = "native")]
 pub mod convert;
 pub mod detect;
 mod error;
@@ -18,15 +20,18 @@ pub mod format;
 mod image;
 mod lru;
 pub mod measure;
+pub mod par;
 pub mod source;
 
 pub use detect::{detect, Detected};
 pub use error::{Error, ErrorCode, Result};
 pub use image::{push_extent, Extent, ExtentKind, Format, ImageInfo, VirtualDisk};
 pub use measure::{allocation, measure, Allocation, Measure};
+#[cfg(feature = "native")]
+pub use source::FileSource;
 #[cfg(feature = "http")]
 pub use source::{open_url, HttpOptions, HttpSource};
-pub use source::{FileSource, MemSource, ReadAt, ReadAtExt, SliceSource};
+pub use source::{MemSource, ReadAt, ReadAtExt, SliceSource};
 
 use std::sync::Arc;
 
@@ -51,6 +56,7 @@ pub fn open_as(src: Arc<dyn ReadAt>, format: Format) -> Result<Box<dyn VirtualDi
 }
 
 /// Open a local image file.
+#[cfg(feature = "native")]
 pub fn open_path(path: impl AsRef<std::path::Path>) -> Result<Box<dyn VirtualDisk>> {
     open(Arc::new(FileSource::open(path)?))
 }

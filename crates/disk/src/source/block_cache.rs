@@ -475,11 +475,11 @@ impl<S: ReadAt> ReadAt for BlockCache<S> {
             }
         };
         let workers = PREFETCH_PARALLELISM.min(runs.len());
-        std::thread::scope(|scope| {
+        crate::par::scope(|scope| {
             let handles: Vec<_> = (1..workers).map(|_| scope.spawn(fetch_all)).collect();
             let mut result = fetch_all();
             for h in handles {
-                let r = h.join().unwrap_or_else(|_| {
+                let r = h.try_join().unwrap_or_else(|_| {
                     Err(Error::Io {
                         what: self.describe(),
                         source: std::io::Error::other("a prefetch thread panicked"),

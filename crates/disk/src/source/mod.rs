@@ -6,6 +6,7 @@
 //! in-memory buffer.
 
 mod block_cache;
+#[cfg(feature = "native")]
 mod file;
 #[cfg(feature = "http")]
 mod http;
@@ -13,6 +14,7 @@ mod mem;
 mod slice;
 
 pub use block_cache::{BlockCache, BlockCacheOptions};
+#[cfg(feature = "native")]
 pub use file::FileSource;
 #[cfg(feature = "http")]
 pub use http::{

@@ -164,7 +164,7 @@ struct ExtFs {
 
 /// One worker thread: where its jobs go, and how many callers are waiting on it.
 struct Lane {
-    jobs: mpsc::Sender<Job>,
+    jobs: Jobs,
     busy: AtomicUsize,
 }
 
@@ -231,7 +231,7 @@ fn stopped() -> Error {
 
 /// Run `f` in the worker and wait for its answer.
 fn call<R: Send + 'static>(
-    jobs: &mpsc::Sender<Job>,
+    jobs: &Jobs,
     f: impl FnOnce(&mut Worker) -> Result<R> + Send + 'static,
 ) -> Result<R> {
     let (tx, rx) = mpsc::sync_channel(1);
@@ -321,19 +321,30 @@ pub fn open(dev: Arc<dyn ReadAt>, probe: FsProbe) -> Result<Arc<dyn FileSystem>>
     Ok(Arc::new(ExtFs { probe, pool }))
 }
 
+/// Where a worker's jobs go: its thread's channel.
+#[cfg(not(target_family = "wasm"))]
+type Jobs = mpsc::Sender<Job>;
+
+/// `ext4-view`'s reader of `dev` with a fresh per-request budget.
+fn dev_reader(dev: Arc<dyn ReadAt>, superblock: Option<Vec<u8>>) -> (DevReader, Rc<Cell<u64>>) {
+    let budget = Rc::new(Cell::new(READ_BUDGET));
+    let reader = DevReader {
+        dev,
+        budget: Rc::clone(&budget),
+        superblock,
+    };
+    (reader, budget)
+}
+
 /// A worker thread with its own `Ext4` over `dev`, once it has loaded.
-fn start_worker(dev: Arc<dyn ReadAt>, superblock: Option<Vec<u8>>) -> Result<mpsc::Sender<Job>> {
+#[cfg(not(target_family = "wasm"))]
+fn start_worker(dev: Arc<dyn ReadAt>, superblock: Option<Vec<u8>>) -> Result<Jobs> {
     let (jobs, inbox) = mpsc::channel::<Job>();
     let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<()>>(1);
     std::thread::Builder::new()
         .name("imgport-ext4".into())
         .spawn(move || {
-            let budget = Rc::new(Cell::new(READ_BUDGET));
-            let reader = DevReader {
-                dev,
-                budget: Rc::clone(&budget),
-                superblock,
-            };
+            let (reader, budget) = dev_reader(dev, superblock);
             let fs = match Ext4::load(Box::new(reader)) {
                 Ok(fs) => fs,
                 Err(e) => {
@@ -355,6 +366,58 @@ fn start_worker(dev: Arc<dyn ReadAt>, superblock: Option<Vec<u8>>) -> Result<mps
         .map_err(|e| Error::Unsupported(format!("cannot start the ext reader thread: {e}")))?;
     ready_rx.recv().map_err(|_| stopped())??;
     Ok(jobs)
+}
+
+/// Without threads (wasm32, the in-browser check) a worker is a value of this thread,
+/// kept in [`LOCAL_WORKERS`] under its key, and a job runs when it is sent.
+#[cfg(target_family = "wasm")]
+struct Jobs(u64);
+
+#[cfg(target_family = "wasm")]
+thread_local! {
+    static LOCAL_WORKERS: std::cell::RefCell<(u64, HashMap<u64, Worker>)> =
+        std::cell::RefCell::new((0, HashMap::new()));
+}
+
+#[cfg(target_family = "wasm")]
+impl Jobs {
+    /// Run `job` with the worker (taken out while it runs: a job may read the device,
+    /// which may be another filesystem's file).
+    fn send(&self, job: Job) -> std::result::Result<(), ()> {
+        let mut w = LOCAL_WORKERS
+            .with(|m| m.borrow_mut().1.remove(&self.0))
+            .ok_or(())?;
+        job(&mut w);
+        LOCAL_WORKERS.with(|m| m.borrow_mut().1.insert(self.0, w));
+        Ok(())
+    }
+}
+
+#[cfg(target_family = "wasm")]
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        LOCAL_WORKERS.with(|m| m.borrow_mut().1.remove(&self.0));
+    }
+}
+
+/// A worker of this thread with its own `Ext4` over `dev`, once it has loaded.
+#[cfg(target_family = "wasm")]
+fn start_worker(dev: Arc<dyn ReadAt>, superblock: Option<Vec<u8>>) -> Result<Jobs> {
+    let (reader, budget) = dev_reader(dev, superblock);
+    let fs = Ext4::load(Box::new(reader)).map_err(|e| map_err(e, "/"))?;
+    let w = Worker {
+        fs,
+        budget,
+        files: HashMap::new(),
+        next_handle: 0,
+    };
+    Ok(LOCAL_WORKERS.with(|m| {
+        let mut m = m.borrow_mut();
+        m.0 += 1;
+        let key = m.0;
+        m.1.insert(key, w);
+        Jobs(key)
+    }))
 }
 
 /// `/a//b/./c` → `["a", "b", "c"]`; `..` is refused (paths are resolved by the caller).

@@ -24,7 +24,7 @@ use imgport_disk::source::{BlockCache, BlockCacheOptions};
 use imgport_disk::ReadAt;
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Instant;
+use web_time::Instant;
 
 /// Most volumes (partitions + logical volumes) examined; the rest are reported only.
 pub const MAX_VOLUMES: usize = 128;

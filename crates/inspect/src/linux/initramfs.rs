@@ -248,6 +248,61 @@ impl BufRead for Input<'_> {
     }
 }
 
+/// A reader of the one .xz stream (no LZMA_CONCATENATED: what follows is the next
+/// layer) or legacy .lzma ("LZMA_Alone", what the kernel's unlzma reads) stream at the
+/// start of `input`, its dictionary bounded by [`LZMA_MEMLIMIT`].
+#[cfg(feature = "native")]
+fn lzma_stream<'a>(c: Compression, input: impl BufRead + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let stream = match c {
+        Compression::Xz => liblzma::stream::Stream::new_stream_decoder(LZMA_MEMLIMIT, 0),
+        _ => liblzma::stream::Stream::new_lzma_decoder(LZMA_MEMLIMIT),
+    }
+    .map_err(io::Error::other)?;
+    Ok(Box::new(liblzma::bufread::XzDecoder::new_stream(
+        input, stream,
+    )))
+}
+
+/// [`lzma_stream`] in pure Rust (`lzma-rs`, the wasm32 build): the stream is decoded
+/// into memory at once, at most [`MAX_DECOMPRESSED`] bytes.
+#[cfg(not(feature = "native"))]
+fn lzma_stream<'a>(c: Compression, mut input: impl BufRead + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let mut out = Capped(Vec::new());
+    let r = match c {
+        Compression::Xz => lzma_rs::xz_decompress(&mut input, &mut out),
+        _ => lzma_rs::lzma_decompress_with_options(
+            &mut input,
+            &mut out,
+            &lzma_rs::decompress::Options {
+                memlimit: Some(LZMA_MEMLIMIT as usize),
+                ..Default::default()
+            },
+        ),
+    };
+    r.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
+    Ok(Box::new(io::Cursor::new(out.0)))
+}
+
+/// A memory sink that refuses to grow past [`MAX_DECOMPRESSED`] bytes.
+#[cfg(not(feature = "native"))]
+struct Capped(Vec<u8>);
+
+#[cfg(not(feature = "native"))]
+impl io::Write for Capped {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        if self.0.len() as u64 + b.len() as u64 > MAX_DECOMPRESSED {
+            return Err(io::Error::other(format!(
+                "more than {MAX_DECOMPRESSED} bytes decompressed"
+            )));
+        }
+        self.0.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Decompress the stream at the start of `input` into `sink`, consuming its bytes.
 /// Every decoder reads through `BufRead` and takes only its own stream (more layers
 /// may follow), its input metered and its output charged to `budget`.
@@ -269,26 +324,12 @@ fn decompress(
             sink.drain(&mut budget.output(d, "bzip2"), "bzip2")
         }
         Compression::Zstd => {
-            let mut d = zstd::stream::read::Decoder::with_buffer(metered)
-                .map_err(|e| err(e.to_string()))?
-                .single_frame();
-            d.window_log_max(27).map_err(|e| err(e.to_string()))?;
+            let d = imgport_disk::codec::zstd_frame(metered).map_err(|e| err(e.to_string()))?;
             sink.drain(&mut budget.output(d, "zstd"), "zstd")
         }
-        Compression::Xz => {
-            // One .xz stream (no LZMA_CONCATENATED: what follows is the next layer),
-            // its dictionary bounded by the memory limit.
-            let stream = liblzma::stream::Stream::new_stream_decoder(LZMA_MEMLIMIT, 0)
-                .map_err(|e| err(e.to_string()))?;
-            let d = liblzma::bufread::XzDecoder::new_stream(metered, stream);
-            sink.drain(&mut budget.output(d, "xz"), "xz")
-        }
-        Compression::Lzma => {
-            // The legacy .lzma ("LZMA_Alone") format the kernel's unlzma reads.
-            let stream = liblzma::stream::Stream::new_lzma_decoder(LZMA_MEMLIMIT)
-                .map_err(|e| err(e.to_string()))?;
-            let d = liblzma::bufread::XzDecoder::new_stream(metered, stream);
-            sink.drain(&mut budget.output(d, "lzma"), "lzma")
+        Compression::Xz | Compression::Lzma => {
+            let d = lzma_stream(c, metered).map_err(|e| err(e.to_string()))?;
+            sink.drain(&mut budget.output(d, c.name()), c.name())
         }
         Compression::Lz4Legacy => {
             let d = Lz4Legacy::new(metered);

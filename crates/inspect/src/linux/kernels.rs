@@ -269,7 +269,7 @@ fn examine(
         (builtin, ev_builtin),
         (on_disk, ev_disk),
         (initrd_path, scan, ev_scan),
-    ) = std::thread::scope(|s| {
+    ) = imgport_disk::par::scope(|s| {
         let image = s.spawn(|| {
             first_existing(
                 guest,
@@ -316,13 +316,13 @@ fn examine(
             };
             (path, scan)
         });
-        let ((config_path, kconfig), ev_config) = super::join(config);
-        let ((initrd_path, scan), ev_scan) = super::join(initrd);
+        let ((config_path, kconfig), ev_config) = config.join();
+        let ((initrd_path, scan), ev_scan) = initrd.join();
         (
-            super::join(image),
+            image.join(),
             (config_path, kconfig, ev_config),
-            super::join(builtin),
-            super::join(on_disk),
+            builtin.join(),
+            on_disk.join(),
             (initrd_path, scan, ev_scan),
         )
     });

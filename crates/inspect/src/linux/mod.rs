@@ -30,6 +30,7 @@ pub use network::{AddrMode, Network, NicConfig, NicRename};
 pub use root::{find_linux_root, find_root, LinuxRoot};
 
 use crate::guest::Guest;
+use imgport_disk::par;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -130,18 +131,12 @@ fn device_name_mounts(
     out
 }
 
-/// A thread's result; a panic in the thread goes on in the caller, as it would have
-/// without the thread.
-pub(super) fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    h.join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
-/// `f` with an evidence list of its own, on a scoped thread.
+/// `f` with an evidence list of its own, as a task of `scope` (a scoped thread, or run
+/// at once where there are none: [`imgport_disk::par`]).
 pub(super) fn gather<'s, T: Send + 's>(
-    scope: &'s std::thread::Scope<'s, '_>,
+    scope: par::Scope<'s, '_>,
     f: impl FnOnce(&mut Vec<Evidence>) -> T + Send + 's,
-) -> std::thread::ScopedJoinHandle<'s, (T, Vec<Evidence>)> {
+) -> par::Task<'s, (T, Vec<Evidence>)> {
     scope.spawn(move || {
         let mut ev = Vec::new();
         let v = f(&mut ev);
@@ -165,7 +160,7 @@ pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
         kernel_versions,
         (initramfs_tool, ev_tool),
         (network, ev_net),
-    ) = std::thread::scope(|s| {
+    ) = par::scope(|s| {
         let d = gather(s, |ev| distro::detect(guest, ev));
         let arch = gather(s, |ev| elf::detect(guest, ev));
         let boot = gather(s, |ev| bootloader::detect(guest, ev));
@@ -175,14 +170,14 @@ pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
         let tool = gather(s, |ev| kernels::initramfs_tool(guest, ev));
         let net = gather(s, |ev| network::detect(guest, ev));
         (
-            join(d),
-            join(arch),
-            join(boot),
-            join(dpkg),
-            join(rpm),
-            join(versions),
-            join(tool),
-            join(net),
+            d.join(),
+            arch.join(),
+            boot.join(),
+            dpkg.join(),
+            rpm.join(),
+            versions.join(),
+            tool.join(),
+            net.join(),
         )
     });
     let default_kernel = bootloader
@@ -219,11 +214,11 @@ pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
         rpm: rpm_path.map(|p| (p, rpm_cloud_init)),
     };
     let ((kernels, ev_kernels), (cloud_init, ev_cloud), (device_name_mounts, ev_mounts)) =
-        std::thread::scope(|s| {
+        par::scope(|s| {
             let kernels = gather(s, |ev| kernels::detect(guest, &ctx, ev));
             let cloud = gather(s, |ev| cloudinit::detect(guest, &pkgs, ev));
             let mounts = gather(s, |ev| device_name_mounts(guest, bootloader.as_ref(), ev));
-            (join(kernels), join(cloud), join(mounts))
+            (kernels.join(), cloud.join(), mounts.join())
         });
     let ev: Vec<Evidence> = [
         ev_distro, ev_arch, ev_boot, ev_dpkg, ev_rpm, ev_kernels, ev_tool, ev_cloud, ev_net,

@@ -231,9 +231,7 @@ fn inflate_raw(input: &[u8], cluster_size: usize) -> std::result::Result<Vec<u8>
 /// zstd to exactly `cluster_size` bytes (trailing input ignored, as qemu does).
 fn unzstd(input: &[u8], cluster_size: usize) -> std::result::Result<Vec<u8>, String> {
     use std::io::Read;
-    let mut dec = zstd::stream::read::Decoder::with_buffer(input)
-        .map_err(|e| format!("zstd: {e}"))?
-        .single_frame();
+    let mut dec = crate::codec::zstd_frame(input).map_err(|e| format!("zstd: {e}"))?;
     let mut out = vec![0u8; cluster_size];
     let mut filled = 0;
     while filled < cluster_size {

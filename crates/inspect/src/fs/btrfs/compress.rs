@@ -36,9 +36,8 @@ pub(super) fn decompress(
                 .map_err(|e| bad("zlib", e))?;
         }
         COMPRESS_ZSTD => {
-            zstd::stream::read::Decoder::with_buffer(data)
+            imgport_disk::codec::zstd_frame(data)
                 .map_err(|e| bad("zstd", e))?
-                .single_frame()
                 .take(ram_bytes)
                 .read_to_end(&mut out)
                 .map_err(|e| bad("zstd", e))?;
