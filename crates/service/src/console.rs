@@ -55,6 +55,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("favicon.svg"),
     asset!("css/console.css"),
     asset!("js/app.js"),
+    asset!("js/check-worker.js"),
+    asset!("js/precheck.js"),
     asset!("js/api.js"),
     asset!("js/crypto.js"),
     asset!("js/s3.js"),
@@ -68,6 +70,10 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/pages/messages.js"),
     asset!("js/pages/signin.js"),
 ];
+
+/// The in-browser check (web/pkg/, issue 15), when scripts/build-wasm.sh built it
+/// before this binary (build.rs); empty otherwise.
+pub const WASM_ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/wasm_assets.rs"));
 
 /// Longest asset path looked up (longer requests are 404 without a lookup).
 const MAX_PATH: usize = 256;
@@ -90,6 +96,7 @@ pub fn content_type(path: &str) -> &'static str {
         Some("svg") => "image/svg+xml",
         Some("json") => "application/json",
         Some("png") => "image/png",
+        Some("wasm") => "application/wasm",
         Some("txt") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
@@ -97,15 +104,19 @@ pub fn content_type(path: &str) -> &'static str {
 
 /// The embedded asset at `path`, if any.
 pub fn find(path: &str) -> Option<&'static Asset> {
-    ASSETS.iter().find(|a| a.path == path)
+    all_assets().find(|a| a.path == path)
+}
+
+/// [`ASSETS`] and [`WASM_ASSETS`].
+pub fn all_assets() -> impl Iterator<Item = &'static Asset> {
+    ASSETS.iter().chain(WASM_ASSETS)
 }
 
 /// The strong ETag of an asset (a SHA-256 prefix of its bytes), computed once.
 fn etag(a: &'static Asset) -> &'static str {
     static TAGS: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
     TAGS.get_or_init(|| {
-        ASSETS
-            .iter()
+        all_assets()
             .map(|a| {
                 let d = Sha256::digest(a.body);
                 (a.path, format!("\"{}\"", hex::encode(&d[..16])))
@@ -170,7 +181,7 @@ pub fn storage_origin(config: &crate::Config, headers: &HeaderMap) -> String {
 /// Security headers of every console answer (see the module comment).
 fn secure(mut r: Response, storage: &str) -> Response {
     let csp = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; img-src 'self' data:; \
          connect-src 'self' {storage}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     );
     let h = r.headers_mut();

@@ -84,6 +84,8 @@ fn every_file_of_web_is_embedded_and_nothing_else() {
     let mut on_disk = BTreeSet::new();
     files_under(&web, &web, &mut on_disk);
     on_disk.remove("README.md");
+    // web/pkg/ is built, not kept in git (scripts/build-wasm.sh): its own test below.
+    on_disk.retain(|p| !p.starts_with("pkg/") && !p.starts_with("pkg.new/"));
     let embedded: BTreeSet<String> = console::ASSETS.iter().map(|a| a.path.to_string()).collect();
     assert_eq!(
         on_disk, embedded,
@@ -97,6 +99,41 @@ fn every_file_of_web_is_embedded_and_nothing_else() {
             a.path
         );
     }
+}
+
+/// The in-browser check (issue 15 item 1) is embedded when web/pkg/ was built before
+/// this binary (scripts/test.sh builds it first; without it the test fails under
+/// IMGPORT_TEST_REQUIRE_TOOLS=1), byte for byte, and served as `application/wasm` with a
+/// CSP that lets the worker compile it.
+#[tokio::test]
+async fn the_in_browser_check_is_embedded_when_built() {
+    if console::WASM_ASSETS.is_empty() {
+        imgport_test_support::switch::skip(
+            "web/pkg/ (the in-browser check) was not built before this binary",
+            "run scripts/build-wasm.sh, then rebuild",
+        );
+        return;
+    }
+    let paths: Vec<&str> = console::WASM_ASSETS.iter().map(|a| a.path).collect();
+    assert_eq!(paths, ["pkg/imgport_wasm.js", "pkg/imgport_wasm_bg.wasm"]);
+    for a in console::WASM_ASSETS {
+        assert_eq!(
+            std::fs::read(web_dir().join(a.path)).ok().as_deref(),
+            Some(a.body),
+            "{} differs from the embedded copy: rebuild after scripts/build-wasm.sh",
+            a.path
+        );
+    }
+    let (app, _d) = console(Config::default());
+    let g = send(&app, Method::GET, "/console/pkg/imgport_wasm_bg.wasm", &[]).await;
+    assert_eq!(g.status, StatusCode::OK);
+    assert_eq!(get_header(&g, "content-type"), "application/wasm");
+    assert_eq!(&g.body[..4], b"\0asm");
+    let csp = get_header(&g, "content-security-policy");
+    assert!(
+        csp.contains("'wasm-unsafe-eval'") && csp.contains("worker-src 'self'"),
+        "{csp}"
+    );
 }
 
 #[test]
