@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 fixtures=${IMGPORT_FIXTURES:-$HOME/.cache/imgport/fixtures}
 bash tests/fixtures/disk-formats.sh "$fixtures" >/dev/null
+scripts/build-wasm.sh >/dev/null   # the console's in-browser check, embedded by the build
 cargo build --release -q
 bin=target/release/imgport
 d=$fixtures/disk

@@ -17,10 +17,15 @@ scripts/install-py.sh   # boto3, tencentcloud-sdk-python for the service tests
 # Garage for the scale-out test (crates/service/tests/scale_garage.rs): built once into
 # ~/.cache/imgport/tools (cold ~10 min on 2 cores, then instant).
 scripts/install-garage.sh >/dev/null
+# The in-browser check (crates/wasm → web/pkg/), before the build that embeds it
+# (crates/service/build.rs) and the browser test that runs it (console_precheck).
+scripts/build-wasm.sh >/dev/null
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy -D warnings"
+echo "== cargo clippy -D warnings (host, and the wasm32 build of the check)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+CARGO_TARGET_DIR=target/wasm cargo clippy --locked -p imgport-wasm \
+  --target wasm32-unknown-unknown -- -D warnings
 echo "== tests"
 # install-deps.sh installed every tool the tests use (scripts/apt-packages.txt): a test
 # whose tool, fixture, loop device, kernel filesystem or PostgreSQL is missing fails

@@ -5,8 +5,10 @@
 import { S3Error, addressableKey } from "../s3.js";
 import { Upload, allPending, discard, partSizeFor, pendingFor } from "../upload.js";
 import {
-  announce, confirmDialog, copy, errorBox, formatBytes, formatDuration, h, replace, status, time,
+  announce, badge, confirmDialog, copy, errorBox, formatBytes, formatDuration, h, replace, status, time,
 } from "../ui.js";
+import { available as precheckAvailable, precheck, summary as precheckSummary } from "../precheck.js";
+import { findingsList } from "./import.js";
 
 /** Bucket names as the store accepts them: 3–63 of [a-z0-9.-], alphanumeric ends. */
 export function bucketNameProblem(n) {
@@ -218,6 +220,11 @@ export async function render(ctx) {
   const pauseBtn = h("button", { type: "button", id: "upload-pause", hidden: true }, "Pause");
   const abortBtn = h("button", { type: "button", class: "danger", id: "upload-abort", hidden: true }, "Cancel upload");
   const pendingOut = h("div", { id: "pending-uploads" });
+  // The in-browser pre-check of the chosen file (issue 15 item 1).
+  const checkBar = h("progress", { id: "precheck-progress", max: "4", value: "0", "aria-label": "Check progress", hidden: true });
+  const checkText = h("p", { id: "precheck-text", class: "progress-text", "aria-live": "polite" });
+  const checkOut = h("div", { id: "precheck" });
+  let running = null;
   let lastAnnounced = -1;
   let lastPaint = 0;
 
@@ -312,12 +319,84 @@ export async function render(ctx) {
     return true;
   }
 
+  /** The upload button says what the check found; the upload is never blocked by it. */
+  function labelUpload(text) {
+    startBtn.textContent = text;
+  }
+
+  /** Check `f` in the browser before it is uploaded: the CLI's verdict in seconds. */
+  async function runPrecheck(f) {
+    if (running) running.cancel();
+    running = null;
+    replace(checkOut);
+    checkBar.hidden = true;
+    checkText.textContent = "";
+    labelUpload("Upload");
+    if (!(await precheckAvailable())) {
+      checkText.textContent = "The in-browser check is not part of this build (scripts/build-wasm.sh builds it); the service checks the image when you import it.";
+      return;
+    }
+    checkBar.hidden = false;
+    checkBar.value = 0;
+    labelUpload("Upload (checking…)");
+    const started = performance.now();
+    const job = precheck(f, {}, (p) => {
+      checkBar.value = p.step;
+      checkBar.setAttribute("aria-valuetext", `${p.text}, step ${p.step} of ${p.steps}`);
+      checkText.textContent = `Checking ${f.name} here, before the upload: ${p.text} (step ${p.step} of ${p.steps}, ${formatBytes(p.bytes)} read)`;
+    });
+    running = job;
+    let report;
+    try {
+      report = await job.result;
+    } catch (err) {
+      if (running !== job) return; // replaced by a newer check
+      running = null;
+      checkBar.hidden = true;
+      checkText.textContent = "";
+      labelUpload("Upload");
+      replace(checkOut, errorBox(err, "The in-browser check failed; the service checks the image when you import it"));
+      return;
+    }
+    if (running !== job) return;
+    running = null;
+    checkBar.value = 4;
+    const secs = ((performance.now() - started) / 1000).toFixed(1);
+    checkText.textContent = `Checked ${f.name} in ${secs} s, reading ${formatBytes(report.bytes_read || 0)} of ${formatBytes(f.size)}.`;
+    showPrecheck(report);
+  }
+
+  function showPrecheck(report) {
+    if (report.error) {
+      labelUpload("Upload anyway");
+      replace(checkOut, h("div", { class: "card error", id: "precheck-verdict", role: "alert" },
+        h("p", {}, `${report.error.code}: ${report.error.message}`)),
+        h("pre", { id: "precheck-json", hidden: true }, JSON.stringify(report)));
+      return;
+    }
+    const s = precheckSummary(report);
+    const problems = s.errors === 1 ? "1 problem" : `${s.errors} problems`;
+    labelUpload(s.importable ? "Upload (check passed)" : `Upload anyway (${problems} found)`);
+    const findings = (report.verdict && report.verdict.findings) || [];
+    replace(checkOut,
+      h("div", { class: "card", id: "precheck-verdict", role: "status" },
+        h("h3", {}, s.importable
+          ? [badge("Importable", "ok"), findings.length ? ` The import rules pass; read the ${findings.length} finding${findings.length === 1 ? "" : "s"} below.` : " The image passes every import rule."]
+          : [badge("Not importable", "error"), " ", s.codes.map((c) => h("code", { class: "verdict-code" }, c)).reduce((a, c) => (a.length ? [...a, ", ", c] : [c]), []),
+            ` — fix the image before you upload it, or upload anyway.`]),
+        findings.length ? findingsList(findings) : null,
+        h("details", {}, h("summary", {}, "The full report (as imgport check --json prints it)"),
+          h("pre", { id: "precheck-json" }, JSON.stringify(report, null, 1)))));
+    announce(s.importable ? `${report.source}: importable` : `${report.source}: not importable, ${s.codes.join(", ")}`);
+  }
+
   fileInput.addEventListener("change", async () => {
     const f = fileInput.files[0];
     replace(uploadOut);
     if (!f) return;
     keyInput.value = f.name;
     keyError.textContent = "";
+    runPrecheck(f);
     await offerResume(f);
   });
   startBtn.addEventListener("click", async () => {
@@ -387,6 +466,7 @@ export async function render(ctx) {
             h("label", { for: "upload-key" }, "Object key"),
             keyInput, keyError)),
         h("div", { class: "field checkbox" }, uploadPublic, h("label", { for: "upload-public" }, "Make this object public-read (anyone with its URL can read it)")),
+        checkBar, checkText, checkOut,
         offer,
         h("div", { class: "actions" }, startBtn, pauseBtn, abortBtn),
         bar, barText, uploadOut),
@@ -412,5 +492,6 @@ export async function render(ctx) {
   return () => {
     window.removeEventListener("beforeunload", onUnload);
     if (upload) upload.pause();
+    if (running) running.cancel();
   };
 }
