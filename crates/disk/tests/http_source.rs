@@ -385,7 +385,9 @@ fn reads_correct_bytes_and_counts() {
             "{off}+{len}"
         );
     }
-    assert_eq!(src.requests(), 6);
+    // The probe kept the first 64 KiB: reads inside them cost no request, and one that
+    // starts there fetches only the rest (issue 16).
+    assert_eq!(src.requests(), 4);
     assert_eq!(src.requests(), srv.requests());
     assert_eq!(
         src.bytes_read(),
@@ -397,10 +399,10 @@ fn reads_correct_bytes_and_counts() {
         read(&src, data.len() as u64 - 1, 2),
         Err(Error::OutOfBounds { .. })
     ));
-    assert_eq!(src.requests(), 6);
+    assert_eq!(src.requests(), 4);
     // Empty read: no request.
     src.read_exact_at(&mut [], 5).unwrap();
-    assert_eq!(src.requests(), 6);
+    assert_eq!(src.requests(), 4);
 }
 
 #[test]
@@ -419,7 +421,8 @@ fn block_cache_avoids_refetching() {
     // One read spanning 4 missing blocks → one request.
     assert_eq!(read(&cache, 10, 200_000).unwrap(), data[10..200_010]);
     assert_eq!(cache.inner().requests(), 2);
-    assert_eq!(cache.bytes_read(), 1 + 4 * 64 * 1024);
+    // The first block came with the size probe: 4 blocks in all.
+    assert_eq!(cache.bytes_read(), 4 * 64 * 1024);
     // Inside the cached blocks → no request.
     for off in [0u64, 100, 65_536, 150_000] {
         assert_eq!(
@@ -494,21 +497,24 @@ fn refuses_wrong_or_missing_content_range() {
     let srv = Server::start(pattern(100_000), Mode::WrongContentRange);
     let e = HttpSource::open(&srv.url("/file"), fast_opts()).unwrap_err();
     assert!(
-        remote_detail(&e).contains("wrong Content-Range: asked for bytes 0-0, the server sent 1-1"),
+        remote_detail(&e)
+            .contains("wrong Content-Range: asked for bytes 0-65535, the server sent 1-65536"),
         "{e}"
     );
 
     let srv = Server::start(pattern(100_000), Mode::Good);
     let src = HttpSource::open(&srv.url("/file"), fast_opts()).unwrap();
     srv.set_mode(Mode::WrongContentRange);
-    let e = read(&src, 10, 10).unwrap_err();
+    // Past the first 64 KiB, which the size probe kept.
+    let e = read(&src, 70_010, 10).unwrap_err();
     assert!(
-        remote_detail(&e)
-            .contains("wrong Content-Range: asked for bytes 10-19, the server sent 11-20"),
+        remote_detail(&e).contains(
+            "wrong Content-Range: asked for bytes 70010-70019, the server sent 70011-70020"
+        ),
         "{e}"
     );
     srv.set_mode(Mode::NoContentRange);
-    let e = read(&src, 10, 10).unwrap_err();
+    let e = read(&src, 70_010, 10).unwrap_err();
     assert!(
         remote_detail(&e).contains("no (readable) Content-Range"),
         "{e}"
@@ -523,7 +529,7 @@ fn short_and_long_bodies_are_errors() {
 
     srv.set_mode(Mode::ShortCut);
     let before = srv.requests();
-    let e = read(&src, 0, 100_000).unwrap_err();
+    let e = read(&src, 65_536, 100_000).unwrap_err();
     assert!(remote_detail(&e).contains("short body"), "{e}");
     assert!(remote_detail(&e).contains("after 3 attempts"), "{e}");
     assert_eq!(
@@ -534,7 +540,7 @@ fn short_and_long_bodies_are_errors() {
     assert_eq!(src.bytes_read(), srv.served(), "partial bodies are counted");
 
     srv.set_mode(Mode::ShortClose);
-    let e = read(&src, 0, 100_000).unwrap_err();
+    let e = read(&src, 65_536, 100_000).unwrap_err();
     assert!(
         remote_detail(&e).contains("short body: received 50000 of the 100000 bytes"),
         "{e}"
@@ -542,7 +548,7 @@ fn short_and_long_bodies_are_errors() {
     assert_eq!(src.bytes_read(), srv.served());
 
     srv.set_mode(Mode::LongBody);
-    let e = read(&src, 0, 100_000).unwrap_err();
+    let e = read(&src, 65_536, 100_000).unwrap_err();
     assert!(remote_detail(&e).contains("long body"), "{e}");
     // At most the expected length + 1 was read.
     assert!(
@@ -601,7 +607,7 @@ fn never_redirects_to_another_host() {
     assert_eq!(other.requests(), 0, "the other host was never contacted");
 
     // Same-origin redirects: refused by default, followed when allowed.
-    let data = pattern(10_000);
+    let data = pattern(100_000);
     let srv = Server::start(data.clone(), Mode::Good);
     let e = HttpSource::open(&srv.url("/moved"), fast_opts()).unwrap_err();
     assert!(
@@ -613,7 +619,7 @@ fn never_redirects_to_another_host() {
         ..fast_opts()
     };
     let src = HttpSource::open(&srv.url("/moved"), opts).unwrap();
-    assert_eq!(read(&src, 100, 100).unwrap(), data[100..200]);
+    assert_eq!(read(&src, 70_000, 100).unwrap(), data[70_000..70_100]);
     assert_eq!(src.requests(), 4, "each read follows the redirect");
 }
 
@@ -622,7 +628,7 @@ fn detects_size_change() {
     let srv = Server::start(pattern(100_000), Mode::Good);
     let src = HttpSource::open(&srv.url("/file"), fast_opts()).unwrap();
     srv.set_data(pattern(120_000));
-    let e = read(&src, 0, 10).unwrap_err();
+    let e = read(&src, 70_000, 10).unwrap_err();
     assert!(
         remote_detail(&e).contains("size changed from 100000 to 120000 bytes"),
         "{e}"
@@ -636,12 +642,12 @@ fn detects_etag_change() {
     srv.set_etag(Some("\"v1\""));
     let src = HttpSource::open(&srv.url("/file"), fast_opts()).unwrap();
     assert_eq!(src.etag(), Some("\"v1\""));
-    read(&src, 0, 10).unwrap();
+    read(&src, 70_000, 10).unwrap();
     let last = srv.seen().last().cloned().unwrap();
     assert_eq!(header(&last, "if-match"), Some("\"v1\""));
     assert_eq!(header(&last, "if-range"), Some("\"v1\""));
     srv.set_etag(Some("\"v2\""));
-    let e = read(&src, 0, 10).unwrap_err();
+    let e = read(&src, 70_000, 10).unwrap_err();
     assert_eq!(e.http_status(), Some(412), "{e}");
     assert!(
         remote_detail(&e).contains("changed since it was opened"),
@@ -652,7 +658,7 @@ fn detects_etag_change() {
     srv.set_mode(Mode::IgnoreConditions);
     let src = HttpSource::open(&srv.url("/file"), fast_opts()).unwrap();
     srv.set_etag(Some("\"v3\""));
-    let e = read(&src, 0, 10).unwrap_err();
+    let e = read(&src, 70_000, 10).unwrap_err();
     assert!(
         remote_detail(&e).contains("ETag \"v2\" is now \"v3\""),
         "{e}"
@@ -663,13 +669,13 @@ fn detects_etag_change() {
     srv.set_mode(Mode::Good);
     srv.set_etag(Some("W/\"w1\""));
     let src = HttpSource::open(&srv.url("/file"), fast_opts()).unwrap();
-    read(&src, 0, 10).unwrap();
+    read(&src, 70_000, 10).unwrap();
     assert_eq!(
         header(&srv.seen().last().cloned().unwrap(), "if-match"),
         None
     );
     srv.set_etag(Some("W/\"w2\""));
-    let e = read(&src, 0, 10).unwrap_err();
+    let e = read(&src, 70_000, 10).unwrap_err();
     assert!(remote_detail(&e).contains("is now W/\"w2\""), "{e}");
 }
 

@@ -149,7 +149,13 @@ pub struct HttpSource {
     etag: Option<String>,
     bytes: AtomicU64,
     requests: AtomicU64,
+    /// The object's first bytes, fetched by the size probe (every format reads them
+    /// first: no second round trip for them).
+    head: Vec<u8>,
 }
+
+/// Bytes the size probe fetches: the head every format detection reads (issue 16).
+pub const PROBE_HEAD: u64 = 64 * 1024;
 
 impl std::fmt::Debug for HttpSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,7 +168,8 @@ impl std::fmt::Debug for HttpSource {
 }
 
 impl HttpSource {
-    /// Open `url` (`http` or `https` only): learn the size with `Range: bytes=0-0`.
+    /// Open `url` (`http` or `https` only): learn the size with a range request for the
+    /// first [`PROBE_HEAD`] bytes, which are kept.
     pub fn open(url: &str, opts: HttpOptions) -> Result<HttpSource> {
         let plain = url.split(['?', '#']).next().unwrap_or("").to_string();
         let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
@@ -193,10 +200,12 @@ impl HttpSource {
             etag: None,
             bytes: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            head: Vec::new(),
         };
-        let (size, etag) = src.with_retries(|s| s.probe())?;
+        let (size, etag, head) = src.with_retries(|s| s.probe())?;
         src.size = size;
         src.etag = etag;
+        src.head = head;
         Ok(src)
     }
 
@@ -277,26 +286,30 @@ impl HttpSource {
         }
     }
 
-    /// One `Range: bytes=0-0` request: the object's size and ETag.
-    fn probe(&self) -> std::result::Result<(u64, Option<String>), Failure> {
-        let resp = self.send(0, 0)?;
+    /// One `Range: bytes=0-{PROBE_HEAD - 1}` request: the object's size, ETag and
+    /// first bytes (all of them when it is shorter).
+    #[allow(clippy::type_complexity)]
+    fn probe(&self) -> std::result::Result<(u64, Option<String>, Vec<u8>), Failure> {
+        let resp = self.send(0, PROBE_HEAD - 1)?;
         let status = resp.status().as_u16();
         if status == 416 {
-            // An empty object cannot satisfy bytes=0-0; its Content-Range says `*/0`.
+            // An empty object cannot satisfy the range; its Content-Range says `*/0`.
             return match header(resp.headers(), "content-range").map(parse_content_range) {
-                Some(Ok(ContentRange::Unsatisfied { total: 0 })) => {
-                    Ok((0, header(resp.headers(), "etag").map(str::to_string)))
-                }
+                Some(Ok(ContentRange::Unsatisfied { total: 0 })) => Ok((
+                    0,
+                    header(resp.headers(), "etag").map(str::to_string),
+                    Vec::new(),
+                )),
                 _ => Err(self.status_failure(&resp)),
             };
         }
         if status != 206 {
             return Err(self.status_failure(&resp));
         }
-        let (total, etag) = self.check_headers(&resp, 0, 0, true)?;
-        let mut one = [0u8; 1];
-        self.read_body(resp, &mut one)?;
-        Ok((total, etag))
+        let (total, etag) = self.check_headers(&resp, 0, PROBE_HEAD - 1, true)?;
+        let mut head = vec![0u8; total.min(PROBE_HEAD) as usize];
+        self.read_body(resp, &mut head)?;
+        Ok((total, etag, head))
     }
 
     /// One range request for `buf.len()` bytes at `offset` (caller checked bounds).
@@ -321,7 +334,22 @@ impl ReadAt for HttpSource {
         if buf.is_empty() {
             return Ok(());
         }
-        self.with_retries(|s| s.fetch(buf, offset))
+        // What the probe fetched is not fetched again.
+        let (kept, rest) = match usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.head.get(o..))
+        {
+            Some(h) if !h.is_empty() => {
+                let n = h.len().min(buf.len());
+                buf[..n].copy_from_slice(&h[..n]);
+                (n, &mut buf[n..])
+            }
+            _ => (0, &mut buf[..]),
+        };
+        if rest.is_empty() {
+            return Ok(());
+        }
+        self.with_retries(|s| s.fetch(rest, offset + kept as u64))
     }
 
     fn bytes_read(&self) -> u64 {
