@@ -61,9 +61,12 @@ fn qcow2_open_fetches_all_l2_tables_in_few_round_trips() {
     let img = dir.path().join("spread.qcow2");
     convert(&raw, "qcow2", &[], &img);
     let (opened, later) = open_remote(&img);
-    // Size probe, header, L1, refcount table, then one wave of table reads — not one
-    // round trip per L2 table (13 before the prefetch).
-    assert!(opened.waves <= 7, "{opened:?}");
+    // The size probe (which brings the header), the format detection's look at the
+    // tail, L1 and refcount table together, then one wave of L2 table reads — not one
+    // round trip per L2 table (13 before the prefetch, 7 before the probe kept the head
+    // and the two tables came together: 4 — 5 when the prefetch's second batch of runs
+    // (more than its 8 workers) starts only after the first has ended, on a busy machine).
+    assert!(opened.waves <= 5, "{opened:?}");
     // Not one byte more than reading the tables one by one (786 433 bytes).
     assert!(opened.bytes <= 786_433, "{opened:?}");
     // The tables are cached: reading the data costs one request per region.

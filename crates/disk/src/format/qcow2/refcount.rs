@@ -107,25 +107,32 @@ pub struct Refcounts<'a> {
     block: Vec<u8>,
 }
 
+/// The part of the refcount table [`Refcounts::new`] reads for a file of `file_size`
+/// bytes: the entries that cover its clusters, as (offset, length).
+pub fn table_range(file_size: u64, hdr: &Header) -> (u64, u64) {
+    let cs = hdr.cluster_size();
+    let per_block = cs * 8 / (1u64 << hdr.refcount_order);
+    let table_entries = u64::from(hdr.refcount_table_clusters) * (cs / 8);
+    let blocks = file_size
+        .div_ceil(cs)
+        .div_ceil(per_block)
+        .min(table_entries);
+    (hdr.refcount_table_offset, blocks * 8)
+}
+
 impl<'a> Refcounts<'a> {
     /// Read the refcount table entries that cover the file's clusters (at most the
     /// table's own size, itself at most 8 MiB: checked at open).
     pub fn new(src: &'a dyn ReadAt, hdr: &Header) -> Result<Self> {
         let cs = hdr.cluster_size();
         let bits = 1u64 << hdr.refcount_order;
-        let per_block = cs * 8 / bits;
-        let table_entries = u64::from(hdr.refcount_table_clusters) * (cs / 8);
-        let blocks = src
-            .size()
-            .div_ceil(cs)
-            .div_ceil(per_block)
-            .min(table_entries);
+        let (offset, len) = table_range(src.size(), hdr);
         Ok(Refcounts {
             src,
             cs,
             bits,
-            per_block,
-            table: read_zero_padded(src, hdr.refcount_table_offset, blocks * 8)?,
+            per_block: cs * 8 / bits,
+            table: read_zero_padded(src, offset, len)?,
             cached: None,
             block: vec![0u8; cs as usize],
         })
