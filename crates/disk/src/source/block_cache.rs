@@ -28,7 +28,7 @@ pub const DEFAULT_MAX_FETCH: u64 = 16 * 1024 * 1024;
 /// Default bound on the readahead window of a sequential stream: 4 MiB.
 pub const DEFAULT_READAHEAD: u64 = 4 * 1024 * 1024;
 /// Inner reads a [`ReadAt::prefetch`] runs at once (the connections it may open).
-pub const PREFETCH_PARALLELISM: usize = 4;
+pub const PREFETCH_PARALLELISM: usize = 8;
 /// Missing blocks at most this many blocks apart are fetched with the blocks between
 /// them by a prefetch (one request instead of two); 0: adjacent blocks only, so a
 /// prefetch never fetches a byte that was not asked for.

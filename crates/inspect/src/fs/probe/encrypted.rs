@@ -25,6 +25,14 @@ pub(super) fn luks(dev: &dyn ReadAt) -> Result<Option<FsProbe>> {
         };
         found(FsKind::Luks, uuid, lbl)
     };
+    // Over a remote source each offset is a round trip: ask for the primary and every
+    // secondary header at once (the same blocks the reads below take; issue 16).
+    let within: Vec<(u64, u64)> = std::iter::once(0)
+        .chain(SECONDARY)
+        .filter(|&at| at + 512 <= dev.size())
+        .map(|at| (at, 512))
+        .collect();
+    dev.prefetch(&within)?;
     let Some(h) = read(dev, 0, 512)? else {
         return Ok(None);
     };
