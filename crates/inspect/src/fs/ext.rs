@@ -57,7 +57,7 @@ pub const READ_BUDGET: u64 = 512 << 20;
 /// Bytes a streaming reader fetches from the worker at once.
 const CHUNK: usize = 1 << 20;
 /// Most worker threads (each with its own `Ext4`) serving one filesystem.
-pub const MAX_WORKERS: usize = 4;
+pub const MAX_WORKERS: usize = 8;
 /// A filesystem with more block groups than this keeps one worker: each `Ext4`
 /// holds the group descriptor table (up to 64 bytes a group: 1 MiB here).
 const POOL_MAX_GROUPS: u64 = 1 << 14;
