@@ -302,7 +302,8 @@ def run(pw):
     step(f"upload {GOOD_KEY} ({os.path.getsize(GOOD) >> 20} MiB) in parts; reload the page in the middle")
     page.locator("#upload-file").set_input_files(GOOD)
     expect(page.get_by_label("Object key")).to_have_value(GOOD_KEY)
-    page.get_by_role("button", name="Upload", exact=True).click()
+    # The in-browser check (issue 15) runs first; the button says what it found.
+    page.get_by_role("button", name="Upload (check passed)", exact=True).click(timeout=120000)
     deadline = time.monotonic() + 120
     while part_progress(page)[0] < 12:
         assert time.monotonic() < deadline, "the upload made no progress"
@@ -327,7 +328,7 @@ def run(pw):
 
     step(f"upload {BAD_KEY}")
     page.locator("#upload-file").set_input_files(BAD)
-    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_role("button", name="Upload anyway (1 problem found)", exact=True).click(timeout=120000)
     wait_uploaded(page, BAD_KEY)
     rows = page.locator("#object-table tbody tr")
     expect(rows).to_have_count(2)
