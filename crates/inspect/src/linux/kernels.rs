@@ -6,7 +6,7 @@
 //! `modules.builtin`, module files on disk, and the initramfs contents.
 
 use super::cpio::module_name;
-use super::initramfs::scan_guest_initramfs;
+use super::initramfs::{self, scan_guest_initramfs};
 use crate::guest::{Evidence, Guest};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -218,6 +218,92 @@ pub struct KernelContext<'a> {
     /// For rpm guests: (database path, kernel version → mentioned in it).
     pub rpm: Option<(&'a str, BTreeMap<String, bool>)>,
     pub default_version: Option<&'a str>,
+    /// Initramfs files already read by [`prescan`], by path.
+    pub prescanned: Option<&'a Prescanned>,
+}
+
+/// Initramfs scans done ahead of [`detect`] (see [`prescan`]), each taken once.
+#[derive(Default)]
+pub struct Prescanned {
+    /// (the prescan has ended, scans by path)
+    state: std::sync::Mutex<(
+        bool,
+        BTreeMap<String, crate::Result<initramfs::InitramfsScan>>,
+    )>,
+    ended: std::sync::Condvar,
+}
+
+impl Prescanned {
+    /// The scan of `path`, once the prescan has ended (it runs beside the walk that
+    /// asks); `None` when it did not read that file.
+    fn take(&self, path: &str) -> Option<crate::Result<initramfs::InitramfsScan>> {
+        let st = self.state.lock().ok()?;
+        let mut st = self.ended.wait_while(st, |st| !st.0).ok()?;
+        st.1.remove(path)
+    }
+
+    fn end(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.0 = true;
+        }
+        self.ended.notify_all();
+    }
+}
+
+/// Ends the prescan however it stops (a panic included), so no one waits forever.
+struct EndGuard<'a>(&'a Prescanned);
+
+impl Drop for EndGuard<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// Read the initramfs of each kernel into `into`, beside the rest of the walk: the
+/// longest read of the inspection (the archive streamed up to the boot drivers), which
+/// over a remote source need not wait for the facts [`detect`] orders kernels by
+/// (issue 16). Only when every kernel's initramfs would be scanned anyway (no more
+/// than [`MAX_INITRAMFS_SCANS`]), so what is read and reported is [`detect`]'s.
+pub fn prescan(guest: &Guest, into: &Prescanned) {
+    let _end = EndGuard(into);
+    let versions = versions(guest);
+    if versions.len() > MAX_INITRAMFS_SCANS {
+        return;
+    }
+    for v in &versions {
+        if let Some(p) = initrd_path(guest, v, &module_dir_or_default(guest, v).0) {
+            let scan = scan_guest_initramfs(guest, &p, &boot_drivers_found);
+            if let Ok(mut st) = into.state.lock() {
+                st.1.insert(p, scan);
+            }
+        }
+    }
+}
+
+/// The modules directory of kernel `v` if there is one, and the path to look in.
+fn module_dir_or_default(guest: &Guest, v: &str) -> (String, Option<String>) {
+    let moddir = modules_dir(guest, v);
+    let md = moddir
+        .clone()
+        .unwrap_or_else(|| format!("/lib/modules/{v}"));
+    (md, moddir)
+}
+
+/// The initramfs of kernel `v` (modules directory `md`): the first of the names the
+/// generators use that exists.
+fn initrd_path(guest: &Guest, v: &str, md: &str) -> Option<String> {
+    first_existing(
+        guest,
+        &[
+            format!("/boot/initrd.img-{v}"),
+            format!("/boot/initramfs-{v}.img"),
+            format!("/boot/initrd-{v}"),
+            format!("/boot/initrd-{v}.img"),
+            format!("/boot/initramfs-{v}"),
+            format!("{md}/initramfs.img"),
+            format!("{md}/initrd"),
+        ],
+    )
 }
 
 /// Find and examine installed kernels.
@@ -254,10 +340,7 @@ fn examine(
     scans: &mut usize,
     ev: &mut Vec<Evidence>,
 ) -> Kernel {
-    let moddir = modules_dir(guest, v);
-    let md = moddir
-        .clone()
-        .unwrap_or_else(|| format!("/lib/modules/{v}"));
+    let (md, moddir) = module_dir_or_default(guest, v);
     // The kernel's files are looked up and read concurrently (each lookup over a
     // remote source is a round trip; issue 16); evidence in the sequential order:
     // config, modules.builtin, modules on disk, initramfs.
@@ -292,20 +375,9 @@ fn examine(
         let builtin = super::gather(s, |ev| read_builtin(guest, md, ev));
         let on_disk = super::gather(s, |ev| read_modules_on_disk(guest, moddir_ref, ev));
         let initrd = super::gather(s, |ev| {
-            let path = first_existing(
-                guest,
-                &[
-                    format!("/boot/initrd.img-{v}"),
-                    format!("/boot/initramfs-{v}.img"),
-                    format!("/boot/initrd-{v}"),
-                    format!("/boot/initrd-{v}.img"),
-                    format!("/boot/initramfs-{v}"),
-                    format!("{md}/initramfs.img"),
-                    format!("{md}/initrd"),
-                ],
-            );
+            let path = initrd_path(guest, v, md);
             let scan = match &path {
-                Some(p) => scan_initramfs(guest, p, scans, ev),
+                Some(p) => scan_initramfs(guest, p, scans, ctx.prescanned, ev),
                 None => {
                     ev.push(Evidence::new(
                         format!("/boot/*{v}*"),
@@ -446,13 +518,17 @@ fn scan_initramfs(
     guest: &Guest,
     p: &str,
     scans: &mut usize,
+    prescanned: Option<&Prescanned>,
     ev: &mut Vec<Evidence>,
 ) -> InitramfsScan {
     let mut out = InitramfsScan::default();
     {
         if *scans < MAX_INITRAMFS_SCANS {
             *scans += 1;
-            match scan_guest_initramfs(guest, p, &boot_drivers_found) {
+            let scan = prescanned
+                .and_then(|pre| pre.take(p))
+                .unwrap_or_else(|| scan_guest_initramfs(guest, p, &boot_drivers_found));
+            match scan {
                 Ok(scan) => {
                     let virtio: Vec<&String> = scan
                         .modules
@@ -720,6 +796,29 @@ pub fn versions(guest: &Guest) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prescan_that_stops_lets_the_kernel_walk_go_on() {
+        // The walk waits for the prescan to end; a prescan that panics (damaged
+        // metadata) still ends it — without the guard this would wait forever.
+        let pre = Prescanned::default();
+        let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _end = EndGuard(&pre);
+            panic!("damaged");
+        }));
+        assert!(stopped.is_err());
+        assert!(pre.take("/boot/initrd.img-6.1.0").is_none());
+        // A scan it made is taken once.
+        let pre = Prescanned::default();
+        pre.state
+            .lock()
+            .unwrap()
+            .1
+            .insert("/boot/x".into(), Err(crate::Error::NotFound("x".into())));
+        pre.end();
+        assert!(pre.take("/boot/x").is_some());
+        assert!(pre.take("/boot/x").is_none());
+    }
 
     fn set(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|n| n.to_string()).collect()

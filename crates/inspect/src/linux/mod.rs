@@ -151,6 +151,19 @@ pub(super) fn gather<'s, T: Send + 's>(
 /// as a sequential walk's, the evidence in its order: distro, architecture,
 /// bootloader, packages, kernels, initramfs tool, cloud-init, network, device names.
 pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
+    // The initramfs, the longest read, starts at once beside the facts (issue 16); the
+    // kernel examination takes its scan when it gets there.
+    let prescanned = kernels::Prescanned::default();
+    par::scope(|s| {
+        let pre = s.spawn(|| kernels::prescan(guest, &prescanned));
+        let facts = gather_facts(guest, &prescanned);
+        pre.join();
+        facts
+    })
+}
+
+/// [`inspect_linux`]'s facts, with the initramfs scans of `prescanned`.
+fn gather_facts(guest: &Guest, prescanned: &kernels::Prescanned) -> LinuxFacts {
     let (
         (d, ev_distro),
         (arch, ev_arch),
@@ -208,6 +221,7 @@ pub fn inspect_linux(guest: &Guest) -> LinuxFacts {
         dpkg: dpkg.as_ref(),
         rpm: rpm_path.map(|p| (p, rpm_kernels)),
         default_version: default_kernel.as_deref(),
+        prescanned: Some(prescanned),
     };
     let pkgs = cloudinit::PackageInfo {
         dpkg: dpkg.as_ref(),
