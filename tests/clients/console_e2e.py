@@ -36,6 +36,7 @@ import urllib.parse
 import urllib.request
 
 from playwright.sync_api import expect, sync_playwright
+from serve_banner import read_banner
 from tencentcloud.common import credential
 from tencentcloud.common.common_client import CommonClient
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -78,25 +79,7 @@ def cleanup():
 
 
 try:
-    first = server.stdout.readline()
-    urls = re.findall(r"http://([0-9.:\[\]]+)", first)
-    assert len(urls) == 2, f"unexpected banner line: {first!r}"
-    API, STORAGE = (f"http://{u}" for u in urls)
-    SID = SKEY = APP_ID = None
-    for line in server.stdout:
-        m = re.search(r"\(AppId (\d+)\)", line)
-        if m:
-            APP_ID = m.group(1)
-        if line.strip().startswith("SecretId:"):
-            SID = line.split(":", 1)[1].strip()
-        if line.strip().startswith("SecretKey:"):
-            SKEY = line.split(":", 1)[1].strip()
-        if SID and SKEY and APP_ID:
-            break
-    assert SID and SKEY and APP_ID, "no credentials in the banner"
-    # Drain the rest of stdout so the server never blocks on a full pipe.
-    import threading
-    threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+    API, STORAGE, SID, SKEY, APP_ID = read_banner(server)
     subprocess.run([IMGPORT, "account", "add-user", APP_ID, "bob", "--data-dir", data], check=True, capture_output=True)
 except BaseException:
     cleanup()

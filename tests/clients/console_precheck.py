@@ -20,10 +20,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from playwright.sync_api import expect, sync_playwright
+from serve_banner import read_banner
 
 IMGPORT, IMAGES = sys.argv[1], sys.argv[2:]
 CHROMIUM = "/usr/bin/chromium"
@@ -78,22 +78,7 @@ server = subprocess.Popen(
     stdout=subprocess.PIPE, stderr=open(os.path.join(data, "server.log"), "w"), text=True,
 )
 try:
-    first = server.stdout.readline()
-    urls = re.findall(r"http://([0-9.:\[\]]+)", first)
-    assert len(urls) == 2, f"unexpected banner line: {first!r}"
-    API = f"http://{urls[0]}"
-    SID = SKEY = APP_ID = None
-    for line in server.stdout:
-        m = re.search(r"\(AppId (\d+)\)", line)
-        APP_ID = APP_ID or (m and m.group(1))
-        if line.strip().startswith("SecretId:"):
-            SID = line.split(":", 1)[1].strip()
-        if line.strip().startswith("SecretKey:"):
-            SKEY = line.split(":", 1)[1].strip()
-        if SID and SKEY and APP_ID:
-            break
-    assert SID and SKEY and APP_ID, "no credentials in the banner"
-    threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+    API, _, SID, SKEY, APP_ID = read_banner(server)
 
     page_errors = []
     with sync_playwright() as pw:

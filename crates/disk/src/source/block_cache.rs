@@ -143,7 +143,7 @@ struct State {
 /// Sequential streams followed at once: concurrent readers (the Linux inspection
 /// gathers its facts in parallel) each keep their own readahead instead of breaking
 /// each other's.
-const STREAMS: usize = 8;
+const STREAMS: usize = 16;
 
 /// One sequential stream: the block after its last inner read, and how many inner
 /// reads in a row started where the previous one ended.
