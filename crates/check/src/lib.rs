@@ -130,6 +130,13 @@ pub fn check_with_progress(
     Ok(report)
 }
 
+/// The JSON of a check that could not be made (the image unreadable, a bad form):
+/// `{"source", "error": {"code": "CouldNotCheck", "message"}}`, as `imgport check --json`
+/// and the in-browser check print it.
+pub fn could_not_check(source: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({"source": source, "error": {"code": "CouldNotCheck", "message": message}})
+}
+
 /// What [`CheckReport::mistaken_upload`] records.
 #[derive(Debug, Clone, Serialize)]
 pub struct MistakenUpload {

@@ -10,7 +10,6 @@ use crate::source;
 use imgport_check::{CheckReport, Phase};
 use imgport_policy::{Finding, ImportForm, Severity};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -115,9 +114,7 @@ pub fn run(a: Args) -> ExitCode {
             .iter()
             .map(|(t, o)| match o {
                 Outcome::Checked(r) => serde_json::to_value(r).unwrap_or_default(),
-                Outcome::Failed(e) => {
-                    json!({"source": t, "error": {"code": "CouldNotCheck", "message": e}})
-                }
+                Outcome::Failed(e) => imgport_check::could_not_check(t, e),
             })
             .collect();
         if items.len() == 1 && a.targets.len() == 1 && !Path::new(&a.targets[0]).is_dir() {

@@ -22,7 +22,10 @@ pub fn check_json(src: Arc<dyn ReadAt>, form_json: &str, progress: &mut dyn FnMu
     } else {
         match serde_json::from_str(form_json) {
             Ok(f) => f,
-            Err(e) => return could_not_check(&src.describe(), &format!("the form: {e}")),
+            Err(e) => {
+                return imgport_check::could_not_check(&src.describe(), &format!("the form: {e}"))
+                    .to_string()
+            }
         }
     };
     let mut on_phase = |p: imgport_check::Phase| {
@@ -34,13 +37,8 @@ pub fn check_json(src: Arc<dyn ReadAt>, form_json: &str, progress: &mut dyn FnMu
     };
     match imgport_check::check_with_progress(src.clone(), &form, &mut on_phase) {
         Ok(r) => serde_json::to_string(&r).unwrap_or_default(),
-        Err(e) => could_not_check(&src.describe(), &e.to_string()),
+        Err(e) => imgport_check::could_not_check(&src.describe(), &e.to_string()).to_string(),
     }
-}
-
-fn could_not_check(source: &str, message: &str) -> String {
-    serde_json::json!({"source": source, "error": {"code": "CouldNotCheck", "message": message}})
-        .to_string()
 }
 
 #[cfg(test)]
